@@ -1,0 +1,102 @@
+"""Rule-based ride-hailing policies: greedy (highest price first), nearest, random.
+
+They read the ride-hailing observation dict of ``alloc_envs`` (agent-major): ``candidates``
+(N, K + 1, F) with the price in column :data:`PRICE` and ``action_mask`` (N, K + 1), slot 0 being
+STAY. A dispatch action is (N, K) candidate slots, one per idle driver in order; the environment
+reads the first ``min(idle, K)`` of them. A reposition action is (N, 7) move weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from alloc_agents.policy import BatchObservation, Policy
+
+#: Column of the price in the candidate features (``alloc_envs.ride_hailing.sim``).
+PRICE = 2
+
+
+def _dispatch_inputs(observation: BatchObservation, policy: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(mask, price)`` of the order slots 1..K, or a ``ValueError`` for a non-dispatch obs."""
+    if not isinstance(observation, Mapping) or "candidates" not in observation:
+        raise ValueError(
+            f"{policy} is a dispatch policy: it needs the ride-hailing observation with "
+            f"'candidates' (action_mode='dispatch')"
+        )
+    mask = np.asarray(observation["action_mask"])[:, 1:] > 0
+    price = np.asarray(observation["candidates"])[:, 1:, PRICE]
+    return mask, price
+
+
+def _picks_in_order(key: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(N, K) picks: the valid order slots (1-based) by increasing ``key``, then STAY (0)."""
+    ranking = np.argsort(np.where(mask, key, np.inf), axis=1, kind="stable")
+    n_valid = mask.sum(axis=1, keepdims=True)
+    return np.where(np.arange(mask.shape[1]) < n_valid, ranking + 1, 0)
+
+
+class GreedyDispatch(Policy):
+    """Serve the highest-priced pending orders first (ties by arrival order); the DyPS paper's
+    "Greedy" rule-based method (Table 7)."""
+
+    name = "greedy"
+
+    def act(self, observation: BatchObservation) -> np.ndarray:
+        mask, price = _dispatch_inputs(observation, self.name)
+        return _picks_in_order(-price, mask)
+
+
+class NearestDispatch(Policy):
+    """Serve the nearest pickups first; the DyPS paper's "Nearest" rule-based method (Table 7).
+
+    Drivers are matched inside their own cell, so every pickup is at distance 0 and ties go by
+    arrival order: the oldest pending orders are served first.
+    """
+
+    name = "nearest"
+
+    def act(self, observation: BatchObservation) -> np.ndarray:
+        mask, _ = _dispatch_inputs(observation, self.name)
+        return _picks_in_order(np.broadcast_to(np.arange(mask.shape[1]), mask.shape), mask)
+
+
+class RandomRideHailing(Policy):
+    """Uniformly random actions over the valid ones, like an untrained masked policy.
+
+    Dispatch mode: every pick is uniform over STAY and the orders not yet picked (STAY can be
+    picked again), so the orders come in a uniformly random order with STAYs interleaved.
+    Reposition mode: move weights drawn from a flat Dirichlet over the valid moves.
+    """
+
+    name = "random"
+
+    def act(self, observation: BatchObservation) -> np.ndarray:
+        if not isinstance(observation, Mapping) or "action_mask" not in observation:
+            raise ValueError("random needs the ride-hailing observation dict with 'action_mask'")
+        if "candidates" in observation:
+            return self._dispatch(np.asarray(observation["action_mask"])[:, 1:] > 0)
+        return self._reposition(np.asarray(observation["action_mask"]) > 0)
+
+    def _dispatch(self, mask: np.ndarray) -> np.ndarray:
+        n, k = mask.shape
+        # A uniformly random order of the valid slots ...
+        queue = _picks_in_order(self.rng.random((n, k)), mask)
+        remaining = mask.sum(axis=1)
+        # ... with STAY drawn at each pick with probability 1 / (1 + orders left).
+        picks = np.zeros((n, k), dtype=np.int64)
+        taken = np.zeros(n, dtype=np.int64)
+        rows = np.arange(n)
+        for j in range(k):
+            if np.all(taken >= remaining):
+                break  # only STAY is left everywhere: the remaining picks stay 0
+            stay = self.rng.random(n) * (remaining - taken + 1) < 1.0
+            serve = ~stay & (taken < remaining)
+            picks[:, j] = np.where(serve, queue[rows, np.minimum(taken, k - 1)], 0)
+            taken += serve
+        return picks
+
+    def _reposition(self, mask: np.ndarray) -> np.ndarray:
+        weights = np.where(mask, self.rng.exponential(size=mask.shape), 0.0)
+        return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)

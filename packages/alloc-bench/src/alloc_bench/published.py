@@ -1,0 +1,180 @@
+"""Published numbers: tables transcribed from papers, shipped as TOML in ``published/``.
+
+File format (one file per paper; ``id`` + table key give the reference ``"dyps-kdd24/table7"``)::
+
+    id = "dyps-kdd24"
+    paper = "DyPS: Dynamic Parameter Sharing in ..."
+    venue = "KDD 2024"
+    url = "https://..."                      # optional: the paper
+    code = "https://..."                     # optional: the authors' code
+
+    [tables.table7]
+    caption = "Results of rule-based methods in ride-hailing scenario"
+    note = "No standard deviation is published for this table."     # optional
+    rows = { greedy = "Greedy" }             # optional: our method name -> the paper's row label
+    columns = { "ride-hailing-1" = "Ride-Hailing (1)" }   # optional: scenario -> column label
+    entries = [
+      # row (method), column (scenario + metric), the published value and, if given, its std
+      { method = "greedy", scenario = "ride-hailing-1", metric = "gmv", value = 220770 },
+      { method = "mappo", scenario = "ride-hailing-1", metric = "gmv", value = 1.0, std = 0.1 },
+    ]
+
+Values are in the unit of the benchmark's metric (GMV in the paper's price unit, ORR a fraction).
+Method and scenario names are the benchmark's; they may name things not implemented yet.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from alloc_bench.errors import BenchError
+
+_FILE_KEYS = {"id", "paper", "venue", "url", "code", "tables"}
+_TABLE_KEYS = {"caption", "note", "rows", "columns", "entries"}
+_ENTRY_KEYS = {"method", "scenario", "metric", "value", "std"}
+
+
+@dataclass(frozen=True)
+class PublishedEntry:
+    """One published number: ``value`` (± ``std`` when published) of ``metric`` for
+    ``method`` on ``scenario``, from table ``table`` (``"dyps-kdd24/table7"``)."""
+
+    table: str
+    method: str
+    scenario: str
+    metric: str
+    value: float
+    std: float | None = None
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    """A transcribed table with its source."""
+
+    ref: str
+    paper: str
+    venue: str
+    caption: str
+    note: str
+    url: str
+    code: str
+    rows: dict[str, str]
+    columns: dict[str, str]
+    entries: tuple[PublishedEntry, ...]
+
+    def source(self) -> str:
+        """``'paper' (venue), caption`` for citing under a leaderboard."""
+        return f'"{self.paper}" ({self.venue}), {self.ref.split("/")[-1]}: "{self.caption}"'
+
+
+def parse_published(text: str, source: str) -> dict[str, PublishedTable]:
+    """The tables of one published-numbers TOML file, by reference (``"<id>/<table>"``)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BenchError(f"published numbers {source}: invalid TOML: {exc}") from None
+    where = f"published numbers {source}"
+    _check_keys(data, _FILE_KEYS, where)
+    for key in ("id", "paper", "venue"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise BenchError(f"{where}: {key!r} must be a non-empty string")
+    tables = data.get("tables")
+    if not isinstance(tables, dict) or not tables:
+        raise BenchError(f"{where}: needs at least one [tables.<name>] table")
+    out: dict[str, PublishedTable] = {}
+    for key, table in tables.items():
+        ref = f"{data['id']}/{key}"
+        out[ref] = _parse_table(ref, table, data, f"{where}: tables.{key}")
+    return out
+
+
+def _parse_table(ref: str, table: Any, data: dict[str, Any], where: str) -> PublishedTable:
+    if not isinstance(table, dict):
+        raise BenchError(f"{where}: must be a table")
+    _check_keys(table, _TABLE_KEYS, where)
+    if not isinstance(table.get("caption"), str):
+        raise BenchError(f"{where}: 'caption' must be a string")
+    entries: list[PublishedEntry] = []
+    seen: set[tuple[str, str, str]] = set()
+    raw_entries = table.get("entries")
+    if not isinstance(raw_entries, list) or not raw_entries:
+        raise BenchError(f"{where}: 'entries' must be a non-empty list")
+    for i, raw in enumerate(raw_entries):
+        entry = _parse_entry(ref, raw, f"{where}: entries[{i}]")
+        cell = (entry.method, entry.scenario, entry.metric)
+        if cell in seen:
+            raise BenchError(f"{where}: entries[{i}] repeats {cell}")
+        seen.add(cell)
+        entries.append(entry)
+    return PublishedTable(
+        ref=ref,
+        paper=data["paper"],
+        venue=data["venue"],
+        caption=table["caption"],
+        note=str(table.get("note", "")),
+        url=str(data.get("url", "")),
+        code=str(data.get("code", "")),
+        rows=dict(table.get("rows", {})),
+        columns=dict(table.get("columns", {})),
+        entries=tuple(entries),
+    )
+
+
+def _parse_entry(ref: str, raw: Any, where: str) -> PublishedEntry:
+    if not isinstance(raw, dict):
+        raise BenchError(f"{where}: must be a table {{ method, scenario, metric, value }}")
+    _check_keys(raw, _ENTRY_KEYS, where)
+    for key in ("method", "scenario", "metric"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise BenchError(f"{where}: {key!r} must be a non-empty string")
+    value = _number(raw.get("value"), f"{where}: value")
+    std = _number(raw["std"], f"{where}: std") if "std" in raw else None
+    if std is not None and std < 0:
+        raise BenchError(f"{where}: std must be >= 0, got {std}")
+    return PublishedEntry(ref, raw["method"], raw["scenario"], raw["metric"], value, std)
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BenchError(f"{where} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _check_keys(data: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise BenchError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+
+
+@cache
+def load_published_tables() -> dict[str, PublishedTable]:
+    """Every table shipped in the package's ``published/`` folder, by reference."""
+    folder = resources.files("alloc_bench").joinpath("published")
+    out: dict[str, PublishedTable] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".toml"):
+            continue
+        for ref, table in parse_published(entry.read_text(encoding="utf-8"), entry.name).items():
+            if ref in out:
+                raise BenchError(f"published table {ref!r} is defined twice")
+            out[ref] = table
+    return out
+
+
+def get_tables(refs: Iterable[str]) -> list[PublishedTable]:
+    """The shipped tables named by ``refs`` (``"dyps-kdd24/table7"``), in order."""
+    tables = load_published_tables()
+    out = []
+    for ref in refs:
+        if ref not in tables:
+            raise BenchError(
+                f"unknown published table {ref!r}; known: {', '.join(sorted(tables))}"
+            )
+        out.append(tables[ref])
+    return out

@@ -1,0 +1,162 @@
+"""The registry of benchmark scenarios: how to build each environment and what it reports.
+
+A scenario is data: the import path of an environment class, the keyword arguments that select
+the scenario (e.g. a preset), the metrics read from the final step's ``info`` dict, and the
+metric that ranks methods. A new scenario (vaccine allocation, LBF, EDRP, ...) is one more
+:class:`Scenario` entry passed to :func:`register_scenario`; nothing else changes.
+
+Options given by the user (``--option demand=reference``) are passed to the environment
+constructor as keyword arguments on top of ``env_kwargs``; the environment validates them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from alloc_bench.errors import BenchError
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One reported metric.
+
+    Attributes:
+        name: key of the metric in the environment's final-step ``info`` dict (episode to date).
+        label: column label in leaderboards (e.g. ``"GMV"``).
+        unit: unit in words, for documentation (e.g. ``"paper price unit"``).
+        fmt: Python format spec of values in leaderboards (e.g. ``",.0f"``).
+        compare: how ours is set against a published value: ``"ratio"`` (ours / paper) or
+            ``"difference"`` (ours - paper).
+        higher_is_better: direction of the metric.
+    """
+
+    name: str
+    label: str
+    unit: str = ""
+    fmt: str = ".3f"
+    compare: Literal["ratio", "difference"] = "ratio"
+    higher_is_better: bool = True
+
+    def __post_init__(self) -> None:
+        if self.compare not in ("ratio", "difference"):
+            raise ValueError(f"compare must be 'ratio' or 'difference', got {self.compare!r}")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named benchmark scenario.
+
+    Attributes:
+        name: benchmark name (e.g. ``"ride-hailing-1"``).
+        description: one line for ``alloc-bench list``.
+        env_entry: ``"module:Class"`` of the environment (a ``gymnasium.Env`` whose ``step``
+            returns ``(obs, reward, terminated, truncated, info)``), imported on first use.
+        env_kwargs: keyword arguments that select this scenario (user options go on top).
+        metrics: the metrics reported, read from the last step's ``info``.
+        headline: names of the metrics shown in leaderboard tables (all go to CSV and JSON).
+        rank_by: name of the metric that ranks methods (its ``higher_is_better`` gives the order).
+    """
+
+    name: str
+    description: str
+    env_entry: str
+    env_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    metrics: tuple[MetricSpec, ...] = ()
+    headline: tuple[str, ...] = ()
+    rank_by: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "env_kwargs", MappingProxyType(dict(self.env_kwargs)))
+        names = self.metric_names
+        if not names:
+            raise ValueError(f"scenario {self.name!r} must report at least one metric")
+        if len(set(names)) != len(names):
+            raise ValueError(f"scenario {self.name!r} lists a metric twice: {names}")
+        for name in (*self.headline, self.rank_by):
+            if name not in names:
+                raise ValueError(f"scenario {self.name!r}: {name!r} is not one of its {names}")
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """Names of the reported metrics, in order."""
+        return tuple(m.name for m in self.metrics)
+
+    def metric(self, name: str) -> MetricSpec:
+        """The :class:`MetricSpec` called ``name``."""
+        for spec in self.metrics:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def make_env(self, options: Mapping[str, Any] | None = None) -> Any:
+        """A fresh environment with ``options`` on top of ``env_kwargs``.
+
+        Raises:
+            BenchError: an option overrides ``env_kwargs``, or the environment rejected the
+                options (its ``ValueError`` or ``TypeError`` message is kept).
+        """
+        fixed = sorted(set(options or {}) & set(self.env_kwargs))
+        if fixed:
+            raise BenchError(
+                f"scenario {self.name!r} fixes {fixed}; choose another scenario instead"
+            )
+        module_name, _, attr = self.env_entry.partition(":")
+        env_class = getattr(importlib.import_module(module_name), attr)
+        kwargs = {**self.env_kwargs, **(options or {})}
+        try:
+            return env_class(**kwargs)
+        except (ValueError, TypeError) as exc:
+            raise BenchError(
+                f"scenario {self.name!r} rejected options {dict(options or {})}: {exc}"
+            ) from exc
+
+
+#: Ride-hailing metrics (the DyPS paper's GMV and ORR, plus the order counts behind ORR).
+RIDE_HAILING_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("gmv", "GMV", unit="paper price unit per episode", fmt=",.0f", compare="ratio"),
+    MetricSpec("orr", "ORR", unit="served / generated orders", fmt=".3f", compare="difference"),
+    MetricSpec("orders_generated", "orders", unit="orders per episode", fmt=",.0f"),
+    MetricSpec("orders_served", "served", unit="orders per episode", fmt=",.0f"),
+)
+
+#: Scenarios by name. Add entries with :func:`register_scenario`.
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def register_scenario(scenario: Scenario) -> Scenario:
+    """Add ``scenario`` to :data:`SCENARIOS` (a name already taken is an error)."""
+    if scenario.name in SCENARIOS:
+        raise ValueError(f"scenario {scenario.name!r} is already registered")
+    SCENARIOS[scenario.name] = scenario
+    return scenario
+
+
+def get_scenario(name: str) -> Scenario:
+    """The scenario called ``name``, or a :class:`BenchError` listing the known names."""
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise BenchError(
+            f"unknown scenario {name!r}; known scenarios: {', '.join(sorted(SCENARIOS))}"
+        ) from None
+
+
+for _preset, _size in (
+    ("ride-hailing-1", "6x6 cells, 360 drivers"),
+    ("ride-hailing-2", "10x10 cells, 1000 drivers"),
+):
+    register_scenario(
+        Scenario(
+            name=_preset,
+            description=f"DyPS ride-hailing order dispatching, {_size}, 144 steps of 10 min",
+            env_entry="alloc_envs.ride_hailing:RideHailingEnv",
+            env_kwargs={"preset": _preset},
+            metrics=RIDE_HAILING_METRICS,
+            headline=("gmv", "orr"),
+            rank_by="gmv",
+        )
+    )

@@ -1,0 +1,32 @@
+"""Registration of the ``alloc/`` environment ids in the Gymnasium and PettingZoo registries.
+
+Idempotent: importing ``alloc_envs`` again (or in a subprocess resolving
+``"alloc_envs:alloc/RideHailing-v0"``) does not register twice. Entry points are strings, so
+the environment modules are imported only when an environment is made.
+"""
+
+from __future__ import annotations
+
+import gymnasium
+import pettingzoo
+
+#: id -> (Gymnasium entry point, PettingZoo parallel entry point, PettingZoo AEC entry point)
+ENVIRONMENTS: dict[str, tuple[str, str, str]] = {
+    "alloc/RideHailing-v0": (
+        "alloc_envs.ride_hailing.gym_env:RideHailingEnv",
+        "alloc_envs.ride_hailing.parallel_env:RideHailingParallelEnv",
+        "alloc_envs.ride_hailing.parallel_env:env",
+    ),
+}
+
+
+def register_environments() -> None:
+    """Register every id of :data:`ENVIRONMENTS` in the Gymnasium registry and both PettingZoo
+    registries (parallel and AEC), once."""
+    for env_id, (gym_entry, parallel_entry, aec_entry) in ENVIRONMENTS.items():
+        if env_id not in gymnasium.registry:
+            gymnasium.register(id=env_id, entry_point=gym_entry)
+        if env_id not in pettingzoo.parallel_registry:
+            pettingzoo.register("parallel", env_id, parallel_entry)
+        if env_id not in pettingzoo.aec_registry:
+            pettingzoo.register("aec", env_id, aec_entry)

@@ -1,0 +1,15 @@
+"""Ride-hailing order dispatching and driver repositioning (the DyPS paper's Ride-Hailing)."""
+
+from alloc_envs.ride_hailing.config import PRESETS, RideHailingConfig, make_config
+from alloc_envs.ride_hailing.gym_env import RideHailingEnv
+from alloc_envs.ride_hailing.parallel_env import RideHailingParallelEnv, env, parallel_env
+
+__all__ = [
+    "PRESETS",
+    "RideHailingConfig",
+    "RideHailingEnv",
+    "RideHailingParallelEnv",
+    "env",
+    "make_config",
+    "parallel_env",
+]

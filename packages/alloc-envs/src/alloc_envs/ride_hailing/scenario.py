@@ -1,0 +1,189 @@
+"""What the Gymnasium and PettingZoo views of ride-hailing share: spaces, action checks, metrics.
+
+A :class:`RideHailingScenario` wraps the simulator with the episode seeding, the agent-major
+("joint") observation dict and the metrics. The views only re-shape its outputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from alloc_envs.core.hexgrid import N_DIRECTIONS, HexGrid
+from alloc_envs.ride_hailing.config import RideHailingConfig, make_config
+from alloc_envs.ride_hailing.demand import RecordedDemand, SyntheticDemand
+from alloc_envs.ride_hailing.sim import CANDIDATE_FEATURES, RideHailingSim
+from alloc_envs.ride_hailing.trips import TripTable
+
+#: Upper bound used for quantities without a natural one (counts of orders, prices).
+UNBOUNDED = float(np.finfo(np.float32).max)
+#: Number of reposition directions: stay + 6 neighbours.
+N_MOVES = N_DIRECTIONS + 1
+
+
+def build_config(
+    preset: str | None, config: RideHailingConfig | None, overrides: dict[str, Any]
+) -> RideHailingConfig:
+    """The config from either ``config`` or ``preset`` (+ overrides); both at once is an error."""
+    if config is not None:
+        if not isinstance(config, RideHailingConfig):
+            raise ValueError(f"config must be a RideHailingConfig, got {type(config).__name__}")
+        return config.replace(**overrides) if overrides else config
+    return make_config(preset, **overrides)
+
+
+class RideHailingScenario:
+    """Simulator + demand + seeding + spaces, for G agents (one per cell).
+
+    Joint observation (every array agent-major, a fresh array at every call):
+
+    * ``"observation"`` (G, 5 + 3L) float32: per-cell vectors (``RideHailingSim.cell_features``);
+    * ``"action_mask"``: dispatch mode (G, K + 1) int8 over candidate slots (slot 0 = STAY);
+      reposition mode (G, 7) int8 over [stay, neighbours clockwise from north];
+    * ``"candidates"`` (dispatch mode only) (G, K + 1, 9) float32 candidate features.
+
+    Joint action: dispatch mode (G, K) integers in [0, K] (candidate slots, one per idle driver);
+    reposition mode (G, 7) floats in [0, 1] (weights over the move targets).
+    """
+
+    def __init__(self, config: RideHailingConfig, trips: TripTable | None = None) -> None:
+        self.config = config
+        self.grid = HexGrid(config.rows, config.cols)
+        self.sim = RideHailingSim(config, self.grid)
+        self.demand = (
+            SyntheticDemand(config, self.grid) if trips is None else RecordedDemand(config, trips)
+        )
+        self.n_agents = self.grid.n_cells
+        self.dispatch = config.action_mode == "dispatch"
+        self.agent_observation_space = self._observation_space(per_agent=True)
+        self.joint_observation_space = self._observation_space(per_agent=False)
+        self.agent_action_space = self._action_space(per_agent=True)
+        self.joint_action_space = self._action_space(per_agent=False)
+
+    # ------------------------------------------------------------------ spaces
+    def _observation_space(self, per_agent: bool) -> spaces.Dict:
+        cfg, g = self.config, self.n_agents
+        lead = () if per_agent else (g,)
+        lmax = cfg.max_trip_steps
+        high = np.full(5 + 3 * lmax, UNBOUNDED, dtype=np.float32)
+        high[0] = g - 1
+        high[1] = cfg.n_drivers
+        items: dict[str, spaces.Space] = {
+            "observation": spaces.Box(
+                low=np.zeros(lead + high.shape, dtype=np.float32),
+                high=np.broadcast_to(high, lead + high.shape).copy(),
+                dtype=np.float32,
+            )
+        }
+        width = cfg.max_orders + 1 if self.dispatch else N_MOVES
+        items["action_mask"] = spaces.Box(0, 1, shape=lead + (width,), dtype=np.int8)
+        if self.dispatch:
+            items["candidates"] = spaces.Box(
+                -UNBOUNDED,
+                UNBOUNDED,
+                shape=lead + (width, len(CANDIDATE_FEATURES)),
+                dtype=np.float32,
+            )
+        return spaces.Dict(items)
+
+    def _action_space(self, per_agent: bool) -> spaces.Space:
+        cfg, g = self.config, self.n_agents
+        lead = () if per_agent else (g,)
+        if self.dispatch:
+            k = cfg.max_orders
+            return spaces.MultiDiscrete(np.full(lead + (k,), k + 1, dtype=np.int64))
+        return spaces.Box(0.0, 1.0, shape=lead + (N_MOVES,), dtype=np.float32)
+
+    # ------------------------------------------------------------------ episode
+    def reset(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Start an episode with demand drawn from ``rng``; returns the joint observation."""
+        self.sim.reset(self.demand.sample(rng))
+        return self.observe()
+
+    def step(self, action: Any) -> np.ndarray:
+        """Apply a joint action; returns the per-cell rewards (G,) float64."""
+        if self.sim.done:
+            raise RuntimeError("the episode is over (truncated); call reset() before step()")
+        if self.dispatch:
+            result = self.sim.step_dispatch(self.check_dispatch_action(action))
+        else:
+            result = self.sim.step_reposition(self.check_reposition_action(action))
+        return result.cell_value / self.config.reward_scale
+
+    def observe(self) -> dict[str, np.ndarray]:
+        """The joint observation (fresh arrays)."""
+        obs = {"observation": self.sim.cell_features()}
+        if self.dispatch:
+            obs["candidates"], obs["action_mask"] = self.sim.candidates()
+        else:
+            obs["action_mask"] = self.sim.move_mask.copy()
+        return obs
+
+    def metrics(self, cell_rewards: np.ndarray | None = None) -> dict[str, Any]:
+        """Episode-to-date metrics (GMV in the paper's price unit) and diagnostics."""
+        sim = self.sim
+        generated = sim.n_generated
+        info: dict[str, Any] = {
+            "gmv": sim.gmv,
+            "orr": sim.n_served / generated if generated else 0.0,
+            "orders_generated": generated,
+            "orders_served": sim.n_served,
+            "kl_orders_idle": sim.kl_orders_idle(),
+            "step": sim.t,
+        }
+        if cell_rewards is not None:
+            info["step_gmv"] = float(cell_rewards.sum() * self.config.reward_scale)
+        return info
+
+    # ------------------------------------------------------------------ action checks
+    def check_dispatch_action(self, action: Any) -> np.ndarray:
+        """(G, K) int64 picks, or ``ValueError`` naming the problem."""
+        k = self.config.max_orders
+        picks = _as_array(action, (self.n_agents, k), "dispatch action")
+        if picks.dtype.kind == "f":
+            if not np.all(np.isfinite(picks)):
+                cell = int(np.argwhere(~np.isfinite(picks))[0, 0])
+                raise ValueError(f"dispatch action has NaN or inf (cell {cell})")
+            if not np.all(picks == np.round(picks)):
+                raise ValueError("dispatch action must hold integers (candidate slots)")
+        elif picks.dtype.kind not in "iub":
+            raise ValueError(f"dispatch action must hold integers, got dtype {picks.dtype}")
+        picks = picks.astype(np.int64)
+        bad = (picks < 0) | (picks > k)
+        if bad.any():
+            cell, pick = np.argwhere(bad)[0]
+            raise ValueError(
+                f"dispatch action out of range: cell {cell}, pick {pick} is "
+                f"{picks[cell, pick]}; slots are 0 (STAY) .. {k}"
+            )
+        return picks
+
+    def check_reposition_action(self, action: Any) -> np.ndarray:
+        """(G, 7) float64 weights with the missing neighbours zeroed, or ``ValueError``."""
+        shares = _as_array(action, (self.n_agents, N_MOVES), "reposition action")
+        if shares.dtype.kind not in "fiub":
+            raise ValueError(f"reposition action must be numeric, got dtype {shares.dtype}")
+        shares = shares.astype(np.float64)
+        if not np.all(np.isfinite(shares)):
+            cell = int(np.argwhere(~np.isfinite(shares))[0, 0])
+            raise ValueError(f"reposition action has NaN or inf (cell {cell})")
+        bad = (shares < 0) | (shares > 1)
+        if bad.any():
+            cell, move = np.argwhere(bad)[0]
+            raise ValueError(
+                f"reposition action out of range: cell {cell}, move {move} is "
+                f"{shares[cell, move]}; weights are in [0, 1]"
+            )
+        return shares * self.sim.move_mask
+
+
+def _as_array(action: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(action)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"{what} must be an array of shape {shape}: {exc}") from exc
+    if arr.shape != shape:
+        raise ValueError(f"{what} must have shape {shape}, got {arr.shape}")
+    return arr

@@ -1,0 +1,317 @@
+"""The ride-hailing simulator core: drivers, orders and matching, vectorised over cells and orders.
+
+Drivers are homogeneous, so the state holds counts, not driver objects: ``idle[g]`` drivers wait
+in cell ``g`` and ``arrivals[s, g]`` drivers become idle in cell ``g`` at step ``s`` (after a trip
+or a repositioning move). Orders come from an :class:`~alloc_envs.ride_hailing.demand.OrderStream`
+and carry a ``served`` flag.
+
+One step (research note §8.2): match orders to idle drivers of the same cell, credit the served
+prices, (reposition mode: move the drivers still idle), advance time, release drivers whose trip
+ends now, drop orders older than ``patience`` steps, and observe. An order created at step ``t``
+can be matched at steps ``t .. t + patience``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from alloc_envs.core.hexgrid import HexGrid
+from alloc_envs.ride_hailing.config import RideHailingConfig
+from alloc_envs.ride_hailing.demand import OrderStream
+
+#: Width of a price-histogram bin, in the paper's price unit (1.5 in the reference's 0.1 unit).
+PRICE_BIN_WIDTH = 15.0
+#: Candidate features (last axis of ``candidates``), in this order.
+CANDIDATE_FEATURES = (
+    "origin",
+    "destination",
+    "price",
+    "duration",
+    "type",
+    "delta_ratio",
+    "delta_drivers",
+    "delta_orders",
+    "age",
+)
+#: ``type`` feature of the STAY candidate and of real orders (the reference's service types).
+STAY_TYPE, ORDER_TYPE = 0.0, -1.0
+#: Smoothing count added to every cell in the KL diagnostic.
+KL_SMOOTHING = 1.0
+_RATIO_EPS = 1e-5
+
+
+@dataclass
+class StepResult:
+    """What one simulator step produced. ``cell_value`` (G,) float64: prices served per cell."""
+
+    cell_value: np.ndarray
+    n_served: int
+
+
+class RideHailingSim:
+    """Simulator state and dynamics of one city. All randomness comes from the demand stream.
+
+    Shapes: G cells, K = ``config.max_orders`` candidate order slots per cell (slot 0 is STAY, so
+    ``K + 1`` slots), L = ``config.max_trip_steps``.
+    """
+
+    def __init__(self, config: RideHailingConfig, grid: HexGrid) -> None:
+        self.config = config
+        self.grid = grid
+        g = grid.n_cells
+        self.n_cells = g
+        self.obs_dim = 5 + 3 * config.max_trip_steps
+        self._cells = np.arange(g)
+        self._distances = grid.distances
+        # Reposition targets: column 0 = stay, columns 1..6 = neighbours clockwise from north.
+        self.move_targets = np.concatenate([self._cells[:, None], grid.neighbors], axis=1)
+        self.move_mask = (self.move_targets >= 0).astype(np.int8)
+        # Faithful mode keeps rho_global across resets, as the reference does.
+        self._rho_global = 0.0
+        self.t = 0
+
+    # ------------------------------------------------------------------ episode
+    def reset(self, orders: OrderStream) -> None:
+        """Start an episode: every cell holds ``drivers_per_cell`` idle drivers, time is 0."""
+        cfg = self.config
+        self.orders = orders
+        self.served = np.zeros(orders.n_orders, dtype=bool)
+        self.t = 0
+        self.idle = np.full(self.n_cells, cfg.drivers_per_cell, dtype=np.int64)
+        # Trips end at most max_trip_steps after the last step; moves take one step.
+        self.arrivals = np.zeros(
+            (cfg.episode_steps + cfg.max_trip_steps + 1, self.n_cells), dtype=np.int64
+        )
+        self.gmv = 0.0
+        self.n_served = 0
+        if not cfg.faithful:
+            self._rho_global = 0.0
+        self._refresh_pending()
+
+    @property
+    def done(self) -> bool:
+        """Whether the last step of the episode has been taken."""
+        return self.t >= self.config.episode_steps
+
+    @property
+    def n_generated(self) -> int:
+        """Orders created so far (steps 0..t; the whole episode once it is over)."""
+        last = min(self.t, self.config.episode_steps - 1)
+        return int(self.orders.step_start[last + 1])
+
+    @property
+    def in_service(self) -> int:
+        """Drivers on a trip or a move (not idle)."""
+        return int(self.arrivals[self.t :].sum())
+
+    # ------------------------------------------------------------------ pending orders
+    def _refresh_pending(self) -> None:
+        """Index the orders that can be matched now, grouped by cell, oldest first.
+
+        Sets ``pending`` (n_pending,) order ids sorted by (origin, creation step, draw order),
+        ``pending_rank`` their position within the cell, ``pending_count`` (G,) and ``slots``
+        (G, K + 1) int64 order ids of the visible candidates (``-1``: STAY in column 0, empty
+        elsewhere).
+        """
+        cfg = self.config
+        if self.t >= cfg.episode_steps:
+            start = stop = self.orders.n_orders  # after the last step nothing can be matched
+        else:
+            start = self.orders.step_start[max(0, self.t - cfg.patience)]
+            stop = self.orders.step_start[self.t + 1]
+        window = np.arange(start, stop)
+        alive = window[~self.served[start:stop]]
+        origin = self.orders.origin[alive]
+        by_cell = np.argsort(origin, kind="stable")
+        pending = alive[by_cell]
+        origin = origin[by_cell]
+        count = np.bincount(origin, minlength=self.n_cells)
+        first = np.cumsum(count) - count
+        rank = np.arange(pending.shape[0]) - first[origin]
+        slots = np.full((self.n_cells, cfg.max_orders + 1), -1, dtype=np.int64)
+        visible = rank < cfg.max_orders
+        slots[origin[visible], rank[visible] + 1] = pending[visible]
+        self.pending = pending
+        self.pending_rank = rank
+        self.pending_count = count
+        self.slots = slots
+
+    # ------------------------------------------------------------------ dynamics
+    def step_dispatch(self, picks: np.ndarray) -> StepResult:
+        """Serve the picked orders. ``picks`` (G, K) int: candidate slots, one per idle driver.
+
+        Only the first ``min(idle[g], K)`` picks of cell ``g`` are read, one per idle driver:
+        slot 0 (STAY), an empty slot or an order already picked leaves that driver idle; a real
+        order is served by the driver. Validation of shape and range is the caller's job.
+        """
+        k = self.config.max_orders
+        readable = np.arange(k)[None, :] < np.minimum(self.idle, k)[:, None]
+        order_ids = self.slots[self._cells[:, None], picks]
+        chosen = order_ids[readable & (order_ids >= 0)]
+        served = np.unique(chosen)
+        return self._serve_and_advance(served, moves=None)
+
+    def step_reposition(self, shares: np.ndarray) -> StepResult:
+        """Match oldest orders first, then move the still-idle drivers by ``shares``.
+
+        ``shares`` (G, 7) float: non-negative weights over [stay, 6 neighbours clockwise from
+        north], zero where there is no neighbour (the caller validates). Each row is normalised
+        (an all-zero row keeps everyone in place) and split into whole drivers by largest
+        remainders (ties to the lower direction index), so drivers are conserved exactly. Moved
+        drivers arrive idle at the neighbour one step later.
+        """
+        matched = self.pending_rank < self.idle[self.orders.origin[self.pending]]
+        served = np.sort(self.pending[matched])
+        idle_after = self.idle - np.bincount(self.orders.origin[served], minlength=self.n_cells)
+        moves = split_drivers(idle_after, shares)
+        return self._serve_and_advance(served, moves=moves)
+
+    def _serve_and_advance(self, served: np.ndarray, moves: np.ndarray | None) -> StepResult:
+        o = self.orders
+        g = self.n_cells
+        self._rho_global = float(self.idle.sum()) / max(1.0, float(self.pending.shape[0]))
+        origin, destination = o.origin[served], o.destination[served]
+        cell_value = np.bincount(origin, weights=o.price[served], minlength=g)
+        self.served[served] = True
+        self.idle -= np.bincount(origin, minlength=g)
+        end_step = self.t + o.duration[served]
+        np.add.at(self.arrivals, (end_step, destination), 1)
+        if moves is not None:
+            self.idle = moves[:, 0].copy()
+            moved = moves[:, 1:]
+            targets = self.move_targets[:, 1:]
+            go = moved > 0
+            np.add.at(self.arrivals, (self.t + 1, targets[go]), moved[go])
+        self.gmv += float(cell_value.sum())
+        self.n_served += int(served.shape[0])
+        self.t += 1
+        self.idle += self.arrivals[self.t]
+        self.arrivals[self.t] = 0
+        self._refresh_pending()
+        return StepResult(cell_value=cell_value, n_served=int(served.shape[0]))
+
+    # ------------------------------------------------------------------ observation
+    def cell_features(self) -> np.ndarray:
+        """(G, 5 + 3L) float32 raw per-cell observation (research note §8.3).
+
+        Columns: cell id, idle drivers, pending orders, rho = idle / max(1, pending),
+        |rho - rho_global| (rho_global from the previous matching), price histogram (L bins of
+        15 price units, the last open-ended), trip-length histogram (L bins, lengths 1..L),
+        destination-ring histogram (rings 1..L). In faithful mode the histograms have the
+        reference's quirks: the STAY pseudo-order is counted (price bin 0, length bin 1) in cells
+        with pending orders, prices at or above 15 L count L times in the last bin, and length bins
+        cover lengths 0..L-1.
+        """
+        cfg, o = self.config, self.orders
+        g, lmax = self.n_cells, cfg.max_trip_steps
+        p = self.pending
+        origin = o.origin[p]
+        rho = self.idle / np.maximum(1, self.pending_count)
+        price_bin = np.minimum((o.price[p] // PRICE_BIN_WIDTH).astype(np.int64), lmax - 1)
+        price_weight = None
+        length_bin = o.duration[p] - 1
+        length_keep = np.ones(p.shape[0], dtype=bool)
+        if cfg.faithful:
+            over = o.price[p] >= PRICE_BIN_WIDTH * lmax
+            price_weight = np.where(over, float(lmax), 1.0)
+            length_bin = o.duration[p]
+            length_keep = length_bin < lmax
+        ring_bin = self._distances[origin, o.destination[p]] - 1
+        price_hist = np.bincount(
+            origin * lmax + price_bin, weights=price_weight, minlength=g * lmax
+        ).reshape(g, lmax)
+        length_hist = np.bincount(
+            origin[length_keep] * lmax + length_bin[length_keep], minlength=g * lmax
+        ).reshape(g, lmax)
+        ring_keep = ring_bin >= 0
+        ring_hist = np.bincount(
+            origin[ring_keep] * lmax + ring_bin[ring_keep], minlength=g * lmax
+        ).reshape(g, lmax)
+        if cfg.faithful:
+            has_orders = self.pending_count > 0
+            price_hist[:, 0] += has_orders
+            if lmax > 1:
+                length_hist[:, 1] += has_orders
+        out = np.empty((g, self.obs_dim), dtype=np.float32)
+        out[:, 0] = self._cells
+        out[:, 1] = self.idle
+        out[:, 2] = self.pending_count
+        out[:, 3] = rho
+        out[:, 4] = np.abs(rho - self._rho_global)
+        out[:, 5 : 5 + lmax] = price_hist
+        out[:, 5 + lmax : 5 + 2 * lmax] = length_hist
+        out[:, 5 + 2 * lmax :] = ring_hist
+        return out
+
+    def candidates(self) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate features and mask of the dispatch action.
+
+        Returns ``(features, mask)``: ``features`` (G, K + 1, 9) float32 with the columns of
+        :data:`CANDIDATE_FEATURES` (slot 0 = STAY: origin = destination = the cell, price 0,
+        length 1, type 0; empty slots are all zero); ``delta_*`` are destination minus origin of
+        r = min(D, O) / max(D, O), D = idle drivers and O = pending orders of a cell; ``age`` is
+        the number of steps since the order was created. ``mask`` (G, K + 1) int8: 1 where the
+        slot holds a candidate (always for STAY).
+        """
+        o = self.orders
+        rows, cols = np.nonzero(self.slots >= 0)
+        ids = self.slots[rows, cols]
+        drivers = self.idle + _RATIO_EPS
+        demand = self.pending_count + _RATIO_EPS
+        ratio = np.minimum(drivers, demand) / np.maximum(drivers, demand)
+        origin, destination = o.origin[ids], o.destination[ids]
+        feats = np.zeros((*self.slots.shape, len(CANDIDATE_FEATURES)), dtype=np.float32)
+        feats[rows, cols] = np.stack(
+            [
+                origin,
+                destination,
+                o.price[ids],
+                o.duration[ids],
+                np.full(ids.shape, ORDER_TYPE),
+                ratio[destination] - ratio[origin],
+                self.idle[destination] - self.idle[origin],
+                self.pending_count[destination] - self.pending_count[origin],
+                self.t - o.step[ids],
+            ],
+            axis=1,
+        )
+        stay = feats[:, 0]
+        stay[:, 0] = stay[:, 1] = self._cells
+        stay[:, 3] = 1.0
+        stay[:, 4] = STAY_TYPE
+        mask = np.zeros(self.slots.shape, dtype=np.int8)
+        mask[:, 0] = 1
+        mask[rows, cols] = 1
+        return feats, mask
+
+    def kl_orders_idle(self) -> float:
+        """KL(order distribution || idle-driver distribution) over cells, add-one smoothed."""
+        p = self.pending_count + KL_SMOOTHING
+        q = self.idle + KL_SMOOTHING
+        p = p / p.sum()
+        q = q / q.sum()
+        return float(np.sum(p * np.log(p / q)))
+
+
+def split_drivers(idle: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Split ``idle`` (G,) drivers over ``shares`` (G, D) weights into whole numbers.
+
+    Rows are normalised (an all-zero row puts everyone in column 0); the floor of each share is
+    taken and the remaining drivers go to the largest remainders, ties to the lower column. The
+    result (G, D) int64 sums to ``idle`` per row.
+    """
+    total = shares.sum(axis=1, keepdims=True)
+    fallback = np.zeros_like(shares)
+    fallback[:, 0] = 1.0
+    frac = np.where(total > 0, shares / np.where(total > 0, total, 1.0), fallback)
+    exact = frac * idle[:, None]
+    base = np.floor(exact).astype(np.int64)
+    left = idle - base.sum(axis=1)
+    remainder = exact - base
+    # Rank columns by remainder (descending), ties by column index; give one driver to the top.
+    order = np.lexsort((np.broadcast_to(np.arange(shares.shape[1]), shares.shape), -remainder))
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(shares.shape[1])[None, :], axis=1)
+    return base + (rank < left[:, None])
