@@ -24,7 +24,7 @@ def _dispatch_obs(prices: list[list[float]]) -> dict[str, np.ndarray]:
     return {
         "observation": np.zeros((n, 14), np.float32),
         "candidates": candidates,
-        "action_mask": mask,
+        "candidate_mask": mask,
     }
 
 
@@ -44,7 +44,7 @@ def test_nearest_serves_in_arrival_order() -> None:
 
 def test_policies_never_pick_masked_slots() -> None:
     obs = _dispatch_obs([[1.0, 2.0, 3.0, 4.0]])
-    obs["action_mask"][0, 2] = 0  # slot 2 holds no candidate
+    obs["candidate_mask"][0, 2] = 0  # slot 2 holds no candidate
     for name in POLICIES:
         picks = make_policy(name, seed=3).act(obs)[0]
         assert 2 not in picks, name
@@ -72,7 +72,7 @@ def test_random_reposition_weights_are_a_distribution_over_valid_moves() -> None
     weights = make_policy("random", seed=0).act(obs)
     assert weights.shape == env.action_space.shape
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
-    assert np.all(weights[obs["action_mask"] == 0] == 0)
+    assert np.all(weights[obs["move_mask"] == 0] == 0)
     env.step(weights)
 
 

@@ -9,24 +9,26 @@ Seeding (a run is a pure function of scenario, method, options, seeds and episod
 
 A seed's numbers are the mean over its episodes of each metric, read from the ``info`` of the
 episode's last step (the environment reports episode-to-date values). ``mean`` and ``std`` are
-taken across seeds; ``std`` is the population standard deviation (``ddof=0``).
+taken across seeds; ``std`` is the population standard deviation (``ddof=0``; one seed gives 0).
+Both are computed exactly (``statistics.mean`` / ``statistics.pstdev``), so identical values give
+a std of exactly 0.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import numpy as np
 from alloc_agents import POLICIES, make_policy
-
 from alloc_bench.errors import BenchError
 from alloc_bench.parsing import check_seeds
 from alloc_bench.scenarios import Scenario, get_scenario
 from alloc_bench.versions import package_versions
 
-#: Degrees of freedom of the reported standard deviation (0 = population std across seeds).
+#: Degrees of freedom of the reported standard deviation (0 = population std across seeds,
+#: ``statistics.pstdev``).
 STD_DDOF = 0
 #: Upper bound on steps per episode; an environment that never ends is a bug, not a result.
 MAX_EPISODE_STEPS = 10**6
@@ -114,17 +116,17 @@ def evaluate(
         finally:
             env.close()
         row: dict[str, Any] = {"seed": seed}
-        row.update({m: float(np.mean([r[m] for r in runs])) for m in spec.metric_names})
+        row.update({m: float(statistics.mean(r[m] for r in runs)) for m in spec.metric_names})
         per_seed.append(row)
-    table = {m: np.array([row[m] for row in per_seed]) for m in spec.metric_names}
+    table = {m: [row[m] for row in per_seed] for m in spec.metric_names}
     return {
         "scenario": spec.name,
         "method": method,
         "options": opts,
         "seeds": seed_list,
         "episodes": episodes,
-        "mean": {m: float(v.mean()) for m, v in table.items()},
-        "std": {m: float(v.std(ddof=STD_DDOF)) for m, v in table.items()},
+        "mean": {m: float(statistics.mean(v)) for m, v in table.items()},
+        "std": {m: float(statistics.pstdev(v)) for m, v in table.items()},
         "std_ddof": STD_DDOF,
         "per_seed": per_seed,
         "wall_time_s": time.perf_counter() - start,

@@ -92,12 +92,18 @@ def _ours_cell(result: Result | None, spec: MetricSpec) -> str:
     return f"{mean:{spec.fmt}} ± {std:{spec.fmt}} (n={len(result['seeds'])})"
 
 
+def _as_published(value: float, spec: MetricSpec) -> str:
+    """``value`` in the metric's format without padding zeros (0.37, not 0.370)."""
+    text = f"{value:{spec.fmt}}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _paper_cell(result: Result | None, entry: PublishedEntry | None, spec: MetricSpec) -> str:
     if entry is None:
         return DASH
-    text = f"{entry.value:{spec.fmt}}"
+    text = _as_published(entry.value, spec)
     if entry.std is not None:
-        text += f" ± {entry.std:{spec.fmt}}"
+        text += f" ± {_as_published(entry.std, spec)}"
     if result is not None:
         delta = compare(result["mean"][spec.name], entry.value, spec)
         if delta is not None and spec.compare == "ratio":
@@ -161,8 +167,10 @@ def render_markdown(
         parts.append(_explain(group))
         parts.append(render_table(group, index))
     if tables:
-        lines = ["Paper columns: published value (ours / paper for ratios, ours − paper for "
-                 "differences), from:"]
+        lines = [
+            "Paper columns: published value (ours / paper for ratios, ours − paper for "
+            "differences), from:"
+        ]
         for table in tables:
             line = f"- `{table.ref}`: {table.source()}."
             if table.note:

@@ -9,6 +9,7 @@ File format (one file per paper; ``id`` + table key give the reference ``"dyps-k
     code = "https://..."                     # optional: the authors' code
 
     [tables.table7]
+    label = "Table 7"                        # optional: how the paper names it (default: key)
     caption = "Results of rule-based methods in ride-hailing scenario"
     note = "No standard deviation is published for this table."     # optional
     rows = { greedy = "Greedy" }             # optional: our method name -> the paper's row label
@@ -36,7 +37,7 @@ from typing import Any
 from alloc_bench.errors import BenchError
 
 _FILE_KEYS = {"id", "paper", "venue", "url", "code", "tables"}
-_TABLE_KEYS = {"caption", "note", "rows", "columns", "entries"}
+_TABLE_KEYS = {"label", "caption", "note", "rows", "columns", "entries"}
 _ENTRY_KEYS = {"method", "scenario", "metric", "value", "std"}
 
 
@@ -60,6 +61,7 @@ class PublishedTable:
     ref: str
     paper: str
     venue: str
+    label: str
     caption: str
     note: str
     url: str
@@ -70,7 +72,7 @@ class PublishedTable:
 
     def source(self) -> str:
         """``'paper' (venue), caption`` for citing under a leaderboard."""
-        return f'"{self.paper}" ({self.venue}), {self.ref.split("/")[-1]}: "{self.caption}"'
+        return f'"{self.paper}" ({self.venue}), {self.label}: "{self.caption}"'
 
 
 def parse_published(text: str, source: str) -> dict[str, PublishedTable]:
@@ -116,6 +118,7 @@ def _parse_table(ref: str, table: Any, data: dict[str, Any], where: str) -> Publ
         ref=ref,
         paper=data["paper"],
         venue=data["venue"],
+        label=str(table.get("label", ref.split("/")[-1])),
         caption=table["caption"],
         note=str(table.get("note", "")),
         url=str(data.get("url", "")),
@@ -173,8 +176,6 @@ def get_tables(refs: Iterable[str]) -> list[PublishedTable]:
     out = []
     for ref in refs:
         if ref not in tables:
-            raise BenchError(
-                f"unknown published table {ref!r}; known: {', '.join(sorted(tables))}"
-            )
+            raise BenchError(f"unknown published table {ref!r}; known: {', '.join(sorted(tables))}")
         out.append(tables[ref])
     return out

@@ -169,7 +169,7 @@ def _expand(block: dict[str, Any], where: str) -> list[RunSpec]:
         raise BenchError(f"{where}: episodes must be a positive integer, got {episodes!r}")
     options = block.get("options", {})
     if not isinstance(options, dict):
-        raise BenchError(f"{where}: options must be a table, e.g. {{ demand = \"reference\" }}")
+        raise BenchError(f'{where}: options must be a table, e.g. {{ demand = "reference" }}')
     return [
         RunSpec(scenario, method, tuple(seeds), episodes, dict(options))
         for scenario, method in itertools.product(scenarios, methods)

@@ -1,9 +1,10 @@
 """Rule-based ride-hailing policies: greedy (highest price first), nearest, random.
 
 They read the ride-hailing observation dict of ``alloc_envs`` (agent-major): ``candidates``
-(N, K + 1, F) with the price in column :data:`PRICE` and ``action_mask`` (N, K + 1), slot 0 being
-STAY. A dispatch action is (N, K) candidate slots, one per idle driver in order; the environment
-reads the first ``min(idle, K)`` of them. A reposition action is (N, 7) move weights.
+(N, K + 1, F) with the price in column :data:`PRICE` and ``candidate_mask`` (N, K + 1), slot 0
+being STAY; in reposition mode ``move_mask`` (N, 7). A dispatch action is (N, K) candidate
+slots, one per idle driver in order; the environment reads the first ``min(idle, K)`` of them.
+A reposition action is (N, 7) move weights.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def _dispatch_inputs(observation: BatchObservation, policy: str) -> tuple[np.nda
             f"{policy} is a dispatch policy: it needs the ride-hailing observation with "
             f"'candidates' (action_mode='dispatch')"
         )
-    mask = np.asarray(observation["action_mask"])[:, 1:] > 0
+    mask = np.asarray(observation["candidate_mask"])[:, 1:] > 0
     price = np.asarray(observation["candidates"])[:, 1:, PRICE]
     return mask, price
 
@@ -73,11 +74,14 @@ class RandomRideHailing(Policy):
     name = "random"
 
     def act(self, observation: BatchObservation) -> np.ndarray:
-        if not isinstance(observation, Mapping) or "action_mask" not in observation:
-            raise ValueError("random needs the ride-hailing observation dict with 'action_mask'")
-        if "candidates" in observation:
-            return self._dispatch(np.asarray(observation["action_mask"])[:, 1:] > 0)
-        return self._reposition(np.asarray(observation["action_mask"]) > 0)
+        if isinstance(observation, Mapping) and "candidate_mask" in observation:
+            return self._dispatch(np.asarray(observation["candidate_mask"])[:, 1:] > 0)
+        if isinstance(observation, Mapping) and "move_mask" in observation:
+            return self._reposition(np.asarray(observation["move_mask"]) > 0)
+        raise ValueError(
+            "random needs the ride-hailing observation dict with 'candidate_mask' (dispatch) "
+            "or 'move_mask' (reposition)"
+        )
 
     def _dispatch(self, mask: np.ndarray) -> np.ndarray:
         n, k = mask.shape

@@ -17,6 +17,8 @@ from functools import cached_property
 
 import numpy as np
 
+from alloc_envs.core.validation import check_int
+
 #: Row/column offsets of the six neighbours, clockwise from north, for even and odd columns.
 _EVEN_COL_OFFSETS = ((-1, 0), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))
 _ODD_COL_OFFSETS = ((-1, 0), (-1, 1), (0, 1), (1, 0), (0, -1), (-1, -1))
@@ -37,10 +39,8 @@ class HexGrid:
     cols: int
 
     def __post_init__(self) -> None:
-        for name in ("rows", "cols"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"HexGrid.{name} must be a positive integer, got {value!r}")
+        check_int("HexGrid.rows", self.rows, 1, 10**6)
+        check_int("HexGrid.cols", self.cols, 1, 10**6)
 
     @property
     def n_cells(self) -> int:
@@ -80,9 +80,11 @@ class HexGrid:
 
     @cached_property
     def distances(self) -> np.ndarray:
-        """(G, G) int64 hex distances (number of neighbour hops) between all cells."""
-        c = self.cube
-        out = np.abs(c[:, None, :] - c[None, :, :]).max(axis=2)
+        """(G, G) int32 hex distances (number of neighbour hops) between all cells."""
+        c = self.cube.astype(np.int32)
+        out = np.zeros((self.n_cells, self.n_cells), dtype=np.int32)
+        for axis in range(3):  # one axis at a time keeps the peak memory at 2 (G, G) arrays
+            np.maximum(out, np.abs(c[:, None, axis] - c[None, :, axis]), out=out)
         out.setflags(write=False)
         return out
 
@@ -102,26 +104,23 @@ class HexGrid:
         return np.stack([(d == k).sum(axis=1) for k in range(max_ring + 1)], axis=1)
 
     def cells_within(self, max_ring: int) -> tuple[np.ndarray, np.ndarray]:
-        """Cells at hex distance 1..k, for every origin and every k = 1..max_ring.
+        """Cells at hex distance 1..k from every origin, for every k = 1..max_ring.
 
-        Returns ``(table, counts)``: ``table`` (G, max_ring, G) int64 where ``table[o, k-1, :n]``
-        lists the cells at distance 1..k from ``o`` sorted by (distance, id) and the rest is ``-1``;
-        ``counts`` (G, max_ring) int64 holds ``n``.
+        Returns ``(table, counts)``: ``table`` (G, W) int64 lists, for each origin, the cells at
+        distance 1..max_ring sorted by (distance, id), padded with ``-1`` (W is the largest such
+        count, at least 1); ``counts`` (G, max_ring) int64, where ``table[o, :counts[o, k-1]]``
+        are the cells at distance 1..k from ``o``.
         """
         d = self.distances
         g = self.n_cells
-        # Sort every row by (distance, cell id); distance 0 (the origin) comes first and is skipped.
-        order = np.lexsort((np.broadcast_to(np.arange(g), (g, g)), d), axis=1)
-        sorted_d = np.take_along_axis(d, order, axis=1)
-        table = np.full((g, max_ring, g), -1, dtype=np.int64)
-        counts = np.zeros((g, max_ring), dtype=np.int64)
-        for k in range(1, max_ring + 1):
-            keep = (sorted_d >= 1) & (sorted_d <= k)
-            counts[:, k - 1] = keep.sum(axis=1)
-            # Cells at distance 1..k are contiguous right after the origin in the sorted row.
-            width = int(counts[:, k - 1].max(initial=0))
-            table[:, k - 1, :width] = np.where(keep[:, 1 : width + 1], order[:, 1 : width + 1], -1)
-        return table, counts
+        counts = np.stack([((d >= 1) & (d <= k)).sum(axis=1) for k in range(1, max_ring + 1)], 1)
+        width = max(int(counts[:, -1].max(initial=0)), 1)  # >= 1 so it can always be indexed
+        table = np.full((g, width), -1, dtype=np.int64)
+        for origin in range(g):
+            near = np.flatnonzero((d[origin] >= 1) & (d[origin] <= max_ring))
+            near = near[np.argsort(d[origin, near], kind="stable")]  # ids already ascending
+            table[origin, : near.size] = near
+        return table, counts.astype(np.int64)
 
     def bfs_rings(self, origin: int, max_ring: int) -> list[list[int]]:
         """Rings 1..max_ring around ``origin`` in breadth-first discovery order.

@@ -24,6 +24,8 @@ REFERENCE_PRICE_MEAN: tuple[float, ...] = (10.17, 15.02, 23.22, 32.14, 40.99)
 REFERENCE_PRICE_STD: tuple[float, ...] = (3.34, 6.90, 11.63, 16.20, 20.69)
 
 ACTION_MODES = ("dispatch", "reposition")
+#: Largest city: the simulator keeps a (cells x cells) distance table (64 MiB at this size).
+MAX_CELLS = 4096
 DEMAND_MODES = ("stochastic", "reference")
 
 
@@ -75,8 +77,12 @@ class RideHailingConfig:
     price_std: tuple[float, ...] = REFERENCE_PRICE_STD
 
     def __post_init__(self) -> None:
-        check_int("rows", self.rows, 1, 1000)
-        check_int("cols", self.cols, 1, 1000)
+        check_int("rows", self.rows, 1, MAX_CELLS)
+        check_int("cols", self.cols, 1, MAX_CELLS)
+        if self.rows * self.cols > MAX_CELLS:
+            raise ValueError(
+                f"rows * cols must be at most {MAX_CELLS} cells, got {self.rows}x{self.cols}"
+            )
         check_int("drivers_per_cell", self.drivers_per_cell, 0, 10**6)
         check_int("episode_steps", self.episode_steps, 1, 10**5)
         check_int("step_minutes", self.step_minutes, 1, 24 * 60)
@@ -142,11 +148,12 @@ PRESETS: dict[str, RideHailingConfig] = {
 }
 
 
-def make_config(preset: str | None = "ride-hailing-1", **overrides: Any) -> RideHailingConfig:
-    """The configuration of ``preset`` with ``overrides`` applied (``preset=None``: defaults)."""
-    if preset is None:
-        base = RideHailingConfig()
-    else:
-        check_choice("preset", preset, tuple(PRESETS))
-        base = PRESETS[preset]
+#: The preset used when none is named.
+DEFAULT_PRESET = "ride-hailing-1"
+
+
+def make_config(preset: str = DEFAULT_PRESET, **overrides: Any) -> RideHailingConfig:
+    """The configuration of ``preset`` with ``overrides`` applied."""
+    check_choice("preset", preset, tuple(PRESETS))
+    base = PRESETS[preset]
     return base.replace(**overrides) if overrides else base

@@ -112,7 +112,7 @@ class SyntheticDemand:
     def sample(self, rng: np.random.Generator) -> OrderStream:
         """A fresh stream; ``"reference"`` mode ignores ``rng`` and returns the fixed stream."""
         if self.config.demand == "reference":
-            return reference_stream(self.config)
+            return reference_stream(_demand_only(self.config))
         counts = rng.poisson(self.rates)
         steps, cells = np.nonzero(counts)
         reps = counts[steps, cells]
@@ -136,7 +136,7 @@ class SyntheticDemand:
         duration = length_index + 1
         n_candidates = self._dest_counts[origin, length_index]
         pick = np.minimum((u_dest * n_candidates).astype(np.int64), np.maximum(n_candidates - 1, 0))
-        destination = self._dest_table[origin, length_index, pick]
+        destination = self._dest_table[origin, pick]
         # A one-cell city has no other cell to go to: the trip ends where it started.
         destination = np.where(n_candidates > 0, destination, origin)
         mean = self._mean[length_index]
@@ -157,6 +157,10 @@ class RecordedDemand:
             raise ValueError(
                 f"trips were mapped to {trips.n_cells} cells but the city has {config.n_cells} "
                 f"({config.rows}x{config.cols}); load them with the same grid"
+            )
+        if trips.n_trips and float(trips.price.min()) < 0:
+            raise ValueError(
+                f"trip prices must be non-negative, got a minimum of {trips.price.min()}"
             )
         longest = int(trips.duration.max(initial=0))
         if longest > config.max_trip_steps:
@@ -184,6 +188,26 @@ class RecordedDemand:
             trips["duration"][keep],
             trips["price"][keep],
         )
+
+
+def _demand_only(config: RideHailingConfig) -> RideHailingConfig:
+    """``config`` with the fields that do not shape the order stream set to their defaults, so
+    that configs differing only in, e.g., ``action_mode`` share one cached reference stream."""
+    return config.replace(
+        **{name: RideHailingConfig.__dataclass_fields__[name].default for name in _NOT_DEMAND}
+    )
+
+
+#: Config fields that do not change the order stream.
+_NOT_DEMAND = (
+    "drivers_per_cell",
+    "demand",
+    "action_mode",
+    "max_orders",
+    "patience",
+    "reward_scale",
+    "faithful",
+)
 
 
 @functools.lru_cache(maxsize=8)

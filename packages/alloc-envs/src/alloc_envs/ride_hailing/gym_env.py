@@ -16,16 +16,18 @@ from alloc_envs.ride_hailing.trips import TripTable
 class RideHailingEnv(gymnasium.Env):
     """Ride-hailing with a joint action over all G cells.
 
-    Observation: the agent-major dict of :class:`RideHailingScenario` (``observation``,
-    ``action_mask``, and ``candidates`` in dispatch mode). Action: (G, K) candidate slots
-    (dispatch) or (G, 7) move weights (reposition). Reward: the team reward, the sum of the cells'
-    rewards. ``info``: ``gmv``, ``orr``, ``orders_generated``, ``orders_served`` (episode to
-    date), ``step_gmv``, ``kl_orders_idle``, ``step`` and ``agent_rewards`` (G,). The episode is
-    truncated (never terminated) after ``episode_steps`` steps.
+    Observation: the agent-major dict of :class:`RideHailingScenario` (``observation``;
+    ``candidates`` and ``candidate_mask`` in dispatch mode, ``move_mask`` in reposition mode).
+    Action: (G, K) candidate slots (dispatch) or (G, 7) move weights (reposition). Reward: the
+    team reward, the sum of the cells' rewards. ``info``: ``gmv``, ``orr``,
+    ``orders_generated``, ``orders_served`` (episode to date), ``step_gmv``, ``kl_orders_idle``,
+    ``step`` and ``agent_rewards`` (G,). The episode is truncated (never terminated) after
+    ``episode_steps`` steps.
 
     Args:
-        preset: ``"ride-hailing-1"`` (6x6, 360 drivers) or ``"ride-hailing-2"`` (10x10, 1000).
-        config: a full :class:`RideHailingConfig` instead of a preset.
+        preset: ``"ride-hailing-1"`` (6x6, 360 drivers; the default) or ``"ride-hailing-2"``
+            (10x10, 1000 drivers).
+        config: a full :class:`RideHailingConfig` instead of a preset (not both).
         trips: recorded demand (from :mod:`alloc_envs.ride_hailing.trips`) instead of synthetic.
         render_mode: ``None`` or ``"ansi"``.
         **overrides: any :class:`RideHailingConfig` field, e.g. ``action_mode="reposition"``.
@@ -35,7 +37,7 @@ class RideHailingEnv(gymnasium.Env):
 
     def __init__(
         self,
-        preset: str | None = "ride-hailing-1",
+        preset: str | None = None,
         *,
         config: RideHailingConfig | None = None,
         trips: TripTable | None = None,

@@ -19,8 +19,9 @@ from alloc_envs.ride_hailing.trips import TripTable
 class RideHailingParallelEnv(ParallelEnv):
     """Ride-hailing with one agent per hex cell.
 
-    Each agent observes its row of the joint observation (a dict with ``observation``,
-    ``action_mask`` and, in dispatch mode, ``candidates``), acts with its row of the joint action
+    Each agent observes its row of the joint observation (a dict with ``observation`` and, in
+    dispatch mode, ``candidates`` and ``candidate_mask``, in reposition mode ``move_mask``; the
+    arrays are read-only views of the joint arrays), acts with its row of the joint action
     and receives its cell's reward. ``state()`` is the (G * (5 + 3L),) float32 concatenation of
     all cells' observation vectors. Every agent's info holds the episode metrics (see
     :class:`~alloc_envs.ride_hailing.gym_env.RideHailingEnv`). All agents are truncated together
@@ -31,7 +32,7 @@ class RideHailingParallelEnv(ParallelEnv):
 
     def __init__(
         self,
-        preset: str | None = "ride-hailing-1",
+        preset: str | None = None,
         *,
         config: RideHailingConfig | None = None,
         trips: TripTable | None = None,
@@ -114,6 +115,9 @@ class RideHailingParallelEnv(ParallelEnv):
         return np.stack(rows)
 
     def _split(self, joint: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+        """Per-agent observations as read-only views of the joint arrays (no copies)."""
+        for array in joint.values():
+            array.setflags(write=False)
         keys = list(joint)
         return {
             agent: {k: joint[k][g] for k in keys} for g, agent in enumerate(self.possible_agents)

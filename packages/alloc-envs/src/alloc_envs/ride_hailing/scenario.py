@@ -12,7 +12,7 @@ import numpy as np
 from gymnasium import spaces
 
 from alloc_envs.core.hexgrid import N_DIRECTIONS, HexGrid
-from alloc_envs.ride_hailing.config import RideHailingConfig, make_config
+from alloc_envs.ride_hailing.config import DEFAULT_PRESET, RideHailingConfig, make_config
 from alloc_envs.ride_hailing.demand import RecordedDemand, SyntheticDemand
 from alloc_envs.ride_hailing.sim import CANDIDATE_FEATURES, RideHailingSim
 from alloc_envs.ride_hailing.trips import TripTable
@@ -26,12 +26,20 @@ N_MOVES = N_DIRECTIONS + 1
 def build_config(
     preset: str | None, config: RideHailingConfig | None, overrides: dict[str, Any]
 ) -> RideHailingConfig:
-    """The config from either ``config`` or ``preset`` (+ overrides); both at once is an error."""
-    if config is not None:
-        if not isinstance(config, RideHailingConfig):
-            raise ValueError(f"config must be a RideHailingConfig, got {type(config).__name__}")
-        return config.replace(**overrides) if overrides else config
-    return make_config(preset, **overrides)
+    """The config from ``config`` or ``preset`` (default ``"ride-hailing-1"``), plus overrides.
+
+    Giving both ``preset`` and ``config`` is an error.
+    """
+    if config is None:
+        return make_config(DEFAULT_PRESET if preset is None else preset, **overrides)
+    if preset is not None:
+        raise ValueError(
+            f"give either preset ({preset!r}) or config, not both; to start from a preset and "
+            f"change some fields, pass the fields as keywords"
+        )
+    if not isinstance(config, RideHailingConfig):
+        raise ValueError(f"config must be a RideHailingConfig, got {type(config).__name__}")
+    return config.replace(**overrides) if overrides else config
 
 
 class RideHailingScenario:
@@ -40,9 +48,14 @@ class RideHailingScenario:
     Joint observation (every array agent-major, a fresh array at every call):
 
     * ``"observation"`` (G, 5 + 3L) float32: per-cell vectors (``RideHailingSim.cell_features``);
-    * ``"action_mask"``: dispatch mode (G, K + 1) int8 over candidate slots (slot 0 = STAY);
-      reposition mode (G, 7) int8 over [stay, neighbours clockwise from north];
-    * ``"candidates"`` (dispatch mode only) (G, K + 1, 9) float32 candidate features.
+    * dispatch mode: ``"candidates"`` (G, K + 1, 9) float32 candidate features and
+      ``"candidate_mask"`` (G, K + 1) int8, 1 where a slot holds a candidate (slot 0 = STAY);
+    * reposition mode: ``"move_mask"`` (G, 7) int8, 1 for stay and the existing neighbours
+      (clockwise from north).
+
+    Every action in the action space is valid (an empty slot or a weight on a missing neighbour
+    does nothing), so there is no ``action_mask`` in PettingZoo's sense (a mask passed to
+    ``space.sample``): the masks above say which choices have an effect.
 
     Joint action: dispatch mode (G, K) integers in [0, K] (candidate slots, one per idle driver);
     reposition mode (G, 7) floats in [0, 1] (weights over the move targets).
@@ -78,7 +91,8 @@ class RideHailingScenario:
             )
         }
         width = cfg.max_orders + 1 if self.dispatch else N_MOVES
-        items["action_mask"] = spaces.Box(0, 1, shape=lead + (width,), dtype=np.int8)
+        mask_key = "candidate_mask" if self.dispatch else "move_mask"
+        items[mask_key] = spaces.Box(0, 1, shape=(*lead, width), dtype=np.int8)
         if self.dispatch:
             items["candidates"] = spaces.Box(
                 -UNBOUNDED,
@@ -116,9 +130,9 @@ class RideHailingScenario:
         """The joint observation (fresh arrays)."""
         obs = {"observation": self.sim.cell_features()}
         if self.dispatch:
-            obs["candidates"], obs["action_mask"] = self.sim.candidates()
+            obs["candidates"], obs["candidate_mask"] = self.sim.candidates()
         else:
-            obs["action_mask"] = self.sim.move_mask.copy()
+            obs["move_mask"] = self.sim.move_mask.copy()
         return obs
 
     def metrics(self, cell_rewards: np.ndarray | None = None) -> dict[str, Any]:
@@ -148,9 +162,8 @@ class RideHailingScenario:
                 raise ValueError(f"dispatch action has NaN or inf (cell {cell})")
             if not np.all(picks == np.round(picks)):
                 raise ValueError("dispatch action must hold integers (candidate slots)")
-        elif picks.dtype.kind not in "iub":
+        elif picks.dtype.kind not in "iu":
             raise ValueError(f"dispatch action must hold integers, got dtype {picks.dtype}")
-        picks = picks.astype(np.int64)
         bad = (picks < 0) | (picks > k)
         if bad.any():
             cell, pick = np.argwhere(bad)[0]
@@ -158,7 +171,7 @@ class RideHailingScenario:
                 f"dispatch action out of range: cell {cell}, pick {pick} is "
                 f"{picks[cell, pick]}; slots are 0 (STAY) .. {k}"
             )
-        return picks
+        return picks.astype(np.int64)
 
     def check_reposition_action(self, action: Any) -> np.ndarray:
         """(G, 7) float64 weights with the missing neighbours zeroed, or ``ValueError``."""

@@ -97,9 +97,8 @@ class RideHailingSim:
 
     @property
     def n_generated(self) -> int:
-        """Orders created so far (steps 0..t; the whole episode once it is over)."""
-        last = min(self.t, self.config.episode_steps - 1)
-        return int(self.orders.step_start[last + 1])
+        """Orders created at the steps already matched (0..t-1): the denominator of ORR."""
+        return int(self.orders.step_start[min(self.t, self.config.episode_steps)])
 
     @property
     def in_service(self) -> int:
@@ -199,10 +198,10 @@ class RideHailingSim:
         Columns: cell id, idle drivers, pending orders, rho = idle / max(1, pending),
         |rho - rho_global| (rho_global from the previous matching), price histogram (L bins of
         15 price units, the last open-ended), trip-length histogram (L bins, lengths 1..L),
-        destination-ring histogram (rings 1..L). In faithful mode the histograms have the
-        reference's quirks: the STAY pseudo-order is counted (price bin 0, length bin 1) in cells
-        with pending orders, prices at or above 15 L count L times in the last bin, and length bins
-        cover lengths 0..L-1.
+        destination-ring histogram (rings 1..L, the last open-ended). In faithful mode the
+        histograms have the reference's quirks: the STAY pseudo-order is counted (price bin 0,
+        length bin 1) in cells with pending orders, prices at or above 15 L count L times in the
+        last bin, and length bins cover lengths 0..L-1.
         """
         cfg, o = self.config, self.orders
         g, lmax = self.n_cells, cfg.max_trip_steps
@@ -218,7 +217,8 @@ class RideHailingSim:
             price_weight = np.where(over, float(lmax), 1.0)
             length_bin = o.duration[p]
             length_keep = length_bin < lmax
-        ring_bin = self._distances[origin, o.destination[p]] - 1
+        # Recorded trips can end farther than L rings away: the last ring bin is open-ended.
+        ring_bin = np.minimum(self._distances[origin, o.destination[p]], lmax) - 1
         price_hist = np.bincount(
             origin * lmax + price_bin, weights=price_weight, minlength=g * lmax
         ).reshape(g, lmax)
