@@ -814,3 +814,20 @@ def test_parallel_unknown_agent_spaces_raise() -> None:
         env.action_space("driver_0")
     assert env.observation_space("cell_1") is env.observation_space("cell_1")
     assert env.action_space("cell_1") is env.action_space("cell_1")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_time_key_is_the_step_index_in_both_views(mode: str) -> None:
+    env = RideHailingEnv("ride-hailing-1", action_mode=mode, episode_steps=5)
+    par = RideHailingParallelEnv("ride-hailing-1", action_mode=mode, episode_steps=5)
+    obs, _ = env.reset(seed=0)
+    par_obs, _ = par.reset(seed=0)
+    for t in range(1, 6):
+        assert obs["time"].shape == (36, 1)
+        np.testing.assert_array_equal(obs["time"], t - 1)
+        np.testing.assert_array_equal(par_obs["cell_7"]["time"], [t - 1])
+        action = env.action_space.sample()
+        obs, *_ = env.step(action)
+        par_obs, *_ = par.step({a: action[i] for i, a in enumerate(par.possible_agents)})
+    np.testing.assert_array_equal(obs["time"], 5)
+    assert env.observation_space.contains(obs)

@@ -48,6 +48,8 @@ class RideHailingScenario:
     Joint observation (every array agent-major, a fresh array at every call):
 
     * ``"observation"`` (G, 5 + 3L) float32: per-cell vectors (``RideHailingSim.cell_features``);
+    * ``"time"`` (G, 1) float32: the step index t (0 .. episode_steps), the same for every cell
+      (the reference's policies prepend it to the state);
     * dispatch mode: ``"candidates"`` (G, K + 1, 9) float32 candidate features and
       ``"candidate_mask"`` (G, K + 1) int8, 1 where a slot holds a candidate (slot 0 = STAY);
     * reposition mode: ``"move_mask"`` (G, 7) int8, 1 for stay and the existing neighbours
@@ -88,7 +90,8 @@ class RideHailingScenario:
                 low=np.zeros(lead + high.shape, dtype=np.float32),
                 high=np.broadcast_to(high, lead + high.shape).copy(),
                 dtype=np.float32,
-            )
+            ),
+            "time": spaces.Box(0.0, float(cfg.episode_steps), shape=(*lead, 1), dtype=np.float32),
         }
         width = cfg.max_orders + 1 if self.dispatch else N_MOVES
         mask_key = "candidate_mask" if self.dispatch else "move_mask"
@@ -121,14 +124,17 @@ class RideHailingScenario:
         if self.sim.done:
             raise RuntimeError("the episode is over (truncated); call reset() before step()")
         if self.dispatch:
-            result = self.sim.step_dispatch(self.check_dispatch_action(action))
+            cell_value = self.sim.step_dispatch(self.check_dispatch_action(action))
         else:
-            result = self.sim.step_reposition(self.check_reposition_action(action))
-        return result.cell_value / self.config.reward_scale
+            cell_value = self.sim.step_reposition(self.check_reposition_action(action))
+        return cell_value / self.config.reward_scale
 
     def observe(self) -> dict[str, np.ndarray]:
         """The joint observation (fresh arrays)."""
-        obs = {"observation": self.sim.cell_features()}
+        obs = {
+            "observation": self.sim.cell_features(),
+            "time": np.full((self.n_agents, 1), self.sim.t, dtype=np.float32),
+        }
         if self.dispatch:
             obs["candidates"], obs["candidate_mask"] = self.sim.candidates()
         else:

@@ -13,8 +13,6 @@ can be matched at steps ``t .. t + patience``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from alloc_envs.core.hexgrid import HexGrid
@@ -40,14 +38,6 @@ STAY_TYPE, ORDER_TYPE = 0.0, -1.0
 #: Smoothing count added to every cell in the KL diagnostic.
 KL_SMOOTHING = 1.0
 _RATIO_EPS = 1e-5
-
-
-@dataclass
-class StepResult:
-    """What one simulator step produced. ``cell_value`` (G,) float64: prices served per cell."""
-
-    cell_value: np.ndarray
-    n_served: int
 
 
 class RideHailingSim:
@@ -120,8 +110,7 @@ class RideHailingSim:
         else:
             start = self.orders.step_start[max(0, self.t - cfg.patience)]
             stop = self.orders.step_start[self.t + 1]
-        window = np.arange(start, stop)
-        alive = window[~self.served[start:stop]]
+        alive = start + np.flatnonzero(~self.served[start:stop])
         origin = self.orders.origin[alive]
         by_cell = np.argsort(origin, kind="stable")
         pending = alive[by_cell]
@@ -138,12 +127,13 @@ class RideHailingSim:
         self.slots = slots
 
     # ------------------------------------------------------------------ dynamics
-    def step_dispatch(self, picks: np.ndarray) -> StepResult:
+    def step_dispatch(self, picks: np.ndarray) -> np.ndarray:
         """Serve the picked orders. ``picks`` (G, K) int: candidate slots, one per idle driver.
 
         Only the first ``min(idle[g], K)`` picks of cell ``g`` are read, one per idle driver:
         slot 0 (STAY), an empty slot or an order already picked leaves that driver idle; a real
         order is served by the driver. Validation of shape and range is the caller's job.
+        Returns the prices served per cell, (G,) float64.
         """
         k = self.config.max_orders
         readable = np.arange(k)[None, :] < np.minimum(self.idle, k)[:, None]
@@ -152,14 +142,15 @@ class RideHailingSim:
         served = np.unique(chosen)
         return self._serve_and_advance(served, moves=None)
 
-    def step_reposition(self, shares: np.ndarray) -> StepResult:
+    def step_reposition(self, shares: np.ndarray) -> np.ndarray:
         """Match oldest orders first, then move the still-idle drivers by ``shares``.
 
         ``shares`` (G, 7) float: non-negative weights over [stay, 6 neighbours clockwise from
         north], zero where there is no neighbour (the caller validates). Each row is normalised
         (an all-zero row keeps everyone in place) and split into whole drivers by largest
         remainders (ties to the lower direction index), so drivers are conserved exactly. Moved
-        drivers arrive idle at the neighbour one step later.
+        drivers arrive idle at the neighbour one step later. Returns the prices served per cell,
+        (G,) float64.
         """
         matched = self.pending_rank < self.idle[self.orders.origin[self.pending]]
         served = np.sort(self.pending[matched])
@@ -167,7 +158,7 @@ class RideHailingSim:
         moves = split_drivers(idle_after, shares)
         return self._serve_and_advance(served, moves=moves)
 
-    def _serve_and_advance(self, served: np.ndarray, moves: np.ndarray | None) -> StepResult:
+    def _serve_and_advance(self, served: np.ndarray, moves: np.ndarray | None) -> np.ndarray:
         o = self.orders
         g = self.n_cells
         self._rho_global = float(self.idle.sum()) / max(1.0, float(self.pending.shape[0]))
@@ -189,7 +180,7 @@ class RideHailingSim:
         self.idle += self.arrivals[self.t]
         self.arrivals[self.t] = 0
         self._refresh_pending()
-        return StepResult(cell_value=cell_value, n_served=int(served.shape[0]))
+        return cell_value
 
     # ------------------------------------------------------------------ observation
     def cell_features(self) -> np.ndarray:
