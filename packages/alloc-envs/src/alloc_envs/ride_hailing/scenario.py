@@ -14,6 +14,7 @@ from gymnasium import spaces
 from alloc_envs.core.hexgrid import N_DIRECTIONS, HexGrid
 from alloc_envs.ride_hailing.config import DEFAULT_PRESET, RideHailingConfig, make_config
 from alloc_envs.ride_hailing.demand import RecordedDemand, SyntheticDemand
+from alloc_envs.ride_hailing.render import render_ansi
 from alloc_envs.ride_hailing.sim import CANDIDATE_FEATURES, RideHailingSim
 from alloc_envs.ride_hailing.trips import TripTable
 
@@ -71,11 +72,14 @@ class RideHailingScenario:
             SyntheticDemand(config, self.grid) if trips is None else RecordedDemand(config, trips)
         )
         self.n_agents = self.grid.n_cells
+        self.agent_prefix = "cell"
         self.dispatch = config.action_mode == "dispatch"
         self.agent_observation_space = self._observation_space(per_agent=True)
         self.joint_observation_space = self._observation_space(per_agent=False)
         self.agent_action_space = self._action_space(per_agent=True)
         self.joint_action_space = self._action_space(per_agent=False)
+        obs_dim = self.sim.obs_dim * self.n_agents
+        self.state_space = spaces.Box(0.0, UNBOUNDED, shape=(obs_dim,), dtype=np.float32)
 
     # ------------------------------------------------------------------ spaces
     def _observation_space(self, per_agent: bool) -> spaces.Dict:
@@ -119,10 +123,13 @@ class RideHailingScenario:
         self.sim.reset(self.demand.sample(rng))
         return self.observe()
 
+    @property
+    def done(self) -> bool:
+        """Whether the last step of the episode has been taken."""
+        return self.sim.done
+
     def step(self, action: Any) -> np.ndarray:
         """Apply a joint action; returns the per-cell rewards (G,) float64."""
-        if self.sim.done:
-            raise RuntimeError("the episode is over (truncated); call reset() before step()")
         if self.dispatch:
             cell_value = self.sim.step_dispatch(self.check_dispatch_action(action))
         else:
@@ -140,6 +147,14 @@ class RideHailingScenario:
         else:
             obs["move_mask"] = self.sim.move_mask.copy()
         return obs
+
+    def state(self) -> np.ndarray:
+        """(G * (5 + 3L),) float32: every cell's observation vector, concatenated."""
+        return self.sim.cell_features().reshape(-1)
+
+    def render_ansi(self) -> str:
+        """One line per grid row (idle drivers / pending orders per cell), then the metrics."""
+        return render_ansi(self)
 
     def metrics(self, cell_rewards: np.ndarray | None = None) -> dict[str, Any]:
         """Episode-to-date metrics (GMV in the paper's price unit) and diagnostics."""

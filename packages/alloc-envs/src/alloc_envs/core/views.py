@@ -1,0 +1,200 @@
+"""The Gymnasium and PettingZoo views shared by every multi-region scenario.
+
+A scenario object (:class:`JointScenario`) owns the simulator and speaks in *joint*,
+agent-major arrays: observations are arrays (or dicts of arrays) with a leading axis of one row
+per agent, actions likewise, rewards are (N,) arrays. The two views only re-shape that:
+
+* :class:`JointGymEnv`: one controller, the joint action; the reward is the team reward (the sum)
+  and the per-agent rewards are in ``info["agent_rewards"]``;
+* :class:`JointParallelEnv`: a PettingZoo ``ParallelEnv`` with one agent per row, named
+  ``f"{agent_prefix}_{i}"``; each agent sees read-only views of its rows.
+
+Both truncate (never terminate) when the scenario says the episode is over.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from pettingzoo import ParallelEnv
+
+JointObservation = dict[str, np.ndarray]
+
+
+class JointScenario(Protocol):
+    """What a scenario provides to the views (agent-major arrays throughout)."""
+
+    #: Number of agents N (fixed for the episode).
+    n_agents: int
+    #: Prefix of the PettingZoo agent names (``"cell"`` gives ``cell_0`` .. ``cell_{N-1}``).
+    agent_prefix: str
+    agent_observation_space: spaces.Space
+    joint_observation_space: spaces.Space
+    agent_action_space: spaces.Space
+    joint_action_space: spaces.Space
+    #: Space of :meth:`state` (PettingZoo's global state for centralised critics).
+    state_space: spaces.Space
+
+    @property
+    def done(self) -> bool:
+        """Whether the episode is over."""
+
+    def reset(self, rng: np.random.Generator) -> JointObservation:
+        """Start an episode drawing every random number from ``rng``; the first observation."""
+
+    def step(self, action: Any) -> np.ndarray:
+        """Apply a joint action (``ValueError`` if malformed); the (N,) float64 rewards."""
+
+    def observe(self) -> JointObservation:
+        """The current joint observation (fresh arrays)."""
+
+    def metrics(self, rewards: np.ndarray | None = None) -> dict[str, Any]:
+        """Scenario metrics for ``info`` (a fresh dict); ``rewards`` are the step's, if any."""
+
+    def state(self) -> np.ndarray:
+        """The global state (fresh array)."""
+
+    def render_ansi(self) -> str:
+        """A text picture of the current state."""
+
+
+def _check_render_mode(render_mode: str | None, metadata: dict[str, Any]) -> None:
+    if render_mode not in (None, *metadata["render_modes"]):
+        raise ValueError(
+            f"render_mode must be None or one of {metadata['render_modes']}, got {render_mode!r}"
+        )
+
+
+class JointGymEnv(gymnasium.Env):
+    """Gymnasium view of a :class:`JointScenario`: a joint action for all agents."""
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+
+    def __init__(self, scenario: JointScenario, render_mode: str | None = None) -> None:
+        _check_render_mode(render_mode, self.metadata)
+        self.scenario = scenario
+        self.observation_space = scenario.joint_observation_space
+        self.action_space = scenario.joint_action_space
+        self.render_mode = render_mode
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[JointObservation, dict[str, Any]]:
+        super().reset(seed=seed)
+        obs = self.scenario.reset(self.np_random)
+        return obs, self.scenario.metrics()
+
+    def step(self, action: Any) -> tuple[JointObservation, float, bool, bool, dict[str, Any]]:
+        if self.scenario.done:
+            raise RuntimeError("the episode is over (truncated); call reset() before step()")
+        rewards = self.scenario.step(action)
+        info = self.scenario.metrics(rewards)
+        info["agent_rewards"] = rewards
+        obs = self.scenario.observe()
+        return obs, float(rewards.sum()), False, self.scenario.done, info
+
+    def render(self) -> str | None:
+        return self.scenario.render_ansi() if self.render_mode == "ansi" else None
+
+
+class JointParallelEnv(ParallelEnv):
+    """PettingZoo view of a :class:`JointScenario`: one agent per row of the joint arrays."""
+
+    metadata = {"name": "joint_scenario", "render_modes": ["ansi"], "is_parallelizable": True}
+
+    def __init__(self, scenario: JointScenario, render_mode: str | None = None) -> None:
+        _check_render_mode(render_mode, self.metadata)
+        self.scenario = scenario
+        self.render_mode = render_mode
+        self.possible_agents = [f"{scenario.agent_prefix}_{i}" for i in range(scenario.n_agents)]
+        self.agents: list[str] = []
+        self._index = {agent: i for i, agent in enumerate(self.possible_agents)}
+        self.state_space = scenario.state_space
+        self.np_random, _ = seeding.np_random(None)
+        self._started = False
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        """The agent's space; all agents share one space object (PettingZoo checks identity)."""
+        self._check_agent(agent)
+        return self.scenario.agent_observation_space
+
+    def action_space(self, agent: str) -> spaces.Space:
+        """The agent's space; all agents share one space object."""
+        self._check_agent(agent)
+        return self.scenario.agent_action_space
+
+    def _check_agent(self, agent: str) -> None:
+        if agent not in self._index:
+            last = self.possible_agents[-1]
+            raise ValueError(
+                f"unknown agent {agent!r}; agents are {self.possible_agents[0]} .. {last}"
+            )
+
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        if seed is not None or not self._started:
+            self.np_random, _ = seeding.np_random(seed)
+        self._started = True
+        self.agents = list(self.possible_agents)
+        obs = self._split(self.scenario.reset(self.np_random))
+        metrics = self.scenario.metrics()
+        return obs, {a: dict(metrics) for a in self.agents}
+
+    def step(
+        self, actions: dict[str, Any]
+    ) -> tuple[dict, dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict]]:
+        if not self.agents:
+            raise RuntimeError("the episode is over (truncated); call reset() before step()")
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            raise ValueError(f"actions missing for {len(missing)} agent(s), e.g. {missing[:3]}")
+        unknown = [a for a in actions if a not in self._index]
+        if unknown:
+            raise ValueError(f"actions for unknown agent(s) {unknown[:3]}")
+        rewards = self.scenario.step(self._join_actions(actions))
+        metrics = self.scenario.metrics(rewards)
+        obs = self._split(self.scenario.observe())
+        agents = self.agents
+        done = self.scenario.done
+        step_rewards = {a: float(rewards[self._index[a]]) for a in agents}
+        terminations = dict.fromkeys(agents, False)
+        truncations = dict.fromkeys(agents, done)
+        infos = {a: dict(metrics) for a in agents}
+        if done:
+            self.agents = []
+        return obs, step_rewards, terminations, truncations, infos
+
+    def _join_actions(self, actions: dict[str, Any]) -> np.ndarray:
+        shape = self.scenario.agent_action_space.shape
+        rows = []
+        for agent in self.possible_agents:
+            row = np.asarray(actions[agent])
+            if row.shape != shape:
+                raise ValueError(f"action of {agent} must have shape {shape}, got {row.shape}")
+            rows.append(row)
+        return np.stack(rows)
+
+    def _split(self, joint: JointObservation) -> dict[str, dict[str, np.ndarray]]:
+        """Per-agent observations as read-only views of the joint arrays (no copies)."""
+        for array in joint.values():
+            array.setflags(write=False)
+        keys = list(joint)
+        return {
+            agent: {k: joint[k][i] for k in keys} for i, agent in enumerate(self.possible_agents)
+        }
+
+    def state(self) -> np.ndarray:
+        if not self._started:
+            raise RuntimeError("call reset() before state()")
+        return self.scenario.state()
+
+    def render(self) -> str | None:
+        return self.scenario.render_ansi() if self.render_mode == "ansi" else None
+
+    def close(self) -> None:
+        pass
