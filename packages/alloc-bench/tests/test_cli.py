@@ -67,7 +67,7 @@ def test_evaluate_summary_is_human_readable(capsys: pytest.CaptureFixture[str]) 
         (("evaluate", "--scenario", "x", "--method", "greedy"), "unknown scenario 'x'; known"),
         (
             ("evaluate", "--scenario", "ride-hailing-1", "--method", "x"),
-            "unknown method 'x'; known",
+            "unknown method 'x' for scenario 'ride-hailing-1'; known",
         ),
         ((*EVAL, "--seeds", "3-1"), "bad seeds '3-1': range '3-1' is reversed"),
         ((*EVAL, "--seeds", "a"), "bad seeds 'a'"),

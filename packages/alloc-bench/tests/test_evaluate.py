@@ -92,7 +92,11 @@ def test_reference_demand_option_gives_the_same_day_for_every_seed() -> None:
     ("kwargs", "message"),
     [
         ({"scenario": "nope"}, "unknown scenario 'nope'; known scenarios: ride-hailing-1, "),
-        ({"method": "nope"}, "unknown method 'nope'; known methods: greedy, nearest, random"),
+        (
+            {"method": "nope"},
+            "unknown method 'nope' for scenario 'ride-hailing-1'; "
+            "known methods: greedy, nearest, random",
+        ),
         ({"seeds": []}, "no seed given"),
         ({"seeds": [0, 0]}, "given more than once"),
         ({"episodes": 0}, "episodes must be a positive integer"),

@@ -169,7 +169,10 @@ def cmd_list(out: TextIO) -> int:
 
     section("suites", list_suites())
     section("scenarios", {n: s.description for n, s in sorted(SCENARIOS.items())})
-    section("methods", {n: _first_line(c.__doc__) for n, c in sorted(POLICIES.items())})
+    for family, policies in sorted(POLICIES.items()):
+        section(
+            f"methods ({family})", {n: _first_line(c.__doc__) for n, c in sorted(policies.items())}
+        )
     section(
         "published tables",
         {r: f"{t.venue}, {t.caption}" for r, t in load_published_tables().items()},

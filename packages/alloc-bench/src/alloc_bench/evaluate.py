@@ -2,7 +2,8 @@
 
 Seeding (a run is a pure function of scenario, method, options, seeds and episodes):
 
-* every seed ``s`` gets a fresh environment and a fresh policy ``make_policy(method, seed=s)``;
+* every seed ``s`` gets a fresh environment and a fresh policy
+  ``make_policy(method, seed=s, family=scenario.family)``;
 * episode 0 of seed ``s`` starts with ``policy.reset(s)`` and ``env.reset(seed=s)``;
 * episodes 1..E-1 of seed ``s`` start with ``policy.reset()`` and ``env.reset()`` without a seed,
   so they continue the generators seeded at episode 0 (different, reproducible episodes).
@@ -34,10 +35,14 @@ STD_DDOF = 0
 MAX_EPISODE_STEPS = 10**6
 
 
-def check_method(name: str) -> str:
-    """``name`` if it is a known method, else a :class:`BenchError` listing the known ones."""
-    if name not in POLICIES:
-        raise BenchError(f"unknown method {name!r}; known methods: {', '.join(sorted(POLICIES))}")
+def check_method(name: str, scenario: Scenario) -> str:
+    """``name`` if it is a method of ``scenario``, else a :class:`BenchError` listing them."""
+    known = POLICIES.get(scenario.family, {})
+    if name not in known:
+        raise BenchError(
+            f"unknown method {name!r} for scenario {scenario.name!r}; known methods: "
+            f"{', '.join(sorted(known))}"
+        )
     return name
 
 
@@ -83,7 +88,7 @@ def evaluate(
 
     Args:
         scenario: a name in :data:`alloc_bench.scenarios.SCENARIOS`.
-        method: a name in :data:`alloc_agents.POLICIES`.
+        method: a name in ``alloc_agents.POLICIES[family]`` of the scenario's family.
         seeds: distinct non-negative ints.
         episodes: episodes per seed (>= 1).
         options: environment overrides (e.g. ``{"demand": "reference"}``), validated by the env.
@@ -100,7 +105,7 @@ def evaluate(
     """
     start = time.perf_counter()
     spec = get_scenario(scenario)
-    check_method(method)
+    check_method(method, spec)
     seed_list = check_seeds(list(seeds))
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise BenchError(f"episodes must be a positive integer, got {episodes!r}")
@@ -108,7 +113,7 @@ def evaluate(
     per_seed: list[dict[str, Any]] = []
     for seed in seed_list:
         env = spec.make_env(opts)
-        policy = make_policy(method, seed=seed)
+        policy = make_policy(method, seed=seed, family=spec.family)
         try:
             runs = [
                 run_episode(env, policy, spec, seed if e == 0 else None) for e in range(episodes)

@@ -53,6 +53,7 @@ class Scenario:
     Attributes:
         name: benchmark name (e.g. ``"ride-hailing-1"``).
         description: one line for ``alloc-bench list``.
+        family: the scenario family whose rule-based policies apply (``alloc_agents.POLICIES``).
         env_entry: ``"module:Class"`` of the environment (a ``gymnasium.Env`` whose ``step``
             returns ``(obs, reward, terminated, truncated, info)``), imported on first use.
         env_kwargs: keyword arguments that select this scenario (user options go on top).
@@ -63,6 +64,7 @@ class Scenario:
 
     name: str
     description: str
+    family: str
     env_entry: str
     env_kwargs: Mapping[str, Any] = field(default_factory=dict)
     metrics: tuple[MetricSpec, ...] = ()
@@ -153,6 +155,7 @@ for _preset, _size in (
         Scenario(
             name=_preset,
             description=f"DyPS ride-hailing order dispatching, {_size}, 144 steps of 10 min",
+            family="ride-hailing",
             env_entry="alloc_envs.ride_hailing:RideHailingEnv",
             env_kwargs={"preset": _preset},
             metrics=RIDE_HAILING_METRICS,

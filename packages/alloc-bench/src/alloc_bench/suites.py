@@ -149,9 +149,8 @@ def _expand(block: dict[str, Any], where: str) -> list[RunSpec]:
     methods = _str_list(block["methods"], f"{where}: methods", nonempty=True)
     try:
         for scenario in scenarios:
-            get_scenario(scenario)
-        for method in methods:
-            check_method(method)
+            for method in methods:
+                check_method(method, get_scenario(scenario))
     except BenchError as exc:
         raise BenchError(f"{where}: {exc}") from None
     raw_seeds = block["seeds"]
