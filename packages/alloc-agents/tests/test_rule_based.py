@@ -98,3 +98,21 @@ def test_act_parallel_matches_the_joint_action() -> None:
 def test_make_policy_rejects_unknown_names() -> None:
     with pytest.raises(ValueError, match="known policies"):
         make_policy("fastest")
+
+
+@pytest.mark.parametrize(
+    ("family", "env_id", "preset"),
+    [("lbf", "alloc/LBF-v0", "lbf-1"), ("rware", "alloc/RWARE-v0", "rware-1")],
+)
+def test_grid_world_random_policies_play_valid_seeded_actions(family, env_id, preset) -> None:
+    import gymnasium
+
+    env = gymnasium.make(env_id, preset=preset).unwrapped
+    obs, _ = env.reset(seed=0)
+    a = make_policy("random", seed=1, family=family).act(obs)
+    b = make_policy("random", seed=1, family=family).act(obs)
+    np.testing.assert_array_equal(a, b)
+    assert env.action_space.contains(a)
+    if "action_mask" in obs:
+        assert np.all(obs["action_mask"][np.arange(len(a)), a] == 1)
+    env.step(a)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,7 +77,7 @@ def test_evaluate_summary_is_human_readable(capsys: pytest.CaptureFixture[str]) 
         ((*EVAL, "--option", "nope=1"), "unknown ride-hailing option(s) ['nope']"),
         ((*EVAL, "--option", "action_mode=reposition"), "greedy is a dispatch policy"),
         ((*EVAL, "--episodes", "0"), "episodes must be a positive integer"),
-        (("run", "--suite", "nope"), "unknown suite 'nope'; known suites: smoke"),
+        (("run", "--suite", "nope"), "unknown suite 'nope'; known suites: paper, "),
         (("run", "--suite-file", "/nonexistent/x.toml"), "cannot read suite file"),
         (("evaluate", "--method", "greedy"), "the following arguments are required: --scenario"),
         (("run",), "one of the arguments --suite --suite-file is required"),
@@ -96,9 +97,13 @@ def test_errors_exit_2_with_a_message_and_no_traceback(
 def test_list_names_suites_scenarios_methods_and_tables(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_main(capsys, "list")
     assert code == 0
-    for name in ("smoke", "ride-hailing-1", "ride-hailing-2", "greedy", "nearest", "random",
-                 "dyps-kdd24/table7"):  # fmt: skip
+    for name in ("smoke", "paper", "paper-table2", "paper-tirl-edrp", "ride-hailing-1",
+                 "ride-hailing-2", "greedy", "nearest", "random", "dyps-kdd24/table7",
+                 "tirl-aaai24/edrp", "DyPS+IPPO", "Reg-TIRL"):  # fmt: skip
         assert name in out
+    # Scenarios and methods of the papers that do not exist yet are listed as such.
+    assert re.search(r"edrp-n300 +not implemented \(named by tirl-aaai24/edrp\)", out)
+    assert re.search(r"TIRL +not implemented: ", out)
 
 
 @pytest.fixture
@@ -124,18 +129,26 @@ def test_run_writes_three_files_atomically_and_keeps_the_rest(
         real_replace(src, dst)
 
     monkeypatch.setattr(output.os, "replace", spy)
-    code, out, err = run_main(capsys, "run", "--suite-file", str(tiny_suite), "--out", str(out_dir))
+    store = tmp_path / "store.sqlite"
+    code, out, err = run_main(
+        capsys, "run", "--suite-file", str(tiny_suite), "--out", str(out_dir), "--store",
+        str(store), "--jobs", "1",
+    )  # fmt: skip
     assert code == 0
-    # Each file was written to a temporary file in the same folder, then moved into place.
-    assert [dst.name for _, dst in replaced] == list(OUTPUT_FILES)
-    assert all(src.parent == dst.parent == out_dir and src != dst for src, dst in replaced)
+    # Each file was written to a temporary file in the same folder, then moved into place
+    # (the run logs first, one per run, then the three result files).
+    assert [dst.name for _, dst in replaced] == ["run.log"] * 4 + list(OUTPUT_FILES)
+    assert all(src.parent == dst.parent and src != dst for src, dst in replaced)
+    assert all(dst.parent == out_dir for _, dst in replaced[4:])
     assert sorted(p.name for p in out_dir.iterdir()) == sorted([*OUTPUT_FILES, "notes.txt"])
     assert (out_dir / "notes.txt").read_text() == "mine"
     markdown = (out_dir / "leaderboard.md").read_text()
     assert out == markdown and markdown.startswith("# alloc-bench leaderboard: tiny")
     assert "| greedy | " in markdown and "| random | " in markdown and "(×" in markdown
-    assert "[1/2] ride-hailing-1 greedy" in err and "[2/2] ride-hailing-1 random" in err
-    assert "elapsed" in err
+    assert "tiny: 4 runs: 4 to run (in this process), 0 finished earlier (skipped)" in err
+    assert "[1/4] ride-hailing-1 greedy [defaults] seed 0: GMV " in err
+    assert "[4/4] ride-hailing-1 random [defaults] seed 1: GMV " in err
+    assert "elapsed, ETA" in err
     csv_lines = (out_dir / "leaderboard.csv").read_text().splitlines()
     assert csv_lines[0].startswith("options,scenario,method,metric,ours_mean,ours_std,n")
     assert len(csv_lines) == 1 + 2 * 4
@@ -159,7 +172,10 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(output.os, "replace", fail)
-    code, _, err = run_main(capsys, "run", "--suite-file", str(tiny_suite), "--out", str(out_dir))
+    code, _, err = run_main(
+        capsys, "run", "--suite-file", str(tiny_suite), "--out", str(out_dir), "--store",
+        str(tmp_path / "store.sqlite"), "--jobs", "1",
+    )  # fmt: skip
     assert code == 2
     assert "cannot write results to" in err and "No space left" in err
     assert [p.name for p in out_dir.iterdir()] == ["leaderboard.csv"]
@@ -171,10 +187,13 @@ def test_run_defaults_to_results_suite_name(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     monkeypatch.chdir(tmp_path)
-    code, _, err = run_main(capsys, "run", "--suite-file", str(tiny_suite))
+    code, _, err = run_main(capsys, "run", "--suite-file", str(tiny_suite), "--jobs", "1")
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "results" / "tiny").iterdir()) == sorted(OUTPUT_FILES)
     assert "results/tiny" in err
+    # The store defaults to results/alloc-bench.sqlite, its artifacts next to it.
+    assert (tmp_path / "results" / "alloc-bench.sqlite").is_file()
+    assert len(list((tmp_path / "results" / "alloc-bench-artifacts").iterdir())) == 4
 
 
 def test_run_refuses_an_out_path_that_is_a_file(
@@ -182,7 +201,10 @@ def test_run_refuses_an_out_path_that_is_a_file(
 ) -> None:
     target = tmp_path / "file"
     target.write_text("x")
-    code, out, err = run_main(capsys, "run", "--suite-file", str(tiny_suite), "--out", str(target))
+    code, out, err = run_main(
+        capsys, "run", "--suite-file", str(tiny_suite), "--out", str(target), "--store",
+        str(tmp_path / "store.sqlite"),
+    )  # fmt: skip
     assert code == 2 and out == "" and "is not a folder" in err
     assert target.read_text() == "x"
 
@@ -193,3 +215,53 @@ def test_python_dash_m_alloc_bench_works() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "ride-hailing-1" in result.stdout
+
+
+def test_run_then_report_from_the_command_line(
+    capsys: pytest.CaptureFixture[str], tiny_suite: Path, tmp_path: Path
+) -> None:
+    store, out = str(tmp_path / "s.sqlite"), tmp_path / "report"
+    assert run_main(capsys, "run", "--suite-file", str(tiny_suite), "--store", store,
+                    "--jobs", "1", "--out", str(tmp_path / "run"))[0] == 0  # fmt: skip
+    code, stdout, err = run_main(
+        capsys, "report", "--suite-file", str(tiny_suite), "--store", store, "--out", str(out),
+        "--no-plots", "--resamples", "100",
+    )  # fmt: skip
+    assert code == 0
+    assert stdout == (out / "leaderboard.md").read_text()
+    assert "100 resamples" in stdout and "| greedy | " in stdout
+    assert sorted(p.name for p in out.iterdir()) == [
+        "leaderboard.csv", "leaderboard.md", "marl_eval.json", "results.json",
+        "table-dyps-kdd24-table7.csv",
+    ]  # fmt: skip
+    assert err.startswith(f"wrote 5 files to {out}: ")
+    # A second run skips everything and exits 0.
+    code, _, err = run_main(capsys, "run", "--suite-file", str(tiny_suite), "--store", store,
+                            "--out", str(tmp_path / "run"))  # fmt: skip
+    assert code == 0 and "0 to run (in this process), 4 finished earlier (skipped)" in err
+
+
+def test_failed_runs_exit_1_and_say_where_the_log_is(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    suite = tmp_path / "bad.toml"
+    suite.write_text(
+        '[[runs]]\nscenarios = ["ride-hailing-1"]\nmethods = ["greedy"]\nseeds = [0]\n'
+        'options = { action_mode = "reposition" }\n'
+    )
+    code, out, err = run_main(capsys, "run", "--suite-file", str(suite), "--store",
+                              str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "o"))  # fmt: skip
+    assert code == 1
+    assert "FAILED: BenchError: method 'greedy'" in err
+    assert "1 run(s) failed" in err and "s-artifacts/<config hash>/run.log" in err
+    assert "| greedy | failed | – | failed | – |" in out
+
+
+def test_readme_shows_the_leaderboard_the_tool_wrote() -> None:
+    root = Path(__file__).resolve().parents[1]
+    board = (root / "docs" / "smoke-leaderboard.md").read_text().rstrip("\n")
+    quoted = "\n".join(f"> {line}" if line else ">" for line in board.split("\n"))
+    readme = (root / "README.md").read_text()
+    assert quoted in readme
+    assert "![smoke: GMV per method on ride-hailing-1](docs/smoke-ride-hailing-1.png)" in readme
+    assert (root / "docs" / "smoke-ride-hailing-1.png").read_bytes()[:4] == b"\x89PNG"

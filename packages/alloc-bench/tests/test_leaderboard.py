@@ -7,17 +7,32 @@ import io
 
 import pytest
 
-from alloc_bench.leaderboard import CSV_COLUMNS, rank_methods, render_csv, render_markdown
+from alloc_bench.leaderboard import (
+    CSV_COLUMNS,
+    build_sections,
+    rank_methods,
+    render_csv,
+    render_markdown,
+    render_table_csv,
+)
 from alloc_bench.published import get_tables, parse_published
 
 
 def fake(method: str, scenario: str, gmv: float, orr: float, options: dict | None = None,
-         n: int = 5) -> dict:  # fmt: skip
+         n: int = 5, **extra: object) -> dict:  # fmt: skip
     mean = {"gmv": gmv, "orr": orr, "orders_generated": 1000.0, "orders_served": orr * 1000}
     std = {"gmv": 100.0, "orr": 0.01, "orders_generated": 0.0, "orders_served": 10.0}
     return {
         "scenario": scenario, "method": method, "options": options or {},
-        "seeds": list(range(n)), "episodes": 1, "mean": mean, "std": std,
+        "seeds": list(range(n)), "episodes": 1, "mean": mean, "std": std, **extra,
+    }  # fmt: skip
+
+
+def not_implemented(method: str, scenario: str) -> dict:
+    return {
+        "scenario": scenario, "method": method, "options": {}, "seeds": [],
+        "planned_seeds": [0, 1], "episodes": 10, "train_steps": 30_000, "mean": {}, "std": {},
+        "status": "not implemented", "reason": f"method {method!r}: not yet",
     }  # fmt: skip
 
 
@@ -33,6 +48,7 @@ RESULTS = [
     fake("random", "ride-hailing-1", 156000, 0.364, REF, n=3),
 ]
 TABLES = get_tables(["dyps-kdd24/table7"])
+T7 = "dyps-kdd24/table7"
 
 
 def rows_of(markdown: str, section: str) -> list[list[str]]:
@@ -41,26 +57,91 @@ def rows_of(markdown: str, section: str) -> list[list[str]]:
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
 
 
-def test_one_table_per_option_set_with_ratio_and_difference() -> None:
+def test_one_section_per_table_and_option_set_with_ratio_and_difference() -> None:
     md = render_markdown(RESULTS, TABLES, title="T")
     assert md.startswith("# T\n")
-    header, *rows = rows_of(md, "defaults")
+    assert "95% percentile-bootstrap CI of the mean over seeds, 10,000 resamples" in md
+    header, *rows = rows_of(md, f"{T7} · defaults")
     assert header == [
         "Method",
         "ride-hailing-1 GMV", "paper", "ride-hailing-1 ORR", "paper",
         "ride-hailing-2 GMV", "paper", "ride-hailing-2 ORR", "paper",
     ]  # fmt: skip
-    by_method = {row[0]: row for row in rows}
-    greedy = by_method["greedy"]
+    # The paper's rows in the paper's order (Greedy, Nearest), then the others.
+    assert [row[0] for row in rows] == ["greedy", "nearest", "random"]
+    greedy, nearest, rand = rows
     assert greedy[1] == "231,000 ± 100 (n=5)"
     assert greedy[2] == f"220,770 (×{231000 / 220770:.3f})"  # ×1.046
     assert greedy[3] == "0.400 ± 0.010 (n=5)"
     assert greedy[4] == "0.37 (+0.030)"
     assert greedy[6] == f"539,450 (×{500000 / 539450:.3f})"  # ×0.927
-    assert by_method["nearest"][8] == "0.24 (+0.010)"
+    assert nearest[8] == "0.24 (+0.010)"
     # Methods without a published number are listed, with a dash in the paper columns.
-    assert by_method["random"][1] == "150,000 ± 100 (n=5)"
-    assert by_method["random"][2::2] == ["–"] * 4
+    assert rand[1] == "150,000 ± 100 (n=5)"
+    assert rand[2::2] == ["–"] * 4
+    assert "`dyps-kdd24/table7`" in md and "Table 7" in md
+
+
+def test_ci_partial_seeds_and_states_are_shown() -> None:
+    results = [
+        fake(
+            "greedy",
+            "ride-hailing-1",
+            231000,
+            0.40,
+            ci={"gmv": [230000, 232000]},
+            planned_seeds=[0, 1, 2, 3, 4, 5],
+            status="partial",
+        ),
+        {**fake("nearest", "ride-hailing-1", 0, 0), "status": "failed", "mean": {}},
+        {**fake("random", "ride-hailing-1", 0, 0), "status": "not run", "mean": {}},
+    ]
+    rows = {r[0]: r for r in rows_of(render_markdown(results, TABLES), f"{T7} · defaults")[1:]}
+    assert rows["greedy"][1] == "231,000 ± 100 [230,000, 232,000] (n=5 of 6)"
+    assert rows["greedy"][3] == "0.400 ± 0.010 (n=5 of 6)"  # no CI given for ORR
+    assert rows["nearest"][1:3] == ["failed", "162,590"]
+    assert rows["random"][1] == "not run"
+
+
+def test_not_implemented_cells_are_reported_never_dropped() -> None:
+    tables = get_tables(["dyps-kdd24/table2"])
+    results = [
+        not_implemented("DyPS+IPPO", "lbf-1"),
+        not_implemented("DyPS+IPPO", "ride-hailing-1"),
+        fake("greedy", "ride-hailing-1", 231000, 0.40),
+    ]
+    md = render_markdown(results, tables)
+    header, *rows = rows_of(md, "dyps-kdd24/table2 · defaults")
+    assert header[1] == "lbf-1 Return" and header[9] == "ride-hailing-1 GMV"
+    rows_by = {r[0]: r for r in rows}
+    # Every paper row is there; the suite's cells say "not implemented", the others a dash.
+    assert list(rows_by)[:6] == [
+        "NoPS+IPPO (NoPS)", "PS+IPPO (PS)", "PS-id+IPPO (PS-id)", "PSA+IPPO (PSA)",
+        "SePS+IPPO (SePS)", "DyPS+IPPO (DyPS (Ours))",
+    ]  # fmt: skip
+    dyps = rows_by["DyPS+IPPO (DyPS (Ours))"]
+    assert dyps[1:3] == ["not implemented", "0.68 ± 0.02"]
+    assert dyps[9:11] == ["not implemented", "318,200 ± 2,240"]
+    assert rows_by["NoPS+IPPO (NoPS)"][1:3] == ["–", "0.31 ± 0.02"]
+    # greedy is in no compared table: an extra row of this table (its scenarios).
+    assert rows_by["greedy"][9] == "231,000 ± 100 (n=5)"
+    assert "Not implemented yet:\n- method 'DyPS+IPPO': not yet (2 cells)" in md
+    assert "30,000 train steps, 10 eval episodes per seed; 1 eval episode per seed." in md
+
+
+def test_methods_as_columns_tables_are_transposed() -> None:
+    tables = get_tables(["tirl-aaai24/edrp"])
+    md = render_markdown([not_implemented("TIRL", "edrp-n300")], tables)
+    header, *rows = rows_of(md, "tirl-aaai24/edrp · defaults")
+    assert header[:3] == ["Scenario", "M3RL (M³RL)", "paper"]
+    assert header[11] == "TIRL"
+    assert rows[0][0] == "edrp-n300 ORR (N = 300)"
+    assert rows[0][1:3] == ["–", "0.84 ± 0.03"]
+    assert rows[0][11:13] == ["not implemented", "0.82 ± 0.02"]
+    # N/A in the paper: no entry, a dash.
+    n5000 = next(r for r in rows if r[0].startswith("edrp-n5000 "))
+    assert n5000[2] == "–" and n5000[4] == "–"
+    assert len(rows) == 8
 
 
 def test_rows_sorted_by_mean_gmv_rank_across_scenarios() -> None:
@@ -72,33 +153,32 @@ def test_rows_sorted_by_mean_gmv_rank_across_scenarios() -> None:
     assert rank_methods([RESULTS[2], *RESULTS[:2], *RESULTS[3:6]]) == [
         "greedy", "random", "nearest",
     ]  # fmt: skip
-    md = render_markdown(RESULTS, TABLES)
-    assert [r[0] for r in rows_of(md, "demand=reference")[1:]] == ["greedy", "random"]
+    # Without published tables: the "other results" section, rows by rank.
+    md = render_markdown([RESULTS[2], *RESULTS[:2], *RESULTS[3:6]])
+    assert [r[0] for r in rows_of(md, "other results · defaults")[1:]] == [
+        "greedy", "random", "nearest",
+    ]  # fmt: skip
+    # Results without numbers rank last.
+    assert rank_methods([not_implemented("x", "ride-hailing-1"), *RESULTS[:3]])[-1] == "x"
 
 
-def test_reference_table_has_only_its_scenarios_and_the_negative_difference() -> None:
+def test_reference_section_has_its_scenarios_and_the_negative_difference() -> None:
     results = [*RESULTS, fake("nearest", "ride-hailing-1", 160185, 0.368, REF, n=3)]
     md = render_markdown(results, TABLES)
-    header, *rows = rows_of(md, "demand=reference")
-    assert header[1:] == ["ride-hailing-1 GMV", "paper", "ride-hailing-1 ORR", "paper"]
+    _, *rows = rows_of(md, f"{T7} · demand=reference")
     nearest = next(r for r in rows if r[0] == "nearest")
     assert nearest[2] == f"162,590 (×{160185 / 162590:.3f})"  # ×0.985
     assert nearest[4] == "0.37 (-0.002)"
-    assert "`dyps-kdd24/table7`" in md and "Table 7" in md
-
-
-def test_a_method_missing_from_a_scenario_gets_dashes() -> None:
-    md = render_markdown([*RESULTS[:6], fake("solo", "ride-hailing-1", 1.0, 0.1)], TABLES)
-    solo = next(r for r in rows_of(md, "defaults")[1:] if r[0] == "solo")
-    assert solo[5:] == ["–"] * 4
+    # ride-hailing-2 is in the table but was not run with these options: dashes.
+    assert nearest[5] == "–" and nearest[6] == "345,180"
 
 
 def test_without_published_tables_every_paper_cell_is_a_dash() -> None:
     md = render_markdown(RESULTS[:3])
-    assert all(row[2::2] == ["–"] * 2 for row in rows_of(md, "defaults")[1:])
+    assert all(row[2::2] == ["–"] * 2 for row in rows_of(md, "other results · defaults")[1:])
 
 
-def test_published_std_is_shown() -> None:
+def test_published_std_and_cell_notes_are_shown() -> None:
     text = """
 id = "x"
 paper = "P"
@@ -106,18 +186,20 @@ venue = "V"
 [tables.t]
 caption = "c"
 entries = [
-  { method = "greedy", scenario = "ride-hailing-1", metric = "gmv", value = 200000, std = 5000 },
+  { method = "greedy", scenario = "ride-hailing-1", metric = "gmv", value = 200000, \
+std = 5000, note = "a remark" },
 ]
 """
     tables = list(parse_published(text, "x.toml").values())
-    greedy = next(
-        r for r in rows_of(render_markdown(RESULTS[:3], tables), "defaults") if r[0] == "greedy"
-    )
-    assert greedy[2] == "200,000 ± 5,000 (×1.155)"
+    md = render_markdown(RESULTS[:3], tables)
+    greedy = next(r for r in rows_of(md, "x/t · defaults") if r[0] == "greedy")
+    assert greedy[2] == "200,000 ± 5,000 †1 (×1.155)"
+    assert "- †1 `x/t` greedy on ride-hailing-1 gmv: a remark" in md
 
 
-def test_csv_has_one_row_per_metric_with_ratio_and_difference() -> None:
-    rows = list(csv.DictReader(io.StringIO(render_csv(RESULTS, TABLES))))
+def test_csv_has_one_row_per_metric_with_ratio_difference_and_ci() -> None:
+    results = [*RESULTS[:-1], fake("random", "ride-hailing-1", 1, 0.1, REF, ci={"gmv": [0, 2]})]
+    rows = list(csv.DictReader(io.StringIO(render_csv(results, TABLES))))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert len(rows) == len(RESULTS) * 4
     gmv = next(r for r in rows if (r["method"], r["scenario"], r["metric"], r["options"])
@@ -126,9 +208,33 @@ def test_csv_has_one_row_per_metric_with_ratio_and_difference() -> None:
     assert gmv["n"] == "5" and float(gmv["paper"]) == 220770
     assert float(gmv["ratio"]) == pytest.approx(231000 / 220770)
     assert float(gmv["difference"]) == pytest.approx(231000 - 220770)
-    assert gmv["paper_table"] == "dyps-kdd24/table7"
+    assert gmv["paper_table"] == "dyps-kdd24/table7" and gmv["status"] == "finished"
     orr = next(r for r in rows if (r["method"], r["scenario"], r["metric"], r["options"])
                == ("nearest", "ride-hailing-2", "orr", "defaults"))  # fmt: skip
     assert float(orr["difference"]) == pytest.approx(0.25 - 0.24)
     rand = next(r for r in rows if r["method"] == "random" and r["metric"] == "gmv")
-    assert rand["paper"] == rand["ratio"] == rand["paper_std"] == ""
+    assert rand["paper"] == rand["ratio"] == rand["paper_std"] == rand["ci_low"] == ""
+    last = next(r for r in rows if r["ours_mean"] == "1" and r["metric"] == "gmv")
+    assert (last["ci_low"], last["ci_high"]) == ("0", "2")
+
+
+def test_csv_lists_not_implemented_cells_with_the_published_metrics() -> None:
+    tables = get_tables(["dyps-kdd24/table2"])
+    rows = list(csv.DictReader(io.StringIO(render_csv([not_implemented("PS+IPPO", "lbf-2")],
+                                                      tables))))  # fmt: skip
+    # Every metric of the scenario has a row; the published one carries the paper's value.
+    assert [(r["scenario"], r["metric"], r["status"], r["paper"]) for r in rows] == [
+        ("lbf-2", "return", "not implemented", "0.83"),
+        ("lbf-2", "foods_collected", "not implemented", ""),
+    ]
+    assert rows[0]["ours_mean"] == "" and rows[0]["reason"] == "method 'PS+IPPO': not yet"
+
+
+def test_table_csv_has_the_paper_layout() -> None:
+    section = build_sections(RESULTS, TABLES)[0]
+    rows = list(csv.DictReader(io.StringIO(render_table_csv(section))))
+    assert [r["Method"] for r in rows] == ["greedy", "nearest", "random"]
+    assert float(rows[0]["ride-hailing-1 GMV: ours_mean"]) == 231000
+    assert float(rows[0]["ride-hailing-1 GMV: paper"]) == 220770
+    assert float(rows[0]["ride-hailing-1 GMV: ratio"]) == pytest.approx(231000 / 220770)
+    assert rows[2]["ride-hailing-1 GMV: paper"] == ""

@@ -6,23 +6,31 @@ from pathlib import Path
 
 import pytest
 
+from alloc_bench.config import Budget
 from alloc_bench.errors import BenchError
+from alloc_bench.published import get_tables
 from alloc_bench.suites import list_suites, load_suite, load_suite_file, parse_suite
 
 
-def test_smoke_suite_is_scenarios_x_methods_x_demand() -> None:
+def test_smoke_suite_runs_every_rule_based_method_on_every_scenario() -> None:
     suite = load_suite("smoke")
     assert suite.name == "smoke" and "smoke" in list_suites()
     assert suite.compare == ("dyps-kdd24/table7",)
-    assert len(suite.runs) == 2 * 3 * 2
-    combos = {(r.scenario, r.method, r.options["demand"]) for r in suite.runs}
-    assert combos == {
+    ride = {(r.scenario, r.method, r.options["demand"]) for r in suite.runs if r.options}
+    assert ride == {
         (s, m, d)
         for s in ("ride-hailing-1", "ride-hailing-2")
         for m in ("greedy", "nearest", "random")
         for d in ("stochastic", "reference")
     }
-    assert all(r.seeds == (0, 1, 2, 3, 4) and r.episodes == 1 for r in suite.runs)
+    others = {(r.scenario, r.method) for r in suite.runs if not r.options}
+    vaccine = ("none", "random", "population", "new-cases", "cumulative-cases", "elder-first")
+    assert others == {(s, m) for s in ("medical-small", "medical") for m in vaccine} | {
+        (s, "random") for s in ("lbf-1", "lbf-2", "rware-1", "rware-2")
+    }
+    assert all(r.availability().implemented for r in suite.runs)
+    assert all(r.episodes == 1 and r.budget.train_steps == 0 for r in suite.runs)
+    assert len(suite.configs()) == 60 + 60 + 10 + 6
 
 
 def test_seeds_may_be_a_range_string_and_the_name_defaults_to_the_file(tmp_path: Path) -> None:
@@ -67,7 +75,76 @@ def test_bad_suites_are_rejected_with_the_reason(text: str, message: str) -> Non
 
 
 def test_unknown_suite_lists_the_shipped_ones() -> None:
-    with pytest.raises(BenchError, match="unknown suite 'nope'; known suites: smoke"):
+    with pytest.raises(BenchError, match=r"unknown suite 'nope'; known suites: paper, .*smoke"):
         load_suite("nope")
     with pytest.raises(BenchError, match="unknown suite"):
         load_suite("../suites/smoke")
+
+
+PAPER_SUITES = {
+    "paper-table2": ("dyps-kdd24/table2", 6 * 7 * 5),
+    "paper-table3": ("dyps-kdd24/table3", 4 * 2 * 5),
+    "paper-table4": ("dyps-kdd24/table4", 6 * 5),
+    "paper-table5": ("dyps-kdd24/table5", 6 * 5),
+    "paper-table7": ("dyps-kdd24/table7", 2 * 2 * 5),
+    "paper-tirl-edrp": ("tirl-aaai24/edrp", (2 * 4 + 5 * 8) * 5),
+    "paper-tirl-mtfg": ("tirl-aaai24/mtfg", (2 * 4 + 5 * 8) * 5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_SUITES))
+def test_one_suite_per_paper_table_lists_every_published_cell(name: str) -> None:
+    ref, runs = PAPER_SUITES[name]
+    suite = load_suite(name)
+    assert suite.compare == (ref,) and len(suite.configs()) == runs
+    (table,) = get_tables([ref])
+    listed = {(r.method, r.scenario) for r in suite.runs}
+    assert {(e.method, e.scenario) for e in table.entries} <= listed
+    assert all(r.seeds == (0, 1, 2, 3, 4) for r in suite.runs)  # 5 seeds, as in the papers
+
+
+def test_the_paper_suite_is_the_union_of_the_table_suites() -> None:
+    paper = load_suite("paper")
+    assert paper.compare == tuple(ref for ref, _ in PAPER_SUITES.values())
+    union = {r.describe() for name in PAPER_SUITES for r in load_suite(name).runs}
+    assert {r.describe() for r in paper.runs} == union and len(paper.runs) == len(union) == 154
+    # Table 6's training budgets; rule-based Table 7 does not train.
+    budgets = {(r.scenario, r.method): r.budget for r in paper.runs}
+    assert budgets[("lbf-1", "DyPS+IPPO")] == Budget(1_000_000, 10)
+    assert budgets[("ride-hailing-2", "DyPS+CoPO")] == Budget(30_000, 10)
+    assert budgets[("medical", "SePS+IPPO")] == Budget(100_000, 10)
+    assert budgets[("ride-hailing-1", "greedy")] == Budget(0, 10)
+    # Nothing the papers list is dropped: what does not exist yet is "not implemented".
+    missing = [r for r in paper.runs if not r.availability().implemented]
+    assert {r.scenario for r in missing} >= {"lbf-1", "rware-2", "medical", "edrp-n300"}
+
+
+def test_includes_deduplicate_and_conflicts_are_errors(tmp_path: Path) -> None:
+    run = '[[runs]]\nscenarios = ["ride-hailing-1"]\nmethods = ["greedy", "nearest"]\n'
+    same = parse_suite(f'include = ["paper-table7"]\n{run}seeds = "0-4"\neval_episodes = 10\n', "x")
+    assert len(same.runs) == 4 and same.compare == ("dyps-kdd24/table7",)
+    with pytest.raises(BenchError, match="is listed twice"):
+        parse_suite(f'include = ["paper-table7"]\n{run}seeds = "0-2"\n', "x")
+    with pytest.raises(BenchError, match="include cycle"):
+        parse_suite('include = ["x"]', "x.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[[runs]]\nscenarios = ['lbf-3']\nmethods = ['greedy']\nseeds = [0]",
+         "unknown scenario 'lbf-3'; known scenarios: lbf-1, lbf-2, medical, medical-small"),
+        ("[[runs]]\nscenarios = ['lbf-1']\nmethods = ['DyPS+IPO']\nseeds = [0]",
+         "unknown method 'DyPS+IPO'; known methods: "),
+        ("[[runs]]\nscenarios = ['ride-hailing-1']\nmethods = ['greedy']\nseeds = [0]\n"
+         "episodes = 1\neval_episodes = 1", "give eval_episodes or its alias episodes"),
+        ("[[runs]]\nscenarios = ['ride-hailing-1']\nmethods = ['greedy']\nseeds = [0]\n"
+         "train_steps = -5", "train_steps must be a non-negative integer"),
+    ],
+)  # fmt: skip
+def test_typos_are_errors_but_known_unimplemented_names_are_not(text: str, message: str) -> None:
+    with pytest.raises(BenchError) as info:
+        parse_suite(text, "bad.toml")
+    assert message in str(info.value)
+    ok = parse_suite("[[runs]]\nscenarios = ['edrp-n300']\nmethods = ['TIRL']\nseeds = [0]", "x")
+    assert ok.runs[0].availability().reason == "scenario 'edrp-n300' is not registered yet"

@@ -1,20 +1,31 @@
-"""alloc-agents: policies for alloc environments (rule-based now; the PyTorch zoo builds on it).
+"""alloc-agents: policies for alloc environments: rule-based ones and a PyTorch PPO core.
 
 ``make_policy(name, seed=..., family=...)`` builds a rule-based policy by its benchmark name;
 names are looked up within a scenario family (``"ride-hailing"``, ...), since a rule such as
-``random`` means something different in each.
+``random`` means something different in each. ``train(env_fn, ...)`` trains IPPO / MAPPO with
+a parameter-sharing strategy on any PettingZoo ``ParallelEnv`` (:mod:`alloc_agents.ppo`).
 """
 
 from __future__ import annotations
 
 from alloc_agents.policy import Policy
-from alloc_agents.rule_based import GreedyDispatch, NearestDispatch, RandomRideHailing
+from alloc_agents.rule_based import (
+    VACCINE_POLICIES,
+    GreedyDispatch,
+    NearestDispatch,
+    RandomLBF,
+    RandomRideHailing,
+    RandomRWARE,
+)
 
 __version__ = "0.1.0"
 
 #: Rule-based policies by scenario family, then by benchmark name.
 POLICIES: dict[str, dict[str, type[Policy]]] = {
     "ride-hailing": {cls.name: cls for cls in (GreedyDispatch, NearestDispatch, RandomRideHailing)},
+    "vaccine": {cls.name: cls for cls in VACCINE_POLICIES},
+    "lbf": {RandomLBF.name: RandomLBF},
+    "rware": {RandomRWARE.name: RandomRWARE},
 }
 
 
@@ -29,4 +40,16 @@ def make_policy(name: str, seed: int | None = None, family: str = "ride-hailing"
     return POLICIES[family][name](seed=seed)
 
 
-__all__ = ["POLICIES", "Policy", "__version__", "make_policy"]
+#: The PPO core (torch), imported on first use so that ``import alloc_agents`` stays light.
+_PPO_EXPORTS = ("PPOConfig", "PPOPolicy", "TrainResult", "evaluate", "load_policy", "train")
+
+
+def __getattr__(name: str):
+    if name in _PPO_EXPORTS:
+        from alloc_agents import ppo
+
+        return getattr(ppo, name)
+    raise AttributeError(f"module 'alloc_agents' has no attribute {name!r}")
+
+
+__all__ = ["POLICIES", "Policy", "__version__", "make_policy", *_PPO_EXPORTS]

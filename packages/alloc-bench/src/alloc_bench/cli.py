@@ -1,8 +1,9 @@
-"""The ``alloc-bench`` command line: ``evaluate``, ``run`` and ``list``.
+"""The ``alloc-bench`` command line: ``evaluate``, ``run``, ``report``, ``compare`` and ``list``.
 
-Exit codes: 0 success; 2 a usage error (unknown suite, scenario or method, bad seeds or option
-syntax, options the environment rejects, an output folder that cannot be written), printed as
-one line on stderr without a traceback.
+Exit codes: 0 success; 1 some runs of ``run`` failed (they are recorded as failed and retried
+by the next ``run``); 2 a usage error (unknown suite, scenario or method, bad seeds or option
+syntax, options the environment rejects, a store or output folder that cannot be used), printed
+as one line on stderr without a traceback; 130 interrupted (finished runs are kept).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,6 +20,38 @@ from alloc_bench.parsing import format_options, format_seeds, parse_options, par
 PROG = "alloc-bench"
 #: Files written by ``alloc-bench run`` into its output folder.
 OUTPUT_FILES = ("leaderboard.md", "leaderboard.csv", "results.json")
+
+
+def _add_suite_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    which = parser.add_mutually_exclusive_group(required=required)
+    which.add_argument("--suite", help="name of a suite shipped with alloc-bench")
+    which.add_argument("--suite-file", type=Path, help="path to a suite TOML file")
+
+
+def _add_store_arg(parser: argparse.ArgumentParser) -> None:
+    from alloc_bench.store import DEFAULT_STORE
+
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=DEFAULT_STORE,
+        help=f"SQLite results store (default {DEFAULT_STORE}, created if needed)",
+    )
+
+
+def _add_stats_args(parser: argparse.ArgumentParser) -> None:
+    from alloc_bench.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
+
+    parser.add_argument(
+        "--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples"
+    )
+    parser.add_argument(
+        "--confidence", type=float, default=DEFAULT_CONFIDENCE, help="CI level (default 0.95)"
+    )
+
+
+def _add_option_arg(parser: argparse.ArgumentParser, text: str) -> None:
+    parser.add_argument("--option", action="append", default=None, metavar="KEY=VALUE", help=text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,21 +69,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--episodes", type=int, default=1, help="episodes per seed (default 1)")
     ev.add_argument(
-        "--option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="environment override, e.g. demand=reference (repeatable; values read as TOML)",
+        "--train-steps", type=int, default=0, help="training steps (learned methods; default 0)"
     )
+    _add_option_arg(ev, "environment override, e.g. demand=reference (repeatable; TOML values)")
     ev.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
-    run = sub.add_parser("run", help="run a suite and print its leaderboard")
-    which = run.add_mutually_exclusive_group(required=True)
-    which.add_argument("--suite", help="name of a suite shipped with alloc-bench")
-    which.add_argument("--suite-file", type=Path, help="path to a suite TOML file")
+    run = sub.add_parser("run", help="run a suite into the store and print its leaderboard")
+    _add_suite_args(run)
+    _add_store_arg(run)
+    run.add_argument(
+        "--jobs", type=int, help="parallel runs (default: the CPUs, at most the pending runs)"
+    )
+    run.add_argument(
+        "--executor",
+        choices=("process", "ray"),
+        default="process",
+        help="local process pool (default) or Ray (pip install 'alloc-bench[ray]')",
+    )
+    run.add_argument("--ray-address", help="address of a running Ray cluster (--executor ray)")
+    run.add_argument("--force", action="store_true", help="re-run runs already finished")
     run.add_argument(
         "--out", type=Path, help="output folder (default results/<suite>); other files are kept"
     )
+
+    rep = sub.add_parser("report", help="write a suite's leaderboard, tables, plots and JSON")
+    _add_suite_args(rep)
+    _add_store_arg(rep)
+    rep.add_argument("--out", type=Path, help="output folder (default results/<suite>)")
+    rep.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    _add_stats_args(rep)
+
+    cmp_ = sub.add_parser("compare", help="does method A beat method B? (difference, CI)")
+    cmp_.add_argument("a", help="method A")
+    cmp_.add_argument("b", help="method B")
+    cmp_.add_argument("--scenario", help="only this scenario (default: all both ran)")
+    cmp_.add_argument("--metric", help="metric (default: the scenario's ranking metric)")
+    _add_option_arg(cmp_, "only runs with exactly these options (repeatable)")
+    _add_suite_args(cmp_, required=False)
+    _add_store_arg(cmp_)
+    _add_stats_args(cmp_)
+    cmp_.add_argument("--json", action="store_true", help="print the comparisons as JSON")
 
     sub.add_parser("list", help="list suites, scenarios, methods and published tables")
     return parser
@@ -64,15 +121,31 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse prints its own message (usage errors exit with 2)
         return int(exc.code or 0)
+    commands = {
+        "evaluate": lambda: cmd_evaluate(args, sys.stdout),
+        "run": lambda: cmd_run(args, sys.stdout, sys.stderr),
+        "report": lambda: cmd_report(args, sys.stdout, sys.stderr),
+        "compare": lambda: cmd_compare(args, sys.stdout),
+        "list": lambda: cmd_list(sys.stdout),
+    }
     try:
-        if args.command == "evaluate":
-            return cmd_evaluate(args, sys.stdout)
-        if args.command == "run":
-            return cmd_run(args, sys.stdout, sys.stderr)
-        return cmd_list(sys.stdout)
+        return commands[args.command]()
     except BenchError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _load_suite(args: argparse.Namespace) -> Any:
+    from alloc_bench.suites import load_suite, load_suite_file
+
+    return load_suite(args.suite) if args.suite else load_suite_file(args.suite_file)
+
+
+def _out_dir(args: argparse.Namespace, suite: Any) -> Path:
+    out_dir = args.out if args.out is not None else Path("results") / suite.name
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BenchError(f"--out {str(out_dir)!r} exists and is not a folder")
+    return out_dir
 
 
 def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
@@ -81,8 +154,8 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     from alloc_bench.scenarios import get_scenario
 
     seeds = parse_seeds(args.seeds)
-    options = parse_options(args.option)
-    result = evaluate(args.scenario, args.method, seeds, args.episodes, options)
+    options = parse_options(args.option or [])
+    result = evaluate(args.scenario, args.method, seeds, args.episodes, options, args.train_steps)
     if args.json:
         out.write(json.dumps(result, indent=2) + "\n")
         return 0
@@ -105,61 +178,137 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """``alloc-bench run``: every run of a suite, the leaderboard on stdout and in ``--out``."""
-    from alloc_bench.leaderboard import render_csv, render_markdown
+    """``alloc-bench run``: execute a suite's pending runs into the store, then print the
+    leaderboard and write ``leaderboard.md``, ``leaderboard.csv``, ``results.json``."""
     from alloc_bench.output import write_files
+    from alloc_bench.progress import ProgressPrinter, format_duration
     from alloc_bench.published import get_tables
-    from alloc_bench.runner import run_suite, suite_document
-    from alloc_bench.scenarios import get_scenario
-    from alloc_bench.suites import load_suite, load_suite_file
+    from alloc_bench.report import leaderboard_files
+    from alloc_bench.results import collect
+    from alloc_bench.runner import run_suite
+    from alloc_bench.store import Store
 
-    suite = load_suite(args.suite) if args.suite else load_suite_file(args.suite_file)
-    out_dir = args.out if args.out is not None else Path("results") / suite.name
-    if out_dir.exists() and not out_dir.is_dir():
-        raise BenchError(f"--out {str(out_dir)!r} exists and is not a folder")
+    suite = _load_suite(args)
+    out_dir = _out_dir(args, suite)
     tables = get_tables(suite.compare)
-
-    def progress(done: int, total: int, run: Any, result: dict[str, Any], elapsed: float) -> None:
-        spec = get_scenario(run.scenario)
-        metric = spec.metric(spec.rank_by)
-        err.write(
-            f"[{done:>{len(str(total))}}/{total}] {run.describe()}: {metric.label} "
-            f"{result['mean'][metric.name]:{metric.fmt}} ({result['wall_time_s']:.2f} s; "
-            f"elapsed {elapsed:.1f} s)\n"
-        )
-        err.flush()
-
-    start = time.perf_counter()
-    results = run_suite(suite, progress)
-    wall = time.perf_counter() - start
-    markdown = render_markdown(
-        results,
-        tables,
-        title=f"alloc-bench leaderboard: {suite.name}",
-        description=suite.description,
-    )
-    files = {
-        "leaderboard.md": markdown,
-        "leaderboard.csv": render_csv(results, tables),
-        "results.json": json.dumps(suite_document(suite, results, wall), indent=2) + "\n",
-    }
+    printer = ProgressPrinter(err, suite.name, args.executor)
+    with Store(args.store) as store:
+        try:
+            summary = run_suite(
+                suite,
+                store,
+                jobs=args.jobs,
+                executor=args.executor,
+                force=args.force,
+                progress=printer.run,
+                on_plan=printer.plan,
+                ray_address=args.ray_address,
+            )
+        except KeyboardInterrupt:
+            err.write(
+                "interrupted: the finished runs are in the store; run the same command again "
+                "to continue\n"
+            )
+            return 130
+        results = collect(suite, store)
+    files = leaderboard_files(suite, results, tables, wall_time_s=summary.wall_time_s)
     try:
         write_files(out_dir, files)
     except OSError as exc:
         raise BenchError(f"cannot write results to {str(out_dir)!r}: {exc}") from None
-    out.write(markdown)
+    out.write(files["leaderboard.md"])
+    plan = summary.plan
+    failed = len(summary.failed)
     err.write(
-        f"{len(results)} runs in {wall:.1f} s; wrote {', '.join(OUTPUT_FILES)} to {out_dir}\n"
+        f"{plan.total} runs: {summary.executed} ran ({failed} failed), {len(plan.finished)} "
+        f"skipped (finished earlier), {len(plan.not_implemented)} not implemented, in "
+        f"{format_duration(summary.wall_time_s)}; store {args.store}; wrote "
+        f"{', '.join(OUTPUT_FILES)} to {out_dir}\n"
     )
+    if summary.log_errors:
+        err.write(
+            f"could not write {len(summary.log_errors)} run log(s): {summary.log_errors[0]}\n"
+        )
+    if failed:
+        err.write(
+            f"{failed} run(s) failed (first: {summary.failed[0]['error']}); logs in "
+            f"{args.store.with_name(args.store.stem + '-artifacts')}/<config hash>/run.log; "
+            "run again to retry them\n"
+        )
+        return 1
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``alloc-bench report``: the full report of a suite from the store."""
+    from alloc_bench.report import write_report
+    from alloc_bench.store import Store
+
+    suite = _load_suite(args)
+    out_dir = _out_dir(args, suite)
+    with Store(args.store, create=False) as store:
+        try:
+            report = write_report(
+                suite,
+                store,
+                out_dir,
+                resamples=args.resamples,
+                confidence=args.confidence,
+                plots=not args.no_plots,
+            )
+        except OSError as exc:
+            raise BenchError(f"cannot write the report to {str(out_dir)!r}: {exc}") from None
+        except ValueError as exc:
+            if isinstance(exc, BenchError):
+                raise
+            raise BenchError(str(exc)) from None
+    out.write(report.markdown)
+    names = sorted(str(p.relative_to(out_dir)) for p in report.files)
+    err.write(f"wrote {len(names)} files to {out_dir}: {', '.join(names)}\n")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
+    """``alloc-bench compare A B``: difference of means with a bootstrap CI, and a verdict."""
+    from alloc_bench.compare import compare_methods, format_comparison
+    from alloc_bench.store import Store
+
+    suite = _load_suite(args) if (args.suite or args.suite_file) else None
+    options = None if args.option is None else parse_options(args.option)
+    with Store(args.store, create=False) as store:
+        try:
+            items = compare_methods(
+                store,
+                args.a,
+                args.b,
+                scenario=args.scenario,
+                metric=args.metric,
+                options=options,
+                suite=suite,
+                resamples=args.resamples,
+                confidence=args.confidence,
+            )
+        except ValueError as exc:
+            if isinstance(exc, BenchError):
+                raise
+            raise BenchError(str(exc)) from None
+    if args.json:
+        out.write(json.dumps(items, indent=2) + "\n")
+    else:
+        out.write("\n\n".join(format_comparison(item) for item in items) + "\n")
     return 0
 
 
 def cmd_list(out: TextIO) -> int:
-    """``alloc-bench list``: what can be run and compared with."""
-    from alloc_agents import POLICIES
+    """``alloc-bench list``: suites, scenarios, methods and published tables, with what is not
+    implemented yet."""
+    from alloc_bench.availability import availability, known_scenarios
+    from alloc_bench.methods import LEARNED, rule_based
     from alloc_bench.published import load_published_tables
     from alloc_bench.scenarios import SCENARIOS
-    from alloc_bench.suites import list_suites
+    from alloc_bench.suites import list_suites, load_suite
+
+    tables = load_published_tables()
 
     def section(title: str, items: dict[str, str]) -> None:
         out.write(f"{title}:\n")
@@ -167,15 +316,33 @@ def cmd_list(out: TextIO) -> int:
         for name, text in items.items():
             out.write(f"  {name:<{width}}  {text}\n".rstrip() + "\n")
 
-    section("suites", list_suites())
-    section("scenarios", {n: s.description for n, s in sorted(SCENARIOS.items())})
-    for family, policies in sorted(POLICIES.items()):
+    suites = {}
+    for name, description in list_suites().items():
+        runs = load_suite(name).runs
+        ready = sum(len(r.seeds) for r in runs if r.availability().implemented)
+        total = sum(len(r.seeds) for r in runs)
+        suites[name] = f"{description} ({total} runs, {total - ready} not implemented)"
+    section("suites", suites)
+    scenarios = {n: s.description for n, s in sorted(SCENARIOS.items())}
+    for name in sorted(known_scenarios() - set(SCENARIOS)):
+        refs = [r for r, t in tables.items() if name in t.columns or name in t.scenarios()]
+        scenarios[name] = f"not implemented (named by {', '.join(refs)})"
+    section("scenarios", scenarios)
+    families = sorted({s.family for s in SCENARIOS.values()})
+    for family in families:
         section(
-            f"methods ({family})", {n: _first_line(c.__doc__) for n, c in sorted(policies.items())}
+            f"methods ({family}, rule-based)",
+            {n: _first_line(c.__doc__) for n, c in sorted(rule_based(family).items())},
         )
+    learned = {}
+    probe = next(iter(sorted(SCENARIOS)), "")
+    for name, method in LEARNED.items():
+        status = availability(probe, name) if probe else None
+        state = "" if status and status.implemented else "not implemented: "
+        learned[name] = f"{state}{method.description} [trainer {method.trainer_text()}]"
+    section("methods (learned)", learned)
     section(
-        "published tables",
-        {r: f"{t.venue}, {t.caption}" for r, t in load_published_tables().items()},
+        "published tables", {r: f"{t.venue}, {t.label}: {t.caption}" for r, t in tables.items()}
     )
     return 0
 

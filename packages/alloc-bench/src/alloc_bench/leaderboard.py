@@ -1,14 +1,25 @@
-"""Leaderboards: evaluation results set against published numbers, as Markdown and CSV.
+"""Leaderboards: a suite's results set against published numbers, as Markdown and CSV.
 
-Markdown: one table per option set (e.g. ``demand=stochastic``), laid out like the DyPS paper's
-Table 7: one row per method, and per scenario one column per headline metric (GMV, ORR) holding
-``mean ± std (n=seeds)`` followed by a ``paper`` column holding the published value and how ours
-compares (``×ratio`` = ours / paper, or ``+difference`` = ours - paper, as the metric's
-:class:`~alloc_bench.scenarios.MetricSpec` says); ``–`` where nothing is published. Rows are
-sorted by the mean, over the table's scenarios, of the method's rank on each scenario's ranking
-metric (best first; ties keep the order of the results).
+Layout. For each published table the suite compares with, and each option set (e.g.
+``demand=reference``) in which the suite ran any of that table's cells, one section laid out like
+the paper's table: the paper's rows in the paper's order (methods, or scenarios for a
+``methods-as-columns`` table such as TIRL's EDRP table), the paper's columns, and per column two
+Markdown columns: ours and ``paper``. Methods the suite ran on a table's scenarios that no
+compared table lists (e.g. ``random``) are added as extra rows (or columns). Results that belong
+to no compared table go to an "other results" section per option set: methods as rows (sorted by
+their mean rank on each scenario's ranking metric, ties in suite order) and each scenario's
+headline metrics as columns.
 
-CSV: one row per (options, scenario, method, metric) over every reported metric.
+Cells. Ours: ``mean ± std [low, high] (n=seeds)``: mean and population std across seeds, the
+bootstrap CI of the mean (when the result carries one), ``n=3 of 5`` when only some seeds
+finished; or ``not implemented`` / ``failed`` / ``not run``; ``–`` when the suite does not list
+the cell. Paper: the published value (``± std`` where published) followed by ``×ours/paper`` or
+``+ours−paper`` (the metric's :class:`~alloc_bench.scenarios.MetricSpec` says which; ratios for
+totals such as GMV, differences for rates such as ORR); ``–`` where nothing is published. A
+``†n`` marks a published cell with a note, given under the tables.
+
+CSV: :func:`render_csv` writes one row per (options, scenario, method, metric) with every number
+(long format); :func:`render_table_csv` writes one section in the paper's layout.
 """
 
 from __future__ import annotations
@@ -16,15 +27,17 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from alloc_bench.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
 from alloc_bench.parsing import format_options
 from alloc_bench.published import PublishedEntry, PublishedTable
-from alloc_bench.scenarios import MetricSpec, get_scenario
+from alloc_bench.scenarios import SCENARIOS, MetricSpec, get_scenario
 
 #: Placeholder for a missing value.
 DASH = "–"
-#: Columns of the CSV leaderboard.
+#: Columns of the long-format CSV leaderboard.
 CSV_COLUMNS = (
     "options",
     "scenario",
@@ -39,10 +52,56 @@ CSV_COLUMNS = (
     "ratio",
     "difference",
     "paper_table",
+    "ci_low",
+    "ci_high",
+    "train_steps",
+    "status",
+    "reason",
 )
+#: Numbers per cell in a paper-layout CSV (each prefixed with the column's name).
+TABLE_CSV_FIELDS = (
+    "ours_mean",
+    "ours_std",
+    "ci_low",
+    "ci_high",
+    "n",
+    "paper",
+    "paper_std",
+    "ratio",
+    "status",
+)
+#: Result states that carry numbers.
+HAS_NUMBERS = ("finished", "partial")
 
 Result = Mapping[str, Any]
 Key = tuple[str, str, str]  # (method, scenario, metric)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of a leaderboard: our result for a method on a scenario, one metric, and the
+    published number (if any)."""
+
+    method: str
+    scenario: str
+    metric: str
+    result: Result | None
+    entry: PublishedEntry | None
+    spec: MetricSpec | None  # None when the scenario is not registered
+    paper_fmt: str = ""  # the table's format of published values of this metric, if any
+
+
+@dataclass
+class Section:
+    """One leaderboard table: a published table (or the other results) for one option set."""
+
+    heading: str
+    intro: str
+    corner: str
+    columns: list[str]
+    rows: list[tuple[str, list[Cell]]] = field(default_factory=list)
+    table: PublishedTable | None = None
+    options: str = "defaults"
 
 
 def published_index(tables: Iterable[PublishedTable]) -> dict[Key, PublishedEntry]:
@@ -70,82 +129,247 @@ def group_by_options(results: Iterable[Result]) -> dict[str, list[Result]]:
     return groups
 
 
+def has_numbers(result: Result | None) -> bool:
+    """Whether ``result`` carries metric values (finished, or some seeds finished)."""
+    return result is not None and result.get("status", "finished") in HAS_NUMBERS
+
+
 def rank_methods(results: Sequence[Result]) -> list[str]:
-    """Methods of ``results`` ordered by mean rank on each scenario's ranking metric."""
+    """Methods of ``results`` ordered by mean rank on each scenario's ranking metric.
+
+    Only results with numbers are ranked; methods without any come last. Ties keep the order of
+    the results.
+    """
     methods = list(dict.fromkeys(r["method"] for r in results))
     ranks: dict[str, list[int]] = {m: [] for m in methods}
     for scenario in dict.fromkeys(r["scenario"] for r in results):
+        if scenario not in SCENARIOS:
+            continue
         spec = get_scenario(scenario)
         metric = spec.metric(spec.rank_by)
-        rows = [r for r in results if r["scenario"] == scenario]
+        rows = [r for r in results if r["scenario"] == scenario and has_numbers(r)]
         sign = -1.0 if metric.higher_is_better else 1.0
         ordered = sorted(rows, key=lambda r: sign * r["mean"][metric.name])
         for position, row in enumerate(ordered, start=1):
             ranks[row["method"]].append(position)
-    return sorted(methods, key=lambda m: sum(ranks[m]) / len(ranks[m]))
+    unranked = float(len(methods) + 1)
+    return sorted(methods, key=lambda m: sum(ranks[m]) / len(ranks[m]) if ranks[m] else unranked)
 
 
-def _ours_cell(result: Result | None, spec: MetricSpec) -> str:
+def _spec(scenario: str, metric: str) -> MetricSpec | None:
+    if scenario not in SCENARIOS or not metric:
+        return None
+    try:
+        return get_scenario(scenario).metric(metric)
+    except KeyError:
+        return None
+
+
+def _metric_label(scenario: str, metric: str, table: PublishedTable | None) -> str:
+    spec = _spec(scenario, metric)
+    if spec is not None:
+        return spec.label
+    if table is not None and metric in table.metrics:
+        return table.metrics[metric]
+    return metric
+
+
+def _method_label(method: str, table: PublishedTable | None) -> str:
+    label = table.rows.get(method, method) if table is not None else method
+    return method if label.lower() == method.lower() else f"{method} ({label})"
+
+
+def build_sections(results: Sequence[Result], tables: Sequence[PublishedTable]) -> list[Section]:
+    """The leaderboard's sections (module doc)."""
+    groups = group_by_options(results)
+    listed = {m for t in tables for m in t.methods()}
+    shown: set[tuple[str, str, str]] = set()  # (options, method, scenario) placed in a table
+    sections: list[Section] = []
+    for table in tables:
+        scenarios = table.scenarios()
+        for options, group in groups.items():
+            by_cell = {(r["method"], r["scenario"]): r for r in group}
+            ours = [k for k in by_cell if k[1] in scenarios and k[0] in table.methods()]
+            extras = [
+                m
+                for m in rank_methods([r for r in group if r["scenario"] in scenarios])
+                if m not in listed
+            ]
+            if not ours and not extras:
+                continue
+            methods = [*table.methods(), *extras]
+            shown |= {(options, m, s) for m in methods for s in scenarios if (m, s) in by_cell}
+            sections.append(_table_section(table, options, methods, by_cell))
+    for options, group in groups.items():
+        rest = [r for r in group if (options, r["method"], r["scenario"]) not in shown]
+        if rest:
+            sections.append(_other_section(options, rest))
+    return sections
+
+
+def _cell(
+    method: str,
+    scenario: str,
+    metric: str,
+    by_cell: Mapping[Any, Result],
+    table: PublishedTable | None,
+) -> Cell:
+    entry = table.entry(method, scenario, metric) if table is not None else None
+    fmt = table.formats.get(metric, "") if table is not None else ""
+    result = by_cell.get((method, scenario))
+    return Cell(method, scenario, metric, result, entry, _spec(scenario, metric), fmt)
+
+
+def _table_section(
+    table: PublishedTable, options: str, methods: list[str], by_cell: Mapping[Any, Result]
+) -> Section:
+    cells = table.cells()
+    intro = f'{table.label} of "{table.paper}" ({table.venue}): {table.caption}'
+    if table.layout == "methods-as-columns":
+        section = Section(
+            f"{table.ref} · {options}",
+            intro,
+            "Scenario",
+            [_method_label(m, table) for m in methods],
+            table=table,
+            options=options,
+        )
+        for scenario, metric in cells:
+            label = f"{scenario} {_metric_label(scenario, metric, table)}"
+            if scenario in table.columns:
+                label += f" ({table.columns[scenario]})"
+            section.rows.append(
+                (label, [_cell(m, scenario, metric, by_cell, table) for m in methods])
+            )
+        return section
+    section = Section(
+        f"{table.ref} · {options}",
+        intro,
+        "Method",
+        [f"{s} {_metric_label(s, m, table)}" for s, m in cells],
+        table=table,
+        options=options,
+    )
+    for method in methods:
+        section.rows.append(
+            (_method_label(method, table), [_cell(method, s, m, by_cell, table) for s, m in cells])
+        )
+    return section
+
+
+def _other_section(options: str, results: Sequence[Result]) -> Section:
+    by_cell = {(r["method"], r["scenario"]): r for r in results}
+    cells: list[tuple[str, str]] = []
+    for scenario in dict.fromkeys(r["scenario"] for r in results):
+        if scenario in SCENARIOS:
+            cells += [(scenario, m) for m in get_scenario(scenario).headline]
+        else:
+            cells.append((scenario, ""))
+    columns = [f"{s} {_metric_label(s, m, None)}".strip() for s, m in cells]
+    section = Section(f"other results · {options}", "", "Method", columns, options=options)
+    for method in rank_methods(results):
+        section.rows.append((method, [_cell(method, s, m, by_cell, None) for s, m in cells]))
+    return section
+
+
+def _fmt(value: float, spec: MetricSpec | None) -> str:
+    return f"{value:{spec.fmt}}" if spec is not None else f"{value:g}"
+
+
+def ours_text(cell: Cell) -> str:
+    """Our side of a cell (module doc)."""
+    result = cell.result
     if result is None:
         return DASH
-    mean, std = result["mean"][spec.name], result["std"][spec.name]
-    return f"{mean:{spec.fmt}} ± {std:{spec.fmt}} (n={len(result['seeds'])})"
+    if not has_numbers(result):
+        return str(result.get("status"))
+    if cell.metric not in result["mean"]:
+        return DASH
+    mean, std = result["mean"][cell.metric], result["std"][cell.metric]
+    text = f"{_fmt(mean, cell.spec)} ± {_fmt(std, cell.spec)}"
+    ci = result.get("ci", {}).get(cell.metric)
+    if ci:
+        text += f" [{_fmt(ci[0], cell.spec)}, {_fmt(ci[1], cell.spec)}]"
+    n = len(result["seeds"])
+    planned = len(result.get("planned_seeds", result["seeds"]))
+    return text + (f" (n={n})" if n == planned else f" (n={n} of {planned})")
 
 
-def _as_published(value: float, spec: MetricSpec) -> str:
-    """``value`` in the metric's format without padding zeros (0.37, not 0.370)."""
-    text = f"{value:{spec.fmt}}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+def _as_published(value: float, spec: MetricSpec | None, paper_fmt: str = "") -> str:
+    """``value`` as the table's ``formats`` say, else in the metric's format without padding
+    zeros (0.37, not 0.370)."""
+    if paper_fmt:
+        return f"{value:{paper_fmt}}"
+    text = _fmt(value, spec)
+    return text.rstrip("0").rstrip(".") if "." in text and spec is not None else text
 
 
-def _paper_cell(result: Result | None, entry: PublishedEntry | None, spec: MetricSpec) -> str:
+def paper_text(cell: Cell, footnotes: Mapping[PublishedEntry, int] | None = None) -> str:
+    """The published side of a cell (module doc)."""
+    entry = cell.entry
     if entry is None:
         return DASH
-    text = _as_published(entry.value, spec)
+    text = _as_published(entry.value, cell.spec, cell.paper_fmt)
     if entry.std is not None:
-        text += f" ± {_as_published(entry.std, spec)}"
-    if result is not None:
-        delta = compare(result["mean"][spec.name], entry.value, spec)
-        if delta is not None and spec.compare == "ratio":
+        text += f" ± {_as_published(entry.std, cell.spec, cell.paper_fmt)}"
+    if footnotes and entry in footnotes:
+        text += f" †{footnotes[entry]}"
+    if has_numbers(cell.result) and cell.spec is not None and cell.metric in cell.result["mean"]:
+        delta = compare(cell.result["mean"][cell.metric], entry.value, cell.spec)
+        if delta is not None and cell.spec.compare == "ratio":
             text += f" (×{delta:.3f})"
         elif delta is not None:
-            text += f" ({delta:+{spec.fmt}})"
+            text += f" ({delta:+{cell.spec.fmt}})"
     return text
 
 
-def render_table(results: Sequence[Result], index: Mapping[Key, PublishedEntry]) -> str:
-    """The Markdown table of one option set (see the module doc)."""
-    scenarios = list(dict.fromkeys(r["scenario"] for r in results))
-    by_key = {(r["method"], r["scenario"]): r for r in results}
-    header = ["Method"]
-    align = ["---"]
-    for scenario in scenarios:
-        for name in get_scenario(scenario).headline:
-            header += [f"{scenario} {get_scenario(scenario).metric(name).label}", "paper"]
-            align += ["---:", "---:"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
-    for method in rank_methods(results):
-        cells = [method]
-        for scenario in scenarios:
-            spec = get_scenario(scenario)
-            result = by_key.get((method, scenario))
-            for name in spec.headline:
-                metric = spec.metric(name)
-                cells.append(_ours_cell(result, metric))
-                cells.append(_paper_cell(result, index.get((method, scenario, name)), metric))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def _budgets(section: Section) -> str:
+    budgets: dict[tuple[int, int], None] = {}
+    for _, cells in section.rows:
+        for cell in cells:
+            if cell.result is not None:
+                budgets[(cell.result.get("train_steps", 0), cell.result["episodes"])] = None
+    parts = []
+    for steps, episodes in budgets:
+        text = f"{episodes} eval episode" + ("s" if episodes != 1 else "") + " per seed"
+        parts.append(f"{steps:,} train steps, {text}" if steps else text)
+    return "; ".join(parts)
 
 
-def _explain(results: Sequence[Result]) -> str:
-    episodes = sorted({r["episodes"] for r in results})
-    per_seed = "/".join(str(e) for e in episodes)
-    word = "episode" if episodes == [1] else "episodes"
-    scenarios = dict.fromkeys(r["scenario"] for r in results)
-    ranked = sorted({get_scenario(s).metric(get_scenario(s).rank_by).label for s in scenarios})
+def render_section(section: Section, footnotes: Mapping[PublishedEntry, int]) -> str:
+    """One section as Markdown: heading, intro, budget line and the table."""
+    header = [section.corner]
+    for column in section.columns:
+        header += [column, "paper"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * (len(header) - 1),
+    ]
+    for label, cells in section.rows:
+        texts = [label]
+        for cell in cells:
+            texts += [ours_text(cell), paper_text(cell, footnotes)]
+        lines.append("| " + " | ".join(texts) + " |")
+    parts = [f"## {section.heading}"]
+    if section.intro:
+        parts.append(section.intro)
+    order = (
+        "Rows in the paper's order, then other methods by rank."
+        if section.table is not None
+        else "Rows sorted by mean rank across scenarios, best first."
+    )
+    budget = _budgets(section)
+    parts.append(f"{budget}. {order}" if budget else order)
+    parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def _legend(resamples: int, confidence: float) -> str:
     return (
-        f"Mean ± std across seeds (population std, ddof=0), n = seeds, {per_seed} {word} per "
-        f"seed. Rows sorted by mean rank of {', '.join(ranked)} across scenarios, best first."
+        "Ours: mean ± std across seeds (population std, ddof=0) "
+        f"[{confidence:.0%} percentile-bootstrap CI of the mean over seeds, {resamples:,} "
+        "resamples] (n = seeds). Paper: published value (± std where published), then "
+        "(×ours/paper) or (+ours−paper)."
     )
 
 
@@ -154,55 +378,85 @@ def render_markdown(
     tables: Sequence[PublishedTable] = (),
     title: str | None = None,
     description: str = "",
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
 ) -> str:
-    """The Markdown leaderboard: an optional title, one table per option set, the sources."""
-    index = published_index(tables)
+    """The Markdown leaderboard (module doc): title, legend, sections, sources and notes."""
+    sections = build_sections(results, tables)
+    notes = [e for t in tables for e in t.entries if e.note]
+    footnotes = {entry: i for i, entry in enumerate(notes, start=1)}
     parts: list[str] = []
     if title:
         parts.append(f"# {title}")
     if description:
         parts.append(description)
-    for options, group in group_by_options(results).items():
-        parts.append(f"## {options}")
-        parts.append(_explain(group))
-        parts.append(render_table(group, index))
+    parts.append(_legend(resamples, confidence))
+    parts += [render_section(section, footnotes) for section in sections]
     if tables:
-        lines = [
-            "Paper columns: published value (ours / paper for ratios, ours − paper for "
-            "differences), from:"
-        ]
+        lines = ["Published numbers from:"]
         for table in tables:
             line = f"- `{table.ref}`: {table.source()}."
             if table.note:
                 line += f" {table.note}"
             lines.append(line)
+        for entry, number in footnotes.items():
+            lines.append(
+                f"- †{number} `{entry.table}` {entry.method} on {entry.scenario} "
+                f"{entry.metric}: {entry.note}"
+            )
         parts.append("\n".join(lines))
+    missing = _not_implemented(results)
+    if missing:
+        parts.append("Not implemented yet:\n" + "\n".join(missing))
     return "\n\n".join(parts) + "\n"
+
+
+def _not_implemented(results: Iterable[Result]) -> list[str]:
+    reasons: dict[str, int] = {}
+    for result in results:
+        if result.get("status") == "not implemented":
+            reason = result.get("reason") or "unknown reason"
+            reasons[reason] = reasons.get(reason, 0) + 1
+    return [
+        f"- {reason} ({n} cell{'s' if n != 1 else ''})" for reason, n in sorted(reasons.items())
+    ]
 
 
 def csv_rows(
     results: Sequence[Result], tables: Sequence[PublishedTable] = ()
 ) -> list[dict[str, Any]]:
-    """One dict per (options, scenario, method, metric) with the :data:`CSV_COLUMNS`."""
+    """One dict per (options, scenario, method, metric) with the :data:`CSV_COLUMNS`.
+
+    A result without numbers gives one row per metric its scenario reports (or, for a scenario
+    not registered, per metric the tables publish for it; one row with an empty metric if none).
+    """
     index = published_index(tables)
     rows: list[dict[str, Any]] = []
     for result in results:
-        spec = get_scenario(result["scenario"])
-        for metric in spec.metrics:
-            mean = result["mean"][metric.name]
-            entry = index.get((result["method"], result["scenario"], metric.name))
+        scenario = result["scenario"]
+        if scenario in SCENARIOS:
+            metrics = list(get_scenario(scenario).metric_names)
+        else:
+            cells = [m for t in tables for s, m in t.cells() if s == scenario]
+            metrics = list(dict.fromkeys(cells)) or [""]
+        for metric in metrics:
+            entry = index.get((result["method"], scenario, metric))
+            numbers = has_numbers(result) and metric in result["mean"]
+            mean = result["mean"][metric] if numbers else None
             ratio = diff = None
-            if entry is not None:
+            if entry is not None and mean is not None:
                 ratio = mean / entry.value if entry.value != 0 else None
                 diff = mean - entry.value
+            ci = result.get("ci", {}).get(metric) if numbers else None
             rows.append(
                 {
                     "options": format_options(result["options"]),
-                    "scenario": result["scenario"],
+                    "scenario": scenario,
                     "method": result["method"],
-                    "metric": metric.name,
+                    "metric": metric,
                     "ours_mean": mean,
-                    "ours_std": result["std"][metric.name],
+                    "ours_std": result["std"][metric] if numbers else None,
                     "n": len(result["seeds"]),
                     "episodes": result["episodes"],
                     "paper": None if entry is None else entry.value,
@@ -210,16 +464,58 @@ def csv_rows(
                     "ratio": ratio,
                     "difference": diff,
                     "paper_table": None if entry is None else entry.table,
+                    "ci_low": ci[0] if ci else None,
+                    "ci_high": ci[1] if ci else None,
+                    "train_steps": result.get("train_steps", 0),
+                    "status": result.get("status", "finished"),
+                    "reason": result.get("reason", ""),
                 }
             )
     return rows
 
 
-def render_csv(results: Sequence[Result], tables: Sequence[PublishedTable] = ()) -> str:
-    """The CSV leaderboard (header + :func:`csv_rows`; empty cells where nothing is published)."""
+def _write_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
-    for row in csv_rows(results, tables):
+    for row in rows:
         writer.writerow({k: "" if v is None else v for k, v in row.items()})
     return buffer.getvalue()
+
+
+def render_csv(results: Sequence[Result], tables: Sequence[PublishedTable] = ()) -> str:
+    """The long-format CSV leaderboard (header + :func:`csv_rows`; empty cells for no value)."""
+    return _write_csv(CSV_COLUMNS, csv_rows(results, tables))
+
+
+def cell_numbers(cell: Cell) -> dict[str, Any]:
+    """The :data:`TABLE_CSV_FIELDS` of one cell (``None`` where there is no value)."""
+    result, entry = cell.result, cell.entry
+    out: dict[str, Any] = dict.fromkeys(TABLE_CSV_FIELDS)
+    out["paper"] = None if entry is None else entry.value
+    out["paper_std"] = None if entry is None else entry.std
+    out["status"] = "" if result is None else result.get("status", "finished")
+    if result is not None and has_numbers(result) and cell.metric in result["mean"]:
+        mean = result["mean"][cell.metric]
+        ci = result.get("ci", {}).get(cell.metric)
+        out.update(ours_mean=mean, ours_std=result["std"][cell.metric], n=len(result["seeds"]))
+        if ci:
+            out.update(ci_low=ci[0], ci_high=ci[1])
+        if entry is not None and entry.value != 0:
+            out["ratio"] = mean / entry.value
+    return out
+
+
+def render_table_csv(section: Section) -> str:
+    """One section in the paper's layout: a row per paper row, and per paper column the
+    :data:`TABLE_CSV_FIELDS` (named ``<column>: <field>``)."""
+    columns = [section.corner]
+    for column in section.columns:
+        columns += [f"{column}: {name}" for name in TABLE_CSV_FIELDS]
+    rows = []
+    for label, cells in section.rows:
+        row: dict[str, Any] = {section.corner: label}
+        for column, cell in zip(section.columns, cells, strict=True):
+            row.update({f"{column}: {k}": v for k, v in cell_numbers(cell).items()})
+        rows.append(row)
+    return _write_csv(columns, rows)

@@ -11,17 +11,27 @@ File format (one file per paper; ``id`` + table key give the reference ``"dyps-k
     [tables.table7]
     label = "Table 7"                        # optional: how the paper names it (default: key)
     caption = "Results of rule-based methods in ride-hailing scenario"
+    source = "papers/000_....txt, appendix A.2, transcribed by hand"   # optional: where from
     note = "No standard deviation is published for this table."     # optional
+    layout = "methods-as-rows"               # optional; "methods-as-columns" for tables whose
+                                             # rows are scenarios (TIRL's EDRP table)
     rows = { greedy = "Greedy" }             # optional: our method name -> the paper's row label
     columns = { "ride-hailing-1" = "Ride-Hailing (1)" }   # optional: scenario -> column label
+    metrics = { gmv = "GMV" }                # optional: metric -> the paper's metric label
+    formats = { gmv = ",.0f", orr = ".2f" }  # optional: how to print the published values
+                                             # (Python format specs; keeps the paper's digits)
     entries = [
       # row (method), column (scenario + metric), the published value and, if given, its std
       { method = "greedy", scenario = "ride-hailing-1", metric = "gmv", value = 220770 },
-      { method = "mappo", scenario = "ride-hailing-1", metric = "gmv", value = 1.0, std = 0.1 },
+      { method = "PS+MAPPO", scenario = "ride-hailing-2", metric = "gmv", value = 1.0, std = 0.1 },
+      { method = "x", scenario = "y", metric = "z", value = 2, note = "a remark on this cell" },
     ]
 
 Values are in the unit of the benchmark's metric (GMV in the paper's price unit, ORR a fraction).
-Method and scenario names are the benchmark's; they may name things not implemented yet.
+Method and scenario names are the benchmark's; they may name things not implemented yet (such
+names become known to suites, see :mod:`alloc_bench.availability`). A table may have no entries
+when its ``note`` says why (results published only as a figure); its ``rows``, ``columns`` and
+``metrics`` then give its layout.
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -37,8 +47,21 @@ from typing import Any
 from alloc_bench.errors import BenchError
 
 _FILE_KEYS = {"id", "paper", "venue", "url", "code", "tables"}
-_TABLE_KEYS = {"label", "caption", "note", "rows", "columns", "entries"}
-_ENTRY_KEYS = {"method", "scenario", "metric", "value", "std"}
+_TABLE_KEYS = {
+    "label",
+    "caption",
+    "source",
+    "note",
+    "layout",
+    "rows",
+    "columns",
+    "metrics",
+    "formats",
+    "entries",
+}
+_ENTRY_KEYS = {"method", "scenario", "metric", "value", "std", "note"}
+#: Table layouts: which of methods and scenarios are the rows.
+LAYOUTS = ("methods-as-rows", "methods-as-columns")
 
 
 @dataclass(frozen=True)
@@ -52,6 +75,7 @@ class PublishedEntry:
     metric: str
     value: float
     std: float | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,10 +93,36 @@ class PublishedTable:
     rows: dict[str, str]
     columns: dict[str, str]
     entries: tuple[PublishedEntry, ...]
+    metrics: dict[str, str] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)
+    layout: str = "methods-as-rows"
+    transcribed_from: str = ""
 
     def source(self) -> str:
         """``'paper' (venue), caption`` for citing under a leaderboard."""
         return f'"{self.paper}" ({self.venue}), {self.label}: "{self.caption}"'
+
+    def methods(self) -> list[str]:
+        """The table's methods in the paper's order (``rows`` first, then entry order)."""
+        return list(dict.fromkeys([*self.rows, *(e.method for e in self.entries)]))
+
+    def scenarios(self) -> list[str]:
+        """The table's scenarios in the paper's order."""
+        return list(dict.fromkeys(s for s, _ in self.cells()))
+
+    def cells(self) -> list[tuple[str, str]]:
+        """The table's ``(scenario, metric)`` columns in the paper's order."""
+        cells = list(dict.fromkeys((e.scenario, e.metric) for e in self.entries))
+        if not cells:
+            cells = [(s, m) for s in self.columns for m in self.metrics]
+        return cells
+
+    def entry(self, method: str, scenario: str, metric: str) -> PublishedEntry | None:
+        """The published number of one cell, or ``None``."""
+        for entry in self.entries:
+            if (entry.method, entry.scenario, entry.metric) == (method, scenario, metric):
+                return entry
+        return None
 
 
 def parse_published(text: str, source: str) -> dict[str, PublishedTable]:
@@ -105,8 +155,26 @@ def _parse_table(ref: str, table: Any, data: dict[str, Any], where: str) -> Publ
     entries: list[PublishedEntry] = []
     seen: set[tuple[str, str, str]] = set()
     raw_entries = table.get("entries")
-    if not isinstance(raw_entries, list) or not raw_entries:
-        raise BenchError(f"{where}: 'entries' must be a non-empty list")
+    if not isinstance(raw_entries, list) or (not raw_entries and not table.get("note")):
+        raise BenchError(
+            f"{where}: 'entries' must be a non-empty list (or empty, with a 'note' saying why)"
+        )
+    layout = table.get("layout", LAYOUTS[0])
+    if layout not in LAYOUTS:
+        raise BenchError(f"{where}: layout must be one of {list(LAYOUTS)}, got {layout!r}")
+    labels = {}
+    for key in ("rows", "columns", "metrics", "formats"):
+        value = table.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise BenchError(f"{where}: {key!r} must be a table of strings")
+        labels[key] = dict(value)
+    for metric, spec in labels["formats"].items():
+        try:
+            format(1.5, spec)
+        except ValueError:
+            raise BenchError(f"{where}: formats.{metric} {spec!r} is not a format spec") from None
+    if not raw_entries and not (labels["rows"] and labels["columns"] and labels["metrics"]):
+        raise BenchError(f"{where}: a table without entries needs rows, columns and metrics")
     for i, raw in enumerate(raw_entries):
         entry = _parse_entry(ref, raw, f"{where}: entries[{i}]")
         cell = (entry.method, entry.scenario, entry.metric)
@@ -123,9 +191,13 @@ def _parse_table(ref: str, table: Any, data: dict[str, Any], where: str) -> Publ
         note=str(table.get("note", "")),
         url=str(data.get("url", "")),
         code=str(data.get("code", "")),
-        rows=dict(table.get("rows", {})),
-        columns=dict(table.get("columns", {})),
+        rows=labels["rows"],
+        columns=labels["columns"],
         entries=tuple(entries),
+        metrics=labels["metrics"],
+        formats=labels["formats"],
+        layout=layout,
+        transcribed_from=str(table.get("source", "")),
     )
 
 
@@ -140,7 +212,10 @@ def _parse_entry(ref: str, raw: Any, where: str) -> PublishedEntry:
     std = _number(raw["std"], f"{where}: std") if "std" in raw else None
     if std is not None and std < 0:
         raise BenchError(f"{where}: std must be >= 0, got {std}")
-    return PublishedEntry(ref, raw["method"], raw["scenario"], raw["metric"], value, std)
+    note = raw.get("note", "")
+    if not isinstance(note, str):
+        raise BenchError(f"{where}: note must be a string")
+    return PublishedEntry(ref, raw["method"], raw["scenario"], raw["metric"], value, std, note)
 
 
 def _number(value: Any, where: str) -> float:

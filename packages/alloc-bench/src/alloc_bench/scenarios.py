@@ -60,6 +60,8 @@ class Scenario:
         metrics: the metrics reported, read from the last step's ``info``.
         headline: names of the metrics shown in leaderboard tables (all go to CSV and JSON).
         rank_by: name of the metric that ranks methods (its ``higher_is_better`` gives the order).
+        parallel_entry: ``"module:Class"`` of the scenario's PettingZoo ``ParallelEnv`` view
+            (same keyword arguments), which learned multi-agent methods train on; empty if none.
     """
 
     name: str
@@ -70,6 +72,7 @@ class Scenario:
     metrics: tuple[MetricSpec, ...] = ()
     headline: tuple[str, ...] = ()
     rank_by: str = ""
+    parallel_entry: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "env_kwargs", MappingProxyType(dict(self.env_kwargs)))
@@ -101,12 +104,25 @@ class Scenario:
             BenchError: an option overrides ``env_kwargs``, or the environment rejected the
                 options (its ``ValueError`` or ``TypeError`` message is kept).
         """
+        return self._build(self.env_entry, options)
+
+    def make_parallel_env(self, options: Mapping[str, Any] | None = None) -> Any:
+        """A fresh PettingZoo ``ParallelEnv`` view (see :meth:`make_env`).
+
+        Raises:
+            BenchError: the scenario has no parallel view, or as :meth:`make_env`.
+        """
+        if not self.parallel_entry:
+            raise BenchError(f"scenario {self.name!r} has no PettingZoo parallel view")
+        return self._build(self.parallel_entry, options)
+
+    def _build(self, entry: str, options: Mapping[str, Any] | None) -> Any:
         fixed = sorted(set(options or {}) & set(self.env_kwargs))
         if fixed:
             raise BenchError(
                 f"scenario {self.name!r} fixes {fixed}; choose another scenario instead"
             )
-        module_name, _, attr = self.env_entry.partition(":")
+        module_name, _, attr = entry.partition(":")
         env_class = getattr(importlib.import_module(module_name), attr)
         kwargs = {**self.env_kwargs, **(options or {})}
         try:
@@ -123,6 +139,23 @@ RIDE_HAILING_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("orr", "ORR", unit="served / generated orders", fmt=".3f", compare="difference"),
     MetricSpec("orders_generated", "orders", unit="orders per episode", fmt=",.0f"),
     MetricSpec("orders_served", "served", unit="orders per episode", fmt=",.0f"),
+)
+
+#: Name of the metric computed by the runner itself: the sum of the (team) rewards of an episode.
+EPISODE_RETURN = "return"
+
+#: Metric of the grid worlds: the team's episode return (LBF's rewards are normalised so that
+#: collecting every food gives 1; RWARE's count deliveries).
+RETURN_METRIC = MetricSpec(EPISODE_RETURN, "Return", unit="team reward per episode", fmt=".2f")
+
+#: Vaccine-allocation metrics, all versus no vaccination under the same seed (common random
+#: numbers). The DyPS paper's "Infection Reduction" column has no stated unit, so it is not
+#: matched to any of these.
+VACCINE_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("infections_averted_pct", "Inf. averted %", unit="% of infections", fmt=".1f"),
+    MetricSpec("infections_averted", "Inf. averted", unit="people per episode", fmt=",.0f"),
+    MetricSpec("deaths_averted_pct", "Deaths averted %", unit="% of deaths", fmt=".1f"),
+    MetricSpec("deaths_averted", "Deaths averted", unit="people per episode", fmt=",.1f"),
 )
 
 #: Scenarios by name. Add entries with :func:`register_scenario`.
@@ -157,9 +190,64 @@ for _preset, _size in (
             description=f"DyPS ride-hailing order dispatching, {_size}, 144 steps of 10 min",
             family="ride-hailing",
             env_entry="alloc_envs.ride_hailing:RideHailingEnv",
+            parallel_entry="alloc_envs.ride_hailing:RideHailingParallelEnv",
             env_kwargs={"preset": _preset},
             metrics=RIDE_HAILING_METRICS,
             headline=("gmv", "orr"),
             rank_by="gmv",
+        )
+    )
+
+for _preset, _text in (
+    ("lbf-1", "10x10 grid, 6 agents of levels 1-2, 4 foods, 50 steps"),
+    ("lbf-2", "10x10 grid, 12 agents of levels 1-2, 10 foods, 50 steps"),
+):
+    register_scenario(
+        Scenario(
+            name=_preset,
+            description=f"Level-based foraging (alloc/LBF-v0), {_text}",
+            family="lbf",
+            env_entry="alloc_envs.third_party.lbf_env:LBFEnv",
+            parallel_entry="alloc_envs.third_party.lbf_env:LBFParallelEnv",
+            env_kwargs={"preset": _preset},
+            metrics=(RETURN_METRIC, MetricSpec("foods_collected", "foods", fmt=".1f")),
+            headline=(EPISODE_RETURN,),
+            rank_by=EPISODE_RETURN,
+        )
+    )
+
+for _preset, _text in (
+    ("rware-1", "8 robots in two colours"),
+    ("rware-2", "16 robots in two colours"),
+):
+    register_scenario(
+        Scenario(
+            name=_preset,
+            description=f"Multi-robot warehouse (alloc/RWARE-v0), {_text}, 500 steps",
+            family="rware",
+            env_entry="alloc_envs.third_party.rware_env:RWAREEnv",
+            parallel_entry="alloc_envs.third_party.rware_env:RWAREParallelEnv",
+            env_kwargs={"preset": _preset},
+            metrics=(RETURN_METRIC, MetricSpec("deliveries", "deliveries", fmt=".1f")),
+            headline=(EPISODE_RETURN,),
+            rank_by=EPISODE_RETURN,
+        )
+    )
+
+for _preset, _text in (
+    ("medical-small", "about 100 regions (laptop scale)"),
+    ("medical", "3,130 regions, 7.19M people (the paper's scale)"),
+):
+    register_scenario(
+        Scenario(
+            name=_preset,
+            description=f"Daily vaccine allocation (alloc/VaccineAllocation-v0), {_text}, 62 days",
+            family="vaccine",
+            env_entry="alloc_envs.vaccine:VaccineAllocationEnv",
+            parallel_entry="alloc_envs.vaccine:VaccineAllocationParallelEnv",
+            env_kwargs={"preset": _preset},
+            metrics=VACCINE_METRICS,
+            headline=("infections_averted_pct", "deaths_averted_pct"),
+            rank_by="infections_averted_pct",
         )
     )

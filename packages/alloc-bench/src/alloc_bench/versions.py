@@ -25,3 +25,14 @@ def package_versions() -> dict[str, str]:
         "numpy": _version("numpy", "numpy"),
         "python": platform.python_version(),
     }
+
+
+def run_versions() -> dict[str, str]:
+    """:func:`package_versions` plus ``torch`` where it is installed (read from the package
+    metadata, without importing it)."""
+    versions = package_versions()
+    try:
+        versions["torch"] = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        pass
+    return versions

@@ -17,6 +17,22 @@ ENVIRONMENTS: dict[str, tuple[str, str, str]] = {
         "alloc_envs.ride_hailing.parallel_env:RideHailingParallelEnv",
         "alloc_envs.ride_hailing.parallel_env:env",
     ),
+    "alloc/VaccineAllocation-v0": (
+        "alloc_envs.vaccine.gym_env:VaccineAllocationEnv",
+        "alloc_envs.vaccine.parallel_env:VaccineAllocationParallelEnv",
+        "alloc_envs.vaccine.parallel_env:env",
+    ),
+    # Third-party adapters: need the optional extra `alloc-envs[third-party]` when made.
+    "alloc/LBF-v0": (
+        "alloc_envs.third_party.lbf_env:LBFEnv",
+        "alloc_envs.third_party.lbf_env:LBFParallelEnv",
+        "alloc_envs.third_party.lbf_env:env",
+    ),
+    "alloc/RWARE-v0": (
+        "alloc_envs.third_party.rware_env:RWAREEnv",
+        "alloc_envs.third_party.rware_env:RWAREParallelEnv",
+        "alloc_envs.third_party.rware_env:env",
+    ),
 }
 
 

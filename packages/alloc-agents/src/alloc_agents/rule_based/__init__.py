@@ -1,9 +1,18 @@
 """Rule-based policies (no learning), behind the same interface as learned agents."""
 
+from alloc_agents.rule_based.grid_worlds import RandomLBF, RandomRWARE
 from alloc_agents.rule_based.ride_hailing import (
     GreedyDispatch,
     NearestDispatch,
     RandomRideHailing,
 )
+from alloc_agents.rule_based.vaccine import VACCINE_POLICIES
 
-__all__ = ["GreedyDispatch", "NearestDispatch", "RandomRideHailing"]
+__all__ = [
+    "VACCINE_POLICIES",
+    "GreedyDispatch",
+    "NearestDispatch",
+    "RandomLBF",
+    "RandomRWARE",
+    "RandomRideHailing",
+]

@@ -9,7 +9,9 @@ per agent, actions likewise, rewards are (N,) arrays. The two views only re-shap
 * :class:`JointParallelEnv`: a PettingZoo ``ParallelEnv`` with one agent per row, named
   ``f"{agent_prefix}_{i}"``; each agent sees read-only views of its rows.
 
-Both truncate (never terminate) when the scenario says the episode is over.
+An episode ends when the scenario reports ``terminated`` (the task is over, e.g. all food
+collected) or ``truncated`` (the time limit was reached); all agents end together. Stepping
+before ``reset()`` or after the end raises ``RuntimeError``.
 """
 
 from __future__ import annotations
@@ -40,8 +42,12 @@ class JointScenario(Protocol):
     state_space: spaces.Space
 
     @property
-    def done(self) -> bool:
-        """Whether the episode is over."""
+    def terminated(self) -> bool:
+        """Whether the task of the episode is over (never, for time-limited scenarios)."""
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the time limit was reached without the task being over."""
 
     def reset(self, rng: np.random.Generator) -> JointObservation:
         """Start an episode drawing every random number from ``rng``; the first observation."""
@@ -62,6 +68,9 @@ class JointScenario(Protocol):
         """A text picture of the current state."""
 
 
+_NOT_RUNNING = "no episode is running (not started, or over); call reset() before step()"
+
+
 def _check_render_mode(render_mode: str | None, metadata: dict[str, Any]) -> None:
     if render_mode not in (None, *metadata["render_modes"]):
         raise ValueError(
@@ -80,22 +89,26 @@ class JointGymEnv(gymnasium.Env):
         self.observation_space = scenario.joint_observation_space
         self.action_space = scenario.joint_action_space
         self.render_mode = render_mode
+        self._running = False
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[JointObservation, dict[str, Any]]:
         super().reset(seed=seed)
         obs = self.scenario.reset(self.np_random)
+        self._running = True
         return obs, self.scenario.metrics()
 
     def step(self, action: Any) -> tuple[JointObservation, float, bool, bool, dict[str, Any]]:
-        if self.scenario.done:
-            raise RuntimeError("the episode is over (truncated); call reset() before step()")
+        if not self._running:
+            raise RuntimeError(_NOT_RUNNING)
         rewards = self.scenario.step(action)
         info = self.scenario.metrics(rewards)
         info["agent_rewards"] = rewards
         obs = self.scenario.observe()
-        return obs, float(rewards.sum()), False, self.scenario.done, info
+        terminated, truncated = self.scenario.terminated, self.scenario.truncated
+        self._running = not (terminated or truncated)
+        return obs, float(rewards.sum()), terminated, truncated, info
 
     def render(self) -> str | None:
         return self.scenario.render_ansi() if self.render_mode == "ansi" else None
@@ -149,7 +162,11 @@ class JointParallelEnv(ParallelEnv):
         self, actions: dict[str, Any]
     ) -> tuple[dict, dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict]]:
         if not self.agents:
-            raise RuntimeError("the episode is over (truncated); call reset() before step()")
+            raise RuntimeError(_NOT_RUNNING)
+        if not isinstance(actions, dict):
+            raise ValueError(
+                f"actions must be a dict agent -> action, got {type(actions).__name__}"
+            )
         missing = [a for a in self.agents if a not in actions]
         if missing:
             raise ValueError(f"actions missing for {len(missing)} agent(s), e.g. {missing[:3]}")
@@ -160,12 +177,12 @@ class JointParallelEnv(ParallelEnv):
         metrics = self.scenario.metrics(rewards)
         obs = self._split(self.scenario.observe())
         agents = self.agents
-        done = self.scenario.done
+        terminated, truncated = self.scenario.terminated, self.scenario.truncated
         step_rewards = {a: float(rewards[self._index[a]]) for a in agents}
-        terminations = dict.fromkeys(agents, False)
-        truncations = dict.fromkeys(agents, done)
+        terminations = dict.fromkeys(agents, terminated)
+        truncations = dict.fromkeys(agents, truncated)
         infos = {a: dict(metrics) for a in agents}
-        if done:
+        if terminated or truncated:
             self.agents = []
         return obs, step_rewards, terminations, truncations, infos
 

@@ -124,8 +124,13 @@ class RideHailingScenario:
         return self.observe()
 
     @property
-    def done(self) -> bool:
-        """Whether the last step of the episode has been taken."""
+    def terminated(self) -> bool:
+        """Never: a ride-hailing day only ends by its time limit."""
+        return False
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the last step of the day has been taken."""
         return self.sim.done
 
     def step(self, action: Any) -> np.ndarray:

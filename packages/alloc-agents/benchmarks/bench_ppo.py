@@ -1,0 +1,119 @@
+"""Throughput of the PPO core: PS vs NoPS IPPO on Ride-Hailing (2) (dispatch mode), on this CPU.
+
+    python packages/alloc-agents/benchmarks/bench_ppo.py               # ride-hailing-2, 3 its
+    python packages/alloc-agents/benchmarks/bench_ppo.py --iterations 5 --n-envs 2 --threads 1
+
+Each configuration trains ``--iterations`` PPO iterations of the preset (144-step rollouts from
+``--n-envs`` env copies, one epoch of 1024-agent-step minibatches) and reports, over the
+iterations after the first (warm-up), the rollout and update seconds per iteration, env steps/s
+and agent-steps/s (one agent-step = one cell's decision) for the rollout alone and end to end.
+The env alone (all-STAY actions through the same PettingZoo view) is timed for reference. The
+last line is the NoPS / PS time ratio (the issue asks for NoPS within 2x of PS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from alloc_agents.ppo import get_preset, train
+from alloc_envs.ride_hailing import RideHailingParallelEnv
+
+
+def env_alone(preset: str, n_envs: int, steps: int) -> float:
+    """Seconds for ``steps`` lockstep steps of ``n_envs`` copies with all-STAY actions."""
+    envs = [RideHailingParallelEnv(preset=preset) for _ in range(n_envs)]
+    stay = np.zeros(50, dtype=np.int64)
+    for e, env in enumerate(envs):
+        env.reset(seed=e)
+    start = time.perf_counter()
+    for _ in range(steps):
+        for e, env in enumerate(envs):
+            if not env.agents:
+                env.reset(seed=e)
+            env.step({a: stay for a in env.agents})
+    return time.perf_counter() - start
+
+
+def run(preset: str, sharing: str, n_envs: int, iterations: int, device: str) -> dict:
+    config = get_preset(preset).config.replace(checkpoint_every=10**6)
+    steps_per_iter = config.n_steps * n_envs
+
+    def env_fn() -> RideHailingParallelEnv:
+        return RideHailingParallelEnv(preset=preset)
+
+    result = train(
+        env_fn,
+        algorithm="ippo",
+        sharing=sharing,
+        total_env_steps=iterations * steps_per_iter,
+        n_envs=n_envs,
+        seed=0,
+        device=device,
+        config=config,
+        progress=False,
+    )
+    rows = result.history[1:] if len(result.history) > 1 else result.history
+    rollout = statistics.mean(r["rollout_s"] for r in rows)
+    update = statistics.mean(r["update_s"] for r in rows)
+    agents = result.history[-1]["agent_steps"] / len(result.history)  # per iteration
+    n_params = sum(p.numel() for p in result.model.parameters())
+    return {
+        "sharing": sharing,
+        "params": n_params,
+        "rollout_s": rollout,
+        "update_s": update,
+        "rollout_env_sps": steps_per_iter / rollout,
+        "rollout_agent_sps": agents / rollout,
+        "total_env_sps": steps_per_iter / (rollout + update),
+        "total_agent_sps": agents / (rollout + update),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="ride-hailing-2")
+    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--n-envs", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--sharing", nargs="+", default=["ps", "nops"])
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(
+        f"# {args.preset}, dispatch, IPPO, {args.n_envs} env copies x 144 steps per iteration, "
+        f"{args.iterations} iterations (first excluded), device {args.device}, "
+        f"{args.threads} torch thread(s), {platform.machine()}, torch {torch.__version__}"
+    )
+    env_s = env_alone(args.preset, args.n_envs, 144)
+    print(f"env alone (all STAY): {144 * args.n_envs / env_s:,.0f} env steps/s\n")
+    print(
+        "| sharing | parameters | rollout s/it | update s/it | rollout env steps/s | "
+        "rollout agent-steps/s | end-to-end env steps/s | end-to-end agent-steps/s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    results = {}
+    for sharing in args.sharing:
+        r = run(args.preset, sharing, args.n_envs, args.iterations, args.device)
+        results[sharing] = r
+        print(
+            f"| {sharing} | {r['params']:,} | {r['rollout_s']:.2f} | {r['update_s']:.2f} | "
+            f"{r['rollout_env_sps']:,.0f} | {r['rollout_agent_sps']:,.0f} | "
+            f"{r['total_env_sps']:,.0f} | {r['total_agent_sps']:,.0f} |"
+        )
+    if "ps" in results and "nops" in results:
+        ps, nops = results["ps"], results["nops"]
+        print(
+            f"\nNoPS / PS time per iteration: rollout {nops['rollout_s'] / ps['rollout_s']:.2f}x, "
+            f"update {nops['update_s'] / ps['update_s']:.2f}x, end to end "
+            f"{(nops['rollout_s'] + nops['update_s']) / (ps['rollout_s'] + ps['update_s']):.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Layers holding several parameter sets ("members") used by many agents in one matmul.
+
+Inputs are agent-major: ``x`` has shape ``(A, ..., in)`` for A agents. A *route* says which
+member each agent uses:
+
+* ``None`` with one member: every agent uses member 0 (parameter sharing) and the layer is one
+  plain matmul over all ``A * ...`` rows;
+* ``None`` with ``A`` members: agent i uses member i (no sharing) — one batched matmul
+  (``torch.baddbmm``) over the stacked ``(A, in, out)`` weights, so 100 agents cost one call;
+* an ``(A,)`` long tensor: agent i uses member ``route[i]`` (grouped sharing, e.g. SePS or
+  DyPS): the member weights are gathered per agent, then one batched matmul. Gradients flow back
+  to the shared members.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+Route = Tensor | None
+
+ACTIVATION_FNS = {"tanh": torch.tanh, "relu": F.relu}
+
+
+class BatchedLinear(nn.Module):
+    """``y = x W[m] + b[m]`` with ``M`` members; weights ``(M, in, out)``, bias ``(M, out)``.
+
+    Every member is initialised independently: orthogonal with ``gain``, zero bias (the usual
+    PPO initialisation), drawn from the global torch generator.
+    """
+
+    def __init__(self, n_members: int, in_features: int, out_features: int, gain: float) -> None:
+        super().__init__()
+        self.n_members = n_members
+        self.in_features = in_features
+        self.out_features = out_features
+        weight = torch.empty(n_members, in_features, out_features)
+        for m in range(n_members):
+            w = torch.empty(out_features, in_features)
+            if in_features > 0:
+                nn.init.orthogonal_(w, gain=gain)
+            weight[m] = w.T
+        self.weight = nn.Parameter(weight)
+        self.bias = nn.Parameter(torch.zeros(n_members, out_features))
+
+    def forward(self, x: Tensor, route: Route = None) -> Tensor:
+        """``x`` (A, ..., in) -> (A, ..., out)."""
+        if route is None and self.n_members == 1:
+            return torch.matmul(x, self.weight[0]) + self.bias[0]
+        a = x.shape[0]
+        lead = x.shape[1:-1]
+        x3 = x.reshape(a, -1, self.in_features)
+        if route is None:
+            if a != self.n_members:
+                raise ValueError(f"{a} agents but {self.n_members} members and no route")
+            weight, bias = self.weight, self.bias
+        else:
+            weight, bias = self.weight[route], self.bias[route]
+        y = torch.baddbmm(bias.unsqueeze(1), x3, weight)
+        return y.reshape(a, *lead, self.out_features)
+
+    def copy_member(self, src: int, dst: int) -> None:
+        """Overwrite member ``dst``'s parameters with member ``src``'s (no gradient)."""
+        with torch.no_grad():
+            self.weight[dst].copy_(self.weight[src])
+            self.bias[dst].copy_(self.bias[src])
+
+
+class BatchedMLP(nn.Module):
+    """An MLP whose every layer is a :class:`BatchedLinear` (``M`` members).
+
+    ``in_dim -> hidden... -> out_dim``; hidden layers use ``activation`` and gain √2, the last
+    layer ``out_gain`` and no activation.
+    """
+
+    def __init__(
+        self,
+        n_members: int,
+        in_dim: int,
+        hidden: tuple[int, ...],
+        out_dim: int,
+        activation: str = "tanh",
+        out_gain: float = 1.0,
+    ) -> None:
+        super().__init__()
+        sizes = (in_dim, *hidden)
+        self.hidden = nn.ModuleList(
+            BatchedLinear(n_members, i, o, math.sqrt(2.0)) for i, o in pairwise(sizes)
+        )
+        self.out = BatchedLinear(n_members, sizes[-1], out_dim, out_gain)
+        self.act = ACTIVATION_FNS[activation]
+
+    def forward(self, x: Tensor, route: Route = None) -> Tensor:
+        """``x`` (A, ..., in_dim) -> (A, ..., out_dim)."""
+        for layer in self.hidden:
+            x = self.act(layer(x, route))
+        return self.out(x, route)
+
+
+def copy_member(module: nn.Module, src: int, dst: int) -> None:
+    """Copy member ``src`` to ``dst`` in every batched parameter of ``module``.
+
+    Batched parameters are :class:`BatchedLinear` layers and any parameter or buffer whose
+    leading axis is the member axis and that is listed in the module's ``member_tensors``.
+    """
+    for sub in module.modules():
+        if isinstance(sub, BatchedLinear):
+            sub.copy_member(src, dst)
+        for name in getattr(sub, "member_tensors", ()):
+            tensor = getattr(sub, name)
+            with torch.no_grad():
+                tensor[dst].copy_(tensor[src])
+
+
+def route_rows(values: Tensor, route: Route, n_agents: int) -> Tensor:
+    """Per-agent rows of a per-member tensor ``values`` (M, ...): (A, ...)."""
+    if route is not None:
+        return values[route]
+    if values.shape[0] == 1:
+        return values.expand(n_agents, *values.shape[1:])
+    return values

@@ -1,0 +1,76 @@
+"""Checkpoint files: tensors and plain containers only, loadable with
+``torch.load(path, weights_only=True)``.
+
+Contents (``format`` 1): ``meta`` (algorithm, sharing, config dict, seed, n_envs, agent ids,
+centralised input width), ``model`` and ``optimizer`` state dicts (the value normalisers'
+statistics are buffers of the model), ``counters`` (iteration, env/agent steps, episodes,
+elapsed seconds), ``rng`` (torch CPU and CUDA states, numpy's global state), ``runner`` (each
+env copy's episode counter, return accumulators and the actions of its current episode, replayed
+on resume) and ``history`` (the logged rows).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+FORMAT = 1
+
+
+def rng_state() -> dict[str, Any]:
+    """torch (CPU, CUDA) and numpy global generator states as tensors / plain values.
+
+    alloc-agents draws from no global numpy state itself; third-party envs (and user code in
+    ``env_fn``) may, so it is seeded and checkpointed too.
+    """
+    kind, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002 (see above)
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {
+            "kind": str(kind),
+            "keys": torch.as_tensor(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of :func:`rng_state`."""
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    np_state = state["numpy"]
+    np.random.set_state(  # noqa: NPY002
+        (
+            np_state["kind"],
+            np_state["keys"].numpy().astype(np.uint32),
+            np_state["pos"],
+            np_state["has_gauss"],
+            np_state["cached"],
+        )
+    )
+
+
+def save(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"format": FORMAT, **payload}, tmp)
+    os.replace(tmp, path)
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True`` onto the CPU."""
+    if not Path(path).exists():
+        raise ValueError(f"checkpoint {str(path)!r} does not exist")
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError(f"{str(path)!r} is not an alloc-agents PPO checkpoint (format {FORMAT})")
+    return data

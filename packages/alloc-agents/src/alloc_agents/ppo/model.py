@@ -1,0 +1,174 @@
+"""The multi-agent model: per space group, an actor, a critic and a value normaliser.
+
+IPPO: the critic reads the agent's local observation. MAPPO: the critic reads a centralised
+input — the env's ``state()`` when it has one, else the concatenated flat observations of all
+agents — plus a one-hot of the agent's position in its group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from alloc_agents.ppo.batched import Route, copy_member
+from alloc_agents.ppo.config import PPOConfig
+from alloc_agents.ppo.networks import Actor, Critic, MLPActor, ObsBatch, flat_features
+from alloc_agents.ppo.ride_hailing import (
+    DispatchActor,
+    RepositionActor,
+    StateFeatures,
+    scenario_kind,
+    symlog,
+)
+from alloc_agents.ppo.sharing import SharingStrategy
+from alloc_agents.ppo.spaces import AgentLayout, SpaceGroup
+from alloc_agents.ppo.valuenorm import ValueNorm
+
+ALGORITHMS = ("ippo", "mappo")
+
+
+def build_actor(group: SpaceGroup, n_members: int, id_dim: int, config: PPOConfig) -> Actor:
+    """The actor for a space group: ride-hailing networks for their observations, else an MLP."""
+    kind = scenario_kind(group)
+    hidden, act = config.hidden_sizes, config.activation
+    if kind == "dispatch":
+        return DispatchActor(group, n_members, id_dim, hidden, act)
+    if kind == "reposition":
+        return RepositionActor(group, n_members, id_dim, hidden, act)
+    return MLPActor(group.obs, group.action, n_members, id_dim, hidden, act, config.log_std_init)
+
+
+class GroupModel(nn.Module):
+    """Networks of one space group and the agent → member assignment (a buffer)."""
+
+    def __init__(
+        self,
+        group: SpaceGroup,
+        sharing: SharingStrategy,
+        algorithm: str,
+        central_dim: int,
+        config: PPOConfig,
+    ) -> None:
+        super().__init__()
+        self.group = group
+        self.algorithm = algorithm
+        n_agents = group.n_agents
+        assignment = np.asarray(sharing.assign(n_agents), dtype=np.int64)
+        n_members = int(assignment.max()) + 1
+        self.n_members = n_members
+        self.actor_ids = sharing.agent_id
+        id_dim = n_agents if sharing.agent_id else 0
+        self.actor = build_actor(group, n_members, id_dim, config)
+        hidden, act = config.hidden_sizes, config.activation
+        self.rh = scenario_kind(group) is not None
+        if algorithm == "mappo":
+            transform = symlog if self.rh else (lambda x: x)
+            self.critic_ids = True
+            self.critic = Critic(transform, central_dim + n_agents, n_members, hidden, act)
+        else:
+            self.critic_ids = sharing.agent_id
+            critic_id_dim = n_agents if self.critic_ids else 0
+            if self.rh:
+                self.state_features = StateFeatures(group)
+                features, dim = self.state_features, self.state_features.dim
+            else:
+                spec = group.obs
+                features, dim = (lambda obs: flat_features(spec, obs)), spec.flat_dim
+            self.critic = Critic(features, dim + critic_id_dim, n_members, hidden, act)
+        self.value_norm = (
+            ValueNorm(n_members, config.value_norm_beta) if config.value_norm else None
+        )
+        self.register_buffer("assignment", torch.as_tensor(assignment))
+        self.register_buffer("eye", torch.eye(n_agents), persistent=False)
+        self._update_route()
+
+    def _update_route(self) -> None:
+        a = self.assignment
+        identity = self.n_members == a.numel() and bool(
+            torch.equal(a, torch.arange(a.numel(), device=a.device))
+        )
+        self.route: Route = None if self.n_members == 1 or identity else a
+
+    def _apply(self, fn, recurse=True):  # keep the cached route on the module's device
+        out = super()._apply(fn, recurse)
+        self._update_route()
+        return out
+
+    def _load_from_state_dict(self, *args, **kwargs):  # the assignment buffer may change
+        super()._load_from_state_dict(*args, **kwargs)
+        self._update_route()
+
+    def ids(self, batch: int) -> Tensor:
+        """One-hot agent ids (A, batch, A)."""
+        return self.eye.unsqueeze(1).expand(-1, batch, -1)
+
+    def distribution(self, obs: ObsBatch):
+        """The action distribution for ``obs`` ({key: (A, B, ...)})."""
+        batch = next(iter(obs.values())).shape[1]
+        ids = self.ids(batch) if self.actor_ids else None
+        return self.actor(obs, ids, self.route)
+
+    def value(self, obs: ObsBatch, central: Tensor | None) -> Tensor:
+        """Critic output (A, B) in normalised units. ``central``: (B, S) for MAPPO."""
+        if self.algorithm == "mappo":
+            assert central is not None
+            inputs: object = central.unsqueeze(0).expand(self.group.n_agents, -1, -1)
+            batch = central.shape[0]
+        else:
+            inputs = obs
+            batch = next(iter(obs.values())).shape[1]
+        ids = self.ids(batch) if self.critic_ids else None
+        return self.critic(inputs, ids, self.route)
+
+    def denormalize(self, value: Tensor) -> Tensor:
+        return value if self.value_norm is None else self.value_norm.denormalize(value, self.route)
+
+    def reassign(self, assignment: np.ndarray, copy: dict[int, int] | None = None) -> None:
+        """Change which member each agent uses (dynamic strategies: SePS, DyPS).
+
+        ``assignment``: (A,) members in ``0 .. n_members - 1``; ``copy``: ``{dst: src}`` member
+        parameters (actor, critic, value statistics) to copy first. Optimiser moments of a copied
+        member are left as they were.
+        """
+        a = torch.as_tensor(np.asarray(assignment, dtype=np.int64), device=self.assignment.device)
+        if a.shape != self.assignment.shape or int(a.min()) < 0 or int(a.max()) >= self.n_members:
+            raise ValueError(
+                f"assignment must be ({self.group.n_agents},) members in 0..{self.n_members - 1}"
+            )
+        for dst, src in (copy or {}).items():
+            copy_member(self, src, dst)
+        self.assignment.copy_(a)
+        self._update_route()
+
+
+class MultiAgentModel(nn.Module):
+    """One :class:`GroupModel` per space group of ``layout``."""
+
+    def __init__(
+        self,
+        layout: AgentLayout,
+        sharing: SharingStrategy,
+        algorithm: str,
+        central_dim: int,
+        config: PPOConfig,
+    ) -> None:
+        super().__init__()
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+        self.layout = layout
+        self.algorithm = algorithm
+        self.sharing = sharing.name
+        self.groups = nn.ModuleList(
+            GroupModel(g, sharing, algorithm, central_dim, config) for g in layout.groups
+        )
+
+    def actor_parameters(self) -> Iterator[nn.Parameter]:
+        for g in self.groups:
+            yield from g.actor.parameters()
+
+    def critic_parameters(self) -> Iterator[nn.Parameter]:
+        for g in self.groups:
+            yield from g.critic.parameters()

@@ -1,0 +1,153 @@
+"""Networks for the ``alloc/RideHailing-v0`` observation (dispatch and reposition modes).
+
+Feature normalisation is fixed, not learned: every count, price and difference goes through
+``symlog(x) = sign(x) · log(1 + |x|)`` (idle drivers 0..50 → 0..3.9, prices 0..150 → 0..5),
+the step index is divided by the episode length (the ``time`` space's upper bound). Fixed scales
+keep the policy a pure function of its parameters (no running statistics to checkpoint or to
+drift under PPO's ratio) and work unchanged for any city size.
+
+* The cell's *state features*: ``observation`` without column 0 (the cell id — agent identity
+  enters only through the ``ps-id`` strategy's one-hot, so ``ps`` is the reference's "PS-noid"
+  and ``ps-id`` its "PS"), symlog-ed, plus ``time / episode_steps`` (15 / 21 features).
+* A candidate's features: price, trip length, type, Δratio, Δdrivers, Δorders and age
+  (``candidates`` columns 2..8), symlog-ed. Origin and destination ids are left out (the origin
+  is always the cell itself; the Δ features describe the destination).
+
+**Dispatch actor** (a scorer over candidate slots): ``s = tanh(MLP(state ++ id))`` (one vector
+per cell and step), then for every candidate j ``score_j = w · tanh(U s + V x_j + b)`` — a
+one-hidden-layer MLP on (cell embedding, candidate features), evaluated for all slots at once;
+empty slots are masked (and slots empty in the whole batch are not evaluated at all); the picks
+are drawn one after another without replacement for real orders while STAY stays available
+(:class:`~alloc_agents.ppo.distributions.SequentialPicks`), only ``min(idle, K)`` of them
+(idle = ``observation[1]``), padded with STAY.
+
+**Reposition actor**: ``α = 1 + softplus(MLP(state ++ id))`` over the 7 moves, a Dirichlet over
+the moves of ``move_mask`` (the others get weight exactly 0). α ≥ 1 keeps the density bounded and
+the log-probabilities stable; concentrating on one move is still possible (α of that move large).
+
+**Critic (IPPO)**: an MLP on the state features (+ id for ``ps-id``). With MAPPO the critic reads
+the symlog of the env's ``state()`` plus a one-hot agent id instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from alloc_agents.ppo.batched import ACTIVATION_FNS, BatchedLinear, BatchedMLP, Route
+from alloc_agents.ppo.distributions import MaskedDirichlet, SequentialPicks
+from alloc_agents.ppo.networks import Actor, ObsBatch, with_ids
+from alloc_agents.ppo.spaces import SpaceGroup
+
+#: Candidate-feature columns used by the scorer (price .. age of ``CANDIDATE_FEATURES``).
+CANDIDATE_COLUMNS = slice(2, 9)
+N_CANDIDATE_FEATURES = 7
+#: Column of the idle-driver count in ``observation``.
+IDLE = 1
+
+
+def symlog(x: Tensor) -> Tensor:
+    """``sign(x) · log1p(|x|)``: a fixed, scale-free squashing of counts and prices."""
+    return torch.sign(x) * torch.log1p(torch.abs(x))
+
+
+def scenario_kind(group: SpaceGroup) -> str | None:
+    """``"dispatch"``, ``"reposition"`` or ``None`` (not a ride-hailing observation)."""
+    names = set(group.obs.names)
+    action = group.action
+    if {"observation", "time", "candidates", "candidate_mask"} <= names:
+        slots = group.obs.key("candidates").shape[0]
+        if (
+            action.kind == "multidiscrete"
+            and len(action.shape) == 1
+            and all(n == slots for n in action.nvec)
+            and all(s == 0 for s in action.starts)
+            and group.obs.key("candidate_mask").shape == (slots,)
+            and group.obs.key("candidates").shape[1] >= 9
+        ):
+            return "dispatch"
+    if {"observation", "time", "move_mask"} <= names:
+        moves = group.obs.key("move_mask").shape
+        if action.kind == "box" and action.shape == moves:
+            return "reposition"
+    return None
+
+
+class StateFeatures(nn.Module):
+    """``(A, B, F)`` state features of a ride-hailing observation (see the module docstring)."""
+
+    def __init__(self, group: SpaceGroup) -> None:
+        super().__init__()
+        time_space = group.observation_space["time"]
+        self.time_scale = float(max(1.0, np.max(time_space.high)))
+        self.dim = group.obs.key("observation").shape[0] - 1 + 1
+
+    def forward(self, obs: ObsBatch) -> Tensor:
+        cell = symlog(obs["observation"][..., 1:])
+        return torch.cat([cell, obs["time"] / self.time_scale], dim=-1)
+
+
+class DispatchActor(Actor):
+    """Scores every candidate slot and samples ordered picks (module docstring)."""
+
+    def __init__(
+        self,
+        group: SpaceGroup,
+        n_members: int,
+        id_dim: int,
+        hidden: tuple[int, ...],
+        activation: str,
+    ) -> None:
+        super().__init__()
+        self.action = group.action
+        self.max_picks = len(group.action.nvec)
+        self.state = StateFeatures(group)
+        width = hidden[-1]
+        self.act = ACTIVATION_FNS[activation]
+        self.state_mlp = BatchedMLP(
+            n_members, self.state.dim + id_dim, hidden[:-1], width, activation, out_gain=2**0.5
+        )
+        self.query = BatchedLinear(n_members, width, width, 1.0)
+        self.key = BatchedLinear(n_members, N_CANDIDATE_FEATURES, width, 1.0)
+        self.score = BatchedLinear(n_members, width, 1, 0.01)
+
+    def forward(self, obs: ObsBatch, ids: Tensor | None, route: Route) -> SequentialPicks:
+        mask = obs["candidate_mask"] > 0
+        # Slots past the last one holding a candidate anywhere in the batch are empty
+        # everywhere: dropping them changes no probability and saves most of the work.
+        occupied = mask.reshape(-1, mask.shape[-1]).any(0).nonzero()
+        n_slots = int(occupied.max()) + 1 if occupied.numel() else 1
+        mask = mask[..., :n_slots]
+        s = self.act(self.state_mlp(with_ids(self.state(obs), ids), route))  # (A, B, H)
+        x = symlog(obs["candidates"][..., :n_slots, CANDIDATE_COLUMNS])  # (A, B, S, 7)
+        h = self.act(self.query(s, route).unsqueeze(2) + self.key(x, route))  # (A, B, S, H)
+        scores = self.score(h, route).squeeze(-1)  # (A, B, S)
+        idle = torch.round(obs["observation"][..., IDLE])
+        return SequentialPicks(scores, mask, idle, self.max_picks)
+
+
+class RepositionActor(Actor):
+    """Dirichlet weights over the valid moves (module docstring)."""
+
+    def __init__(
+        self,
+        group: SpaceGroup,
+        n_members: int,
+        id_dim: int,
+        hidden: tuple[int, ...],
+        activation: str,
+    ) -> None:
+        super().__init__()
+        self.action = group.action
+        self.state = StateFeatures(group)
+        n_moves = group.action.size
+        self.mlp = BatchedMLP(n_members, self.state.dim + id_dim, hidden, n_moves, activation, 0.01)
+
+    def forward(self, obs: ObsBatch, ids: Tensor | None, route: Route) -> MaskedDirichlet:
+        alpha = 1.0 + F.softplus(self.mlp(with_ids(self.state(obs), ids), route))
+        return MaskedDirichlet(alpha, obs["move_mask"] > 0)
+
+    def env_action(self, action: Tensor) -> np.ndarray:
+        return np.clip(action.detach().cpu().numpy(), 0.0, 1.0).astype(np.float32)

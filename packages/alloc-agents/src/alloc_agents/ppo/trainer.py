@@ -1,0 +1,524 @@
+"""The PPO training loop: collect a rollout, compute GAE, update, log, checkpoint.
+
+Loss of a space group g (means over the *active* agent-steps of g in the minibatch; the total
+loss is the sum over groups):
+
+    ρ = exp(log π(a|o) − log π_old(a|o))
+    L_pi = −mean(min(ρ Â, clip(ρ, 1 − ε, 1 + ε) Â))
+    L_V  = mean(max(ℓ(R̂ − V), ℓ(R̂ − V_clip))),  V_clip = V_old + clip(V − V_old, ±c_v)
+    L    = L_pi + c_V · L_V − c_H · mean(H[π(·|o)])
+
+with ℓ the Huber loss (δ = ``huber_delta``) or the squared error, R̂ the GAE return in the value
+normaliser's units and Â the advantage standardised over the group's active entries.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from alloc_agents.ppo import checkpoint as ckpt
+from alloc_agents.ppo.buffer import GroupBuffer
+from alloc_agents.ppo.config import PPOConfig, get_preset
+from alloc_agents.ppo.gae import compute_gae
+from alloc_agents.ppo.logger import RunLogger
+from alloc_agents.ppo.model import ALGORITHMS, GroupModel, MultiAgentModel
+from alloc_agents.ppo.policy import PPOPolicy
+from alloc_agents.ppo.runner import EpisodeStats, Runner
+from alloc_agents.ppo.sharing import SHARING, make_sharing
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` -> CUDA if available else CPU; ``"cuda"`` without a GPU is a ValueError."""
+    name = str(device)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError("device='cuda' but no CUDA device is available (use 'auto' or 'cpu')")
+        return torch.device(name)
+    if name == "cpu":
+        return torch.device("cpu")
+    raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', got {device!r}")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA) and numpy's global generator from the master seed."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (for envs that use the legacy global RNG)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns."""
+
+    #: The trained policy (deterministic by default; set ``policy.deterministic = False`` to
+    #: sample).
+    policy: PPOPolicy
+    #: One dict per iteration (the CSV rows).
+    history: list[dict[str, Any]]
+    model: MultiAgentModel
+    config: PPOConfig
+    algorithm: str
+    sharing: str
+    checkpoint: Path | None
+    log_dir: Path | None
+
+
+@dataclass
+class Counters:
+    iteration: int = 0
+    env_steps: int = 0
+    agent_steps: int = 0
+    episodes: int = 0
+    elapsed: float = 0.0
+
+
+@dataclass
+class UpdateStats:
+    policy_loss: float = 0.0
+    value_loss: float = 0.0
+    entropy: float = 0.0
+    approx_kl: float = 0.0
+    clip_frac: float = 0.0
+    actor_grad_norm: float = 0.0
+    critic_grad_norm: float = 0.0
+    n: int = 0
+    epochs: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def add(self, **values: float) -> None:
+        for key, value in values.items():
+            setattr(self, key, getattr(self, key) + value)
+        self.n += 1
+
+    def means(self) -> dict[str, float]:
+        n = max(1, self.n)
+        keys = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac")
+        out = {k: getattr(self, k) / n for k in keys}
+        out["actor_grad_norm"] = self.actor_grad_norm / n
+        out["critic_grad_norm"] = self.critic_grad_norm / n
+        out["epochs"] = float(self.epochs)
+        return out
+
+
+# ---------------------------------------------------------------------------------- rollout
+@torch.no_grad()
+def collect(
+    runner: Runner,
+    model: MultiAgentModel,
+    buffers: list[GroupBuffer],
+    central: Tensor | None,
+    n_steps: int,
+    device: torch.device,
+) -> list[EpisodeStats]:
+    """Fill the buffers (and the (T, E, S) centralised inputs) with ``n_steps`` lockstep steps."""
+    episodes: list[EpisodeStats] = []
+    groups = runner.layout.groups
+    for t in range(n_steps):
+        acting = runner.acting()
+        obs_np = runner.group_obs()
+        central_t = _tensor(runner.central(), device)
+        if central is not None:
+            central[t] = central_t
+        env_actions = []
+        for group, gm, buf in zip(groups, model.groups, buffers, strict=True):
+            obs = {k: torch.as_tensor(v, device=device) for k, v in obs_np[group.index].items()}
+            dist = gm.distribution(obs)
+            action = dist.sample()
+            active = torch.as_tensor(acting[list(group.agents)], device=device)
+            buf.insert(t, obs, action, dist.log_prob(action), gm.value(obs, central_t), active)
+            env_actions.append(gm.actor.env_action(action))
+        out = runner.step(env_actions, acting)
+        for group, buf in zip(groups, buffers, strict=True):
+            rows = list(group.agents)
+            buf.rewards[:, t] = torch.as_tensor(out.rewards[rows], device=device)
+            buf.terminated[:, t] = torch.as_tensor(out.terminated[rows], device=device)
+            buf.truncated[:, t] = torch.as_tensor(out.truncated[rows], device=device)
+        if out.truncated.any():  # bootstrap: V(final observation) of truncated agents
+            final = runner.group_obs([fo if fo is not None else {} for fo in out.final_obs])
+            final_central = _tensor(out.final_central, device)
+            for group, gm, buf in zip(groups, model.groups, buffers, strict=True):
+                obs = {k: torch.as_tensor(v, device=device) for k, v in final[group.index].items()}
+                buf.final_values[:, t] = gm.denormalize(gm.value(obs, final_central))
+        episodes.extend(out.episodes)
+    obs_np = runner.group_obs()
+    central_last = _tensor(runner.central(), device)
+    for group, gm, buf in zip(groups, model.groups, buffers, strict=True):
+        obs = {k: torch.as_tensor(v, device=device) for k, v in obs_np[group.index].items()}
+        buf.last_values = gm.denormalize(gm.value(obs, central_last))
+    return episodes
+
+
+def _tensor(array: np.ndarray | None, device: torch.device) -> Tensor | None:
+    return None if array is None else torch.as_tensor(array, device=device)
+
+
+@torch.no_grad()
+def compute_advantages(gm: GroupModel, buf: GroupBuffer, config: PPOConfig) -> None:
+    """GAE on denormalised values; advantages standardised over the active entries."""
+    t_major = lambda x: x.transpose(0, 1)  # noqa: E731  (A, T, E) -> (T, A, E)
+    values = gm.denormalize(buf.flat(buf.values)).reshape(buf.values.shape)
+    terminated, truncated = buf.terminated, buf.truncated
+    if not config.truncation_bootstrap:
+        terminated, truncated = terminated | truncated, torch.zeros_like(truncated)
+    adv, ret = compute_gae(
+        t_major(buf.rewards),
+        t_major(values),
+        t_major(buf.active),
+        t_major(terminated),
+        t_major(truncated),
+        t_major(buf.final_values),
+        buf.last_values,
+        config.gamma,
+        config.gae_lambda,
+    )
+    buf.advantages = adv.transpose(0, 1).contiguous()
+    buf.returns = ret.transpose(0, 1).contiguous()
+    if config.normalize_advantages:
+        active = buf.active
+        n = int(active.sum())
+        if n > 1:
+            a = buf.advantages[active]
+            mean, std = a.mean(), a.std()
+            buf.advantages = torch.where(
+                active, (buf.advantages - mean) / (std + 1e-8), torch.zeros_like(buf.advantages)
+            )
+
+
+# ---------------------------------------------------------------------------------- update
+def _masked_mean(x: Tensor, mask: Tensor, count: Tensor) -> Tensor:
+    return (x * mask).sum() / count
+
+
+def _value_error(error: Tensor, delta: float | None) -> Tensor:
+    if delta is None:
+        return 0.5 * error.pow(2)
+    return F.huber_loss(error, torch.zeros_like(error), reduction="none", delta=delta)
+
+
+def group_loss(
+    gm: GroupModel, mb, central: Tensor | None, config: PPOConfig
+) -> tuple[Tensor, dict[str, float]] | None:
+    """The PPO loss of one group's minibatch (module docstring) and its statistics."""
+    mask = mb.active.float()
+    count = mask.sum()
+    if float(count) == 0:
+        return None
+    dist = gm.distribution(mb.obs)
+    logp = dist.log_prob(mb.actions)
+    entropy = _masked_mean(dist.entropy(), mask, count)
+    log_ratio = torch.where(mb.active, logp - mb.logp, torch.zeros_like(logp))
+    ratio = log_ratio.exp()
+    eps = config.clip_coef
+    surrogate = torch.min(ratio * mb.advantages, ratio.clamp(1 - eps, 1 + eps) * mb.advantages)
+    policy_loss = -_masked_mean(surrogate, mask, count)
+
+    if gm.value_norm is not None:
+        gm.value_norm.update(mb.returns, gm.route, mb.active)
+        target = gm.value_norm.normalize(mb.returns, gm.route)
+    else:
+        target = mb.returns
+    value = gm.value(mb.obs, central)
+    value_loss_t = _value_error(target - value, config.huber_delta)
+    if config.value_clip is not None:
+        clipped = mb.values + (value - mb.values).clamp(-config.value_clip, config.value_clip)
+        value_loss_t = torch.max(value_loss_t, _value_error(target - clipped, config.huber_delta))
+    value_loss = _masked_mean(value_loss_t, mask, count)
+
+    loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
+    with torch.no_grad():
+        approx_kl = _masked_mean((ratio - 1) - log_ratio, mask, count)
+        clip_frac = _masked_mean(((ratio - 1).abs() > eps).float(), mask, count)
+    stats = {
+        "policy_loss": float(policy_loss.detach()),
+        "value_loss": float(value_loss.detach()),
+        "entropy": float(entropy.detach()),
+        "approx_kl": float(approx_kl),
+        "clip_frac": float(clip_frac),
+    }
+    return loss, stats
+
+
+def update(
+    model: MultiAgentModel,
+    optimizer: torch.optim.Optimizer,
+    buffers: list[GroupBuffer],
+    central: Tensor | None,
+    config: PPOConfig,
+) -> dict[str, float]:
+    """``n_epochs`` passes of minibatch PPO over the rollout; mean statistics."""
+    _, n_steps, n_envs = buffers[0].shape
+    n_samples = n_steps * n_envs
+    if config.minibatch_size is not None:
+        rows = sum(b.shape[0] for b in buffers) * n_samples
+        n_mb = max(1, round(rows / config.minibatch_size))
+    else:
+        n_mb = config.n_minibatches
+    n_mb = min(n_mb, n_samples)
+    central_flat = None if central is None else central.reshape(n_samples, -1)
+    actor_params = list(model.actor_parameters())
+    critic_params = list(model.critic_parameters())
+    device = buffers[0].logp.device
+    stats = UpdateStats()
+    for _ in range(config.n_epochs):
+        stats.epochs += 1
+        epoch_kl, epoch_n = 0.0, 0
+        perm = torch.randperm(n_samples, device=device)
+        for index in perm.tensor_split(n_mb):
+            losses, parts = [], []
+            mb_central = None if central_flat is None else central_flat[index]
+            for gm, buf in zip(model.groups, buffers, strict=True):
+                out = group_loss(gm, buf.minibatch(index), mb_central, config)
+                if out is not None:
+                    losses.append(out[0])
+                    parts.append(out[1])
+            if not losses:
+                continue
+            optimizer.zero_grad(set_to_none=True)
+            torch.stack(losses).sum().backward()
+            a_norm = torch.nn.utils.clip_grad_norm_(actor_params, config.max_grad_norm)
+            c_norm = torch.nn.utils.clip_grad_norm_(critic_params, config.max_grad_norm)
+            optimizer.step()
+            mean = {k: float(np.mean([p[k] for p in parts])) for k in parts[0]}
+            stats.add(actor_grad_norm=float(a_norm), critic_grad_norm=float(c_norm), **mean)
+            epoch_kl += mean["approx_kl"]
+            epoch_n += 1
+        if config.target_kl is not None and epoch_n and epoch_kl / epoch_n > config.target_kl:
+            break
+    return stats.means()
+
+
+def explained_variance(buffers: list[GroupBuffer], model: MultiAgentModel) -> float:
+    """1 − Var(R − V) / Var(R) over the active entries (denormalised values)."""
+    preds, targets = [], []
+    for gm, buf in zip(model.groups, buffers, strict=True):
+        values = gm.denormalize(buf.flat(buf.values)).reshape(buf.values.shape)
+        preds.append(values[buf.active])
+        targets.append(buf.returns[buf.active])
+    y, v = torch.cat(targets), torch.cat(preds)
+    var = float(y.var()) if y.numel() > 1 else 0.0
+    return math.nan if var == 0 else 1.0 - float((y - v).var()) / var
+
+
+# ---------------------------------------------------------------------------------- train
+def _episode_columns(episodes: list[EpisodeStats]) -> dict[str, float]:
+    if not episodes:
+        return {"episode_return": math.nan, "agent_return": math.nan, "episode_length": math.nan}
+    out = {
+        "episode_return": float(np.mean([e.team_return for e in episodes])),
+        "agent_return": float(np.mean([e.agent_return for e in episodes])),
+        "episode_length": float(np.mean([e.length for e in episodes])),
+    }
+    keys = sorted({k for e in episodes for k in e.metrics})
+    for key in keys:
+        out[f"info/{key}"] = float(np.mean([e.metrics.get(key, np.nan) for e in episodes]))
+    return out
+
+
+def _check_int(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def train(
+    env_fn: Callable[[], Any],
+    *,
+    algorithm: str = "ippo",
+    sharing: str = "ps",
+    total_env_steps: int,
+    n_envs: int = 4,
+    seed: int = 0,
+    device: str = "auto",
+    config: PPOConfig | str | None = None,
+    log_dir: str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    progress: bool | None = None,
+    threads: int | None = None,
+) -> TrainResult:
+    """Train IPPO or MAPPO with a parameter-sharing strategy on a PettingZoo ``ParallelEnv``.
+
+    Args:
+        env_fn: a zero-argument callable returning a fresh ``ParallelEnv`` (called ``n_envs``
+            times; the copies are stepped in lockstep).
+        algorithm: ``"ippo"`` (critic on the local observation) or ``"mappo"`` (centralised
+            critic on ``state()``, else on the joint observation, plus a one-hot agent id).
+        sharing: ``"ps"``, ``"ps-id"`` or ``"nops"`` (:mod:`alloc_agents.ppo.sharing`).
+        total_env_steps: budget in parallel env steps summed over copies, rounded up to whole
+            iterations of ``config.n_steps * n_envs``.
+        n_envs: number of env copies.
+        seed: master seed (torch, numpy, and every episode's reset seed).
+        device: ``"auto"`` (CUDA if available), ``"cpu"`` or ``"cuda"``.
+        config: a :class:`PPOConfig`, a preset name (:data:`~alloc_agents.ppo.config.PRESETS`)
+            or ``None`` for the defaults.
+        log_dir: directory for ``progress.csv``, ``tb/`` and (by default) ``checkpoint.pt``.
+        checkpoint: checkpoint path; default ``<log_dir>/checkpoint.pt`` when ``log_dir`` is
+            given, else no checkpoint.
+        resume: continue from ``checkpoint`` (same env, algorithm, sharing, config, seed and
+            ``n_envs``); the continuation is exactly the run that was never interrupted.
+        progress: progress bar on stderr; ``None``: only when stderr is a terminal.
+        threads: if set, ``torch.set_num_threads(threads)`` (process-wide). On a small or busy
+            CPU one thread is often the fastest: the networks are small.
+    """
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    if sharing not in SHARING:
+        raise ValueError(f"sharing must be one of {sorted(SHARING)}, got {sharing!r}")
+    _check_int("total_env_steps", total_env_steps, 1)
+    _check_int("n_envs", n_envs, 1)
+    _check_int("seed", seed, 0)
+    if not callable(env_fn):
+        raise ValueError("env_fn must be a zero-argument callable returning a ParallelEnv")
+    if config is None:
+        config = PPOConfig()
+    elif isinstance(config, str):
+        config = get_preset(config).config
+    elif not isinstance(config, PPOConfig):
+        raise ValueError(
+            f"config must be a PPOConfig or a preset name, got {type(config).__name__}"
+        )
+    if threads is not None:
+        _check_int("threads", threads, 1)
+        torch.set_num_threads(threads)
+    dev = resolve_device(device)
+    log_path = None if log_dir is None else Path(log_dir)
+    ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    if ckpt_path is None and log_path is not None:
+        ckpt_path = log_path / "checkpoint.pt"
+    if resume and ckpt_path is None:
+        raise ValueError("resume=True needs checkpoint (or log_dir)")
+
+    seed_everything(seed)
+    runner = Runner(env_fn, n_envs, seed, centralised=algorithm == "mappo")
+    layout = runner.layout
+    model = MultiAgentModel(layout, make_sharing(sharing), algorithm, runner.central_dim, config)
+    model.to(dev)
+    optimizer = torch.optim.Adam(
+        [
+            {"params": list(model.actor_parameters()), "lr": config.lr},
+            {"params": list(model.critic_parameters()), "lr": config.critic_learning_rate},
+        ],
+        eps=config.adam_eps,
+    )
+    meta = {
+        "algorithm": algorithm,
+        "sharing": sharing,
+        "config": config.to_dict(),
+        "seed": seed,
+        "n_envs": n_envs,
+        "agents": list(layout.agents),
+        "central_dim": runner.central_dim,
+    }
+    counters = Counters()
+    history: list[dict[str, Any]] = []
+    if resume:
+        data = ckpt.load(ckpt_path)
+        _check_resume(data["meta"], meta)
+        model.load_state_dict(data["model"])
+        optimizer.load_state_dict(data["optimizer"])
+        counters = Counters(**data["counters"])
+        history = list(data["history"])
+        runner.load_state_dict(data["runner"])
+        ckpt.set_rng_state(data["rng"])
+    else:
+        runner.reset_all()
+
+    steps_per_iter = config.n_steps * n_envs
+    n_iters = math.ceil(total_env_steps / steps_per_iter)
+    logger = RunLogger(
+        log_path, n_iters * steps_per_iter, counters.iteration if resume else None, progress
+    )
+    buffers = [GroupBuffer(g, config.n_steps, n_envs, dev) for g in layout.groups]
+    central = (
+        torch.zeros((config.n_steps, n_envs, runner.central_dim), device=dev)
+        if algorithm == "mappo"
+        else None
+    )
+
+    def save_checkpoint() -> None:
+        if ckpt_path is None:
+            return
+        ckpt.save(
+            ckpt_path,
+            {
+                "meta": meta,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "counters": vars(counters).copy(),
+                "rng": ckpt.rng_state(),
+                "runner": runner.state_dict(),
+                "history": history,
+            },
+        )
+
+    try:
+        while counters.iteration < n_iters:
+            if config.anneal_lr:
+                frac = 1.0 - counters.iteration / n_iters
+                optimizer.param_groups[0]["lr"] = frac * config.lr
+                optimizer.param_groups[1]["lr"] = frac * config.critic_learning_rate
+            t0 = time.perf_counter()
+            model.eval()
+            episodes = collect(runner, model, buffers, central, config.n_steps, dev)
+            for gm, buf in zip(model.groups, buffers, strict=True):
+                compute_advantages(gm, buf, config)
+            t1 = time.perf_counter()
+            model.train()
+            stats = update(model, optimizer, buffers, central, config)
+            t2 = time.perf_counter()
+            counters.iteration += 1
+            counters.env_steps += steps_per_iter
+            counters.agent_steps += int(sum(int(b.active.sum()) for b in buffers))
+            counters.episodes += len(episodes)
+            counters.elapsed += t2 - t0
+            row: dict[str, Any] = {
+                "iteration": counters.iteration,
+                "env_steps": counters.env_steps,
+                "agent_steps": counters.agent_steps,
+                "episodes": counters.episodes,
+                "episodes_iter": len(episodes),
+                **_episode_columns(episodes),
+                **stats,
+                "explained_variance": explained_variance(buffers, model),
+                "lr": optimizer.param_groups[0]["lr"],
+                "fps": steps_per_iter / max(t2 - t0, 1e-9),
+                "rollout_s": t1 - t0,
+                "update_s": t2 - t1,
+                "time_s": counters.elapsed,
+            }
+            history.append(row)
+            logger.log(row)
+            if counters.iteration % config.checkpoint_every == 0 or counters.iteration == n_iters:
+                save_checkpoint()
+    finally:
+        logger.close()
+    model.eval()
+    return TrainResult(
+        policy=PPOPolicy(model),
+        history=history,
+        model=model,
+        config=config,
+        algorithm=algorithm,
+        sharing=sharing,
+        checkpoint=ckpt_path,
+        log_dir=log_path,
+    )
+
+
+def _check_resume(saved: dict[str, Any], current: dict[str, Any]) -> None:
+    for key in ("algorithm", "sharing", "config", "seed", "n_envs", "agents", "central_dim"):
+        if saved[key] != current[key]:
+            raise ValueError(
+                f"cannot resume: {key} differs from the checkpoint's "
+                f"({saved[key]!r} there, {current[key]!r} here)"
+            )

@@ -1,0 +1,124 @@
+"""Where runs execute: in this process, in a local process pool, or on Ray.
+
+Every executor calls :func:`alloc_bench.execute.execute_run` on JSON-able config dicts and yields
+the outcomes as they complete (in completion order); the caller (the parent process) alone
+writes them to the store. Executors never change a run's numbers: a run is a pure function of its
+config, so ``--jobs 1``, ``--jobs N`` and Ray give identical metrics.
+
+* ``serial`` (``--jobs 1``): one after the other in this process (easiest to debug);
+* ``process``: :class:`concurrent.futures.ProcessPoolExecutor` with ``min(jobs, runs)`` workers
+  started with ``spawn`` (a clean interpreter per worker: no state inherited from the parent,
+  so what a worker runs is exactly what the config says, as on Ray);
+* ``ray``: one Ray task per run (1 CPU each). Connects to a running Ray instance when this process
+  already called ``ray.init`` or ``address`` is given, else starts a local one with ``jobs`` CPUs
+  and shuts it down at the end. Needs ``pip install alloc-bench[ray]``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from alloc_bench.config import RunConfig
+from alloc_bench.errors import BenchError
+from alloc_bench.execute import execute_run
+
+#: Executor names accepted by ``--executor``.
+EXECUTORS = ("process", "ray")
+
+
+def default_jobs() -> int:
+    """CPUs this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def check_executor(executor: str) -> None:
+    """A :class:`BenchError` if ``executor`` is unknown or cannot be used here (Ray missing)."""
+    if executor not in EXECUTORS:
+        raise BenchError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
+    if executor == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise BenchError(
+                "--executor ray needs Ray: pip install 'alloc-bench[ray]' (with -c constraints.txt)"
+            ) from None
+
+
+def execute(
+    configs: Sequence[RunConfig],
+    *,
+    workdir: Path,
+    jobs: int,
+    executor: str = "process",
+    ray_address: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Outcomes of ``configs`` as they complete (see the module doc).
+
+    Args:
+        configs: the runs to execute.
+        workdir: the artifacts folder; run ``h`` gets ``workdir / h`` for checkpoints.
+        jobs: parallel runs (``process``: workers; ``ray``: CPUs of a local instance it starts).
+        executor: ``"process"`` (``jobs == 1`` runs in this process) or ``"ray"``.
+        ray_address: address of a running Ray cluster (``ray`` only).
+    """
+    check_executor(executor)
+    if jobs < 1:
+        raise BenchError(f"--jobs must be >= 1, got {jobs}")
+    tasks = [(c.to_dict(), str(workdir / c.config_hash)) for c in configs]
+    if not tasks:
+        return iter(())
+    if executor == "ray":
+        return _ray(tasks, jobs, ray_address)
+    if jobs == 1 or len(tasks) == 1:
+        return (execute_run(config, path) for config, path in tasks)
+    return _pool(tasks, min(jobs, len(tasks)))
+
+
+def _pool(tasks: list[tuple[dict[str, Any], str]], workers: int) -> Iterator[dict[str, Any]]:
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
+        pending: set[Future[dict[str, Any]]] = {
+            pool.submit(execute_run, config, path) for config, path in tasks
+        }
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+    finally:
+        # Interrupted (Ctrl-C, an error in the caller): drop what has not started.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ray(
+    tasks: list[tuple[dict[str, Any], str]], jobs: int, address: str | None
+) -> Iterator[dict[str, Any]]:
+    import ray
+
+    started = False
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address)
+        else:
+            ray.init(num_cpus=jobs, include_dashboard=False, log_to_driver=False)
+        started = True
+    remote = ray.remote(num_cpus=1, max_retries=0)(execute_run)
+    pending = [remote.remote(config, path) for config, path in tasks]
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                yield ray.get(ref)
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        if started:
+            ray.shutdown()

@@ -1,0 +1,101 @@
+"""The bench's adapter to ``alloc_agents.train``: ``<sharing>+<algorithm>`` methods.
+
+A method name such as ``"PS-id+IPPO"`` is a parameter-sharing strategy and an algorithm; the
+adapter maps them to ``alloc_agents.train(..., sharing="ps-id", algorithm="ippo")`` and follows
+the bench's trainer protocol (:mod:`alloc_bench.methods`). :func:`marl_support` says why a method
+cannot run (the strategy or algorithm is not in ``alloc_agents`` yet, the scenario has no
+PettingZoo view): such methods are reported as "not implemented".
+
+Training: ``train_steps`` environment steps (``total_env_steps``), seeded with the run's seed,
+``device="auto"``, the scenario's PPO preset when ``alloc_agents`` has one (else its defaults),
+``log_dir`` = the run's artifacts folder (``progress.csv``, TensorBoard, ``checkpoint.pt``). A
+checkpoint left there by an interrupted run is resumed (the agents' trainer makes the
+continuation identical to an uninterrupted run). The learning curve is the trainer's per-
+iteration history: ``episode_return`` and the scenario's metrics (``info/<metric>``) against
+environment steps. The returned policy is the trained, deterministic one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from alloc_bench.errors import BenchError
+from alloc_bench.scenarios import get_scenario
+
+#: Algorithm part of a method name -> ``alloc_agents.train(algorithm=...)``.
+ALGORITHMS = {"IPPO": "ippo", "MAPPO": "mappo", "CoPO": "copo"}
+
+
+def parse_marl_name(method: str) -> tuple[str, str]:
+    """``("ps-id", "ippo")`` from ``"PS-id+IPPO"``.
+
+    Raises:
+        BenchError: not of the form ``<sharing>+<algorithm>`` with a known algorithm.
+    """
+    sharing, sep, algorithm = method.rpartition("+")
+    if not sep or not sharing or algorithm not in ALGORITHMS:
+        raise BenchError(f"{method!r} is not <sharing>+<algorithm> ({'/'.join(ALGORITHMS)})")
+    return sharing.lower(), ALGORITHMS[algorithm]
+
+
+def marl_support(method: str, scenario: str) -> str:
+    """Why ``method`` cannot train on ``scenario`` now (empty when it can)."""
+    try:
+        sharing, algorithm = parse_marl_name(method)
+    except BenchError as exc:
+        return str(exc)
+    if not get_scenario(scenario).parallel_entry:
+        return f"scenario {scenario!r} has no PettingZoo parallel view to train on"
+    try:
+        from alloc_agents.ppo import SHARING
+        from alloc_agents.ppo.model import ALGORITHMS as AGENT_ALGORITHMS
+    except ImportError as exc:
+        return f"alloc_agents has no PPO core yet ({exc})"
+    if algorithm not in AGENT_ALGORITHMS:
+        return f"alloc_agents does not implement algorithm {algorithm!r} yet"
+    if sharing not in SHARING:
+        return f"alloc_agents does not implement sharing strategy {sharing!r} yet"
+    return ""
+
+
+def train_marl(
+    make_env: Callable[[], Any],
+    *,
+    method: str,
+    seed: int,
+    train_steps: int,
+    workdir: Path | None,
+    log: Any,
+    scenario: str,
+    make_parallel_env: Callable[[], Any],
+) -> Any:
+    """Train ``method`` with ``alloc_agents.train`` (module doc); the trained policy."""
+    from alloc_agents import train
+    from alloc_agents.ppo import PRESETS
+
+    sharing, algorithm = parse_marl_name(method)
+    checkpoint = None if workdir is None else workdir / "checkpoint.pt"
+    result = train(
+        make_parallel_env,
+        algorithm=algorithm,
+        sharing=sharing,
+        total_env_steps=train_steps,
+        seed=seed,
+        device="auto",
+        config=scenario if scenario in PRESETS else None,
+        log_dir=workdir,
+        resume=checkpoint is not None and checkpoint.exists(),
+        progress=False,
+    )
+    metrics = get_scenario(scenario).metric_names
+    for row in result.history:
+        values = {m: row.get(f"info/{m}") for m in metrics}
+        values["episode_return"] = row.get("episode_return")
+        clean = {k: float(v) for k, v in values.items() if v is not None and math.isfinite(v)}
+        if clean:
+            log.curve(int(row["env_steps"]), **clean)
+    log.device = str(getattr(result.policy, "device", "cpu"))
+    return result.policy

@@ -1,0 +1,407 @@
+"""API conformance of the RWARE adapter (``alloc/RWARE-v0``): Gymnasium / PettingZoo checkers,
+seeding and determinism over several episodes, truncation, pickling, vector envs, registration
+in a fresh interpreter (without pyglet), and rejection of bad input."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import gymnasium
+import numpy as np
+import pettingzoo
+import pytest
+
+pytest.importorskip("rware", reason="needs alloc-envs[third-party]")
+
+from gymnasium.utils.env_checker import check_env
+from pettingzoo.test import parallel_api_test
+
+from alloc_envs.third_party.rollouts import (
+    gym_episode,
+    joint_from_agents,
+    parallel_episode,
+    random_joint_action,
+)
+from alloc_envs.third_party.rware_config import RWAREConfig, make_rware_config
+from alloc_envs.third_party.rware_env import RWAREEnv, RWAREParallelEnv
+
+ENV_ID = "alloc/RWARE-v0"
+PRESETS = ["rware-1", "rware-2"]
+N_AGENTS = {"rware-1": 8, "rware-2": 16}
+#: Short episodes keep the multi-episode tests fast (upstream's step is ~1 ms).
+SHORT = 40
+
+
+def _caught(fn, *args, **kwargs) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn(*args, **kwargs)
+    return [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+# ------------------------------------------------------------------ checkers
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_gymnasium_check_env_without_warnings(preset: str) -> None:
+    assert _caught(check_env, RWAREEnv(preset).unwrapped, skip_render_check=True) == []
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_pettingzoo_parallel_api_test_without_warnings(preset: str) -> None:
+    env = RWAREParallelEnv(preset, time_limit=SHORT)
+    assert _caught(parallel_api_test, env, num_cycles=100) == []
+
+
+def test_made_env_passes_the_passive_checker() -> None:
+    def run() -> None:
+        env = gymnasium.make(ENV_ID, preset="rware-1", time_limit=15)
+        env.action_space.seed(0)
+        obs, _ = env.reset(seed=0)
+        for _ in range(20):
+            obs, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            assert env.observation_space.contains(obs)
+            assert isinstance(reward, float) and terminated is False
+            if truncated:
+                obs, _ = env.reset()
+        env.close()
+
+    assert _caught(run) == []
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_spaces(preset: str) -> None:
+    n = N_AGENTS[preset]
+    env = RWAREParallelEnv(preset)
+    obs, _ = env.reset(seed=0)
+    assert env.possible_agents == [f"agent_{i}" for i in range(n)]
+    for agent in env.agents:
+        assert env.observation_space(agent) is env.observation_space(agent)
+        assert env.action_space(agent) == gymnasium.spaces.Discrete(5)
+        assert set(obs[agent]) == {"observation"}  # every action is valid: no mask
+        assert obs[agent]["observation"].shape == (91,)
+        assert env.observation_space(agent).contains(obs[agent])
+    state = env.state()
+    assert state.shape == (n * 91,) and env.state_space.contains(state)
+    gym_env = RWAREEnv(preset)
+    assert gym_env.action_space == gymnasium.spaces.MultiDiscrete([5] * n)
+    assert gym_env.reset(seed=0)[0]["observation"].shape == (n, 91)
+
+
+def test_observations_stay_in_the_space_over_an_episode() -> None:
+    env = RWAREEnv("rware-2", time_limit=60)
+    for step in gym_episode(env, seed=2, action_seed=2)[1:]:
+        assert env.observation_space.contains(step[1])
+
+
+# ------------------------------------------------------------------ determinism
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_gym_same_seed_same_episode_on_the_same_and_on_a_fresh_instance(preset: str, rh) -> None:
+    env = RWAREEnv(preset, time_limit=SHORT)
+    first = gym_episode(env, seed=3, action_seed=0)
+    assert len(first) == SHORT + 1
+    rh.assert_same(first, gym_episode(env, seed=3, action_seed=0))
+    other = gym_episode(env, seed=11, action_seed=0)
+    with pytest.raises(AssertionError):
+        rh.assert_same(first[0], other[0])
+    gym_episode(env, seed=None, action_seed=7)
+    rh.assert_same(first, gym_episode(env, seed=3, action_seed=0))  # after other episodes
+    rh.assert_same(first, gym_episode(RWAREEnv(preset, time_limit=SHORT), 3, action_seed=0))
+
+
+def test_gym_unseeded_resets_continue_the_seeded_generator(rh) -> None:
+    runs = []
+    for _ in range(2):
+        env = RWAREEnv("rware-1", time_limit=20)
+        episodes = [gym_episode(env, seed=5, action_seed=1)]
+        episodes += [gym_episode(env, seed=None, action_seed=2) for _ in range(2)]
+        runs.append(episodes)
+    rh.assert_same(runs[0], runs[1])
+    with pytest.raises(AssertionError):
+        rh.assert_same(runs[0][1][0], runs[0][2][0])
+
+
+def test_parallel_same_seed_same_episode(rh) -> None:
+    env = RWAREParallelEnv("rware-1", time_limit=SHORT)
+    first = parallel_episode(env, seed=4, action_seed=0)
+    parallel_episode(env, seed=8, action_seed=1)
+    rh.assert_same(first, parallel_episode(env, seed=4, action_seed=0))
+    fresh = RWAREParallelEnv("rware-1", time_limit=SHORT)
+    rh.assert_same(first, parallel_episode(fresh, seed=4, action_seed=0))
+
+
+def test_different_seeds_give_different_layouts() -> None:
+    env = RWAREEnv("rware-1")
+    layouts = [env.reset(seed=s)[0]["observation"].copy() for s in range(5)]
+    colours = []
+    for s in range(5):
+        env.reset(seed=s)
+        colours.append(env.scenario.warehouse.shelf_colors.copy())
+    for i in range(5):
+        for j in range(i + 1, 5):
+            assert not np.array_equal(layouts[i], layouts[j])
+            assert not np.array_equal(colours[i], colours[j])
+
+
+def test_gym_and_parallel_views_agree(rh) -> None:
+    gym_env, par_env = (
+        RWAREEnv("rware-1", time_limit=30),
+        RWAREParallelEnv("rware-1", time_limit=30),
+    )
+    agents = par_env.possible_agents
+    gym_obs, gym_info = gym_env.reset(seed=17)
+    par_obs, par_infos = par_env.reset(seed=17)
+    for a in agents:
+        rh.assert_same(par_infos[a], gym_info)
+    rh.assert_same(gym_obs, joint_from_agents(par_obs, agents))
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        joint = random_joint_action(rng, gym_obs, 5)
+        gym_obs, reward, term, trunc, info = gym_env.step(joint)
+        assert reward == sum(info["agent_rewards"])
+        par_obs, rewards, terms, truncs, infos = par_env.step(
+            {a: joint[i] for i, a in enumerate(agents)}
+        )
+        rh.assert_same(gym_obs, joint_from_agents(par_obs, agents))
+        assert [rewards[a] for a in agents] == info["agent_rewards"].tolist()
+        assert set(terms.values()) == {term} == {False} and set(truncs.values()) == {trunc}
+        metrics = {k: v for k, v in info.items() if k != "agent_rewards"}
+        for a in agents:
+            rh.assert_same(infos[a], metrics)
+    assert trunc and par_env.agents == []
+
+
+# ------------------------------------------------------------------ time limit
+
+
+def test_truncates_at_500_steps_and_never_terminates() -> None:
+    env = RWAREEnv("rware-1")
+    env.reset(seed=0)
+    noop = np.zeros(8, dtype=np.int64)
+    for step in range(1, 501):
+        _, _, terminated, truncated, info = env.step(noop)
+        assert terminated is False
+        assert truncated is (step == 500)
+    assert info["step"] == 500
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(noop)
+    env.reset(seed=0)
+    env.step(noop)
+
+
+def test_parallel_truncates_all_agents_together() -> None:
+    env = RWAREParallelEnv("rware-2", time_limit=6)
+    env.reset(seed=0)
+    for step in range(1, 7):
+        assert env.agents == env.possible_agents
+        _, _, terms, truncs, _ = env.step(dict.fromkeys(env.agents, 0))
+        assert not any(terms.values()) and all(truncs.values()) is (step == 6)
+    assert env.agents == []
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(dict.fromkeys(env.possible_agents, 0))
+
+
+def test_step_before_reset_raises() -> None:
+    with pytest.raises(RuntimeError, match="reset"):
+        RWAREEnv().step(np.zeros(8, dtype=np.int64))
+
+
+# ------------------------------------------------------------------ pickling and vector envs
+
+
+def test_gym_env_pickles_mid_episode_and_continues_identically(rh) -> None:
+    env = RWAREEnv("rware-1", time_limit=SHORT)
+    rng = np.random.default_rng(0)
+    obs, _ = env.reset(seed=21)
+    for _ in range(10):
+        obs, *_ = env.step(random_joint_action(rng, obs, 5))
+    clone = pickle.loads(pickle.dumps(env))
+    for _ in range(20):
+        action = random_joint_action(rng, obs, 5)
+        a, b = env.step(action), clone.step(action)
+        rh.assert_same(a, b)
+        obs = a[0]
+    rh.assert_same(gym_episode(env, None, 5), gym_episode(clone, None, 5))
+
+
+def test_parallel_env_pickles(rh) -> None:
+    env = RWAREParallelEnv("rware-1", time_limit=20)
+    env.reset(seed=2)
+    clone = pickle.loads(pickle.dumps(env))
+    assert clone.agent_types == env.agent_types
+    rh.assert_same(parallel_episode(env, None, 1), parallel_episode(clone, None, 1))
+
+
+def test_make_vec_async() -> None:
+    envs = gymnasium.make_vec(
+        ENV_ID, num_envs=2, vectorization_mode="async", preset="rware-1", time_limit=5
+    )
+    try:
+        obs, _ = envs.reset(seed=[0, 1])
+        assert obs["observation"].shape == (2, 8, 91)
+        single = RWAREEnv("rware-1")
+        np.testing.assert_array_equal(obs["observation"][1], single.reset(seed=1)[0]["observation"])
+        envs.action_space.seed(0)
+        truncations = 0
+        for _ in range(12):  # two autoresets per sub-env
+            _, reward, terminated, truncated, _ = envs.step(envs.action_space.sample())
+            assert reward.shape == (2,) and not terminated.any()
+            truncations += int(truncated.sum())
+        assert truncations == 4
+    finally:
+        envs.close()
+
+
+# ------------------------------------------------------------------ registration and rendering
+
+
+def test_registered_in_both_registries() -> None:
+    assert ENV_ID in gymnasium.registry
+    assert ENV_ID in pettingzoo.parallel_registry and ENV_ID in pettingzoo.aec_registry
+    assert gymnasium.make(ENV_ID, preset="rware-2").unwrapped.config == make_rware_config("rware-2")
+    par = pettingzoo.make("parallel", ENV_ID, preset="rware-2")
+    assert len(par.possible_agents) == 16
+    aec = pettingzoo.make("aec", ENV_ID)
+    aec.reset(seed=0)
+    assert len(aec.agents) == 8
+
+
+def test_fresh_interpreter_makes_both_ids_without_importing_pyglet() -> None:
+    """``alloc_envs:`` ids work without importing alloc_envs first, and neither adapter loads
+    upstream's pyglet rendering (headless CI has no display)."""
+    code = textwrap.dedent(
+        """
+        import sys, gymnasium
+        for env_id in ("alloc/LBF-v0", "alloc/RWARE-v0"):
+            env = gymnasium.make("alloc_envs:" + env_id)
+            env.reset(seed=0)
+            env.step(env.action_space.sample())
+            env.close()
+        assert "pyglet" not in sys.modules, "pyglet imported"
+        print("ok")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_render_ansi() -> None:
+    env = RWAREEnv("rware-1", render_mode="ansi")
+    assert "reset" in env.render()
+    env.reset(seed=0)
+    lines = env.render().splitlines()
+    assert len(lines) == 20 + 1 and all(len(line) == 10 for line in lines[:20])
+    grid = "".join(lines[:20])
+    assert grid.count("=") + sum(ch.isdigit() for ch in grid) >= 8  # robots may hide a goal
+    assert sum(ch.isupper() for ch in grid) <= 4  # requested shelves (robots may hide some)
+    assert RWAREEnv().render() is None
+    with pytest.raises(ValueError, match="render_mode"):
+        RWAREEnv(render_mode="human")
+
+
+# ------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"shelf_columns": 2}, "shelf_columns"),
+        ({"shelf_rows": 0}, "shelf_rows"),
+        ({"column_height": 0}, "column_height"),
+        ({"n_agents": 0}, "n_agents"),
+        ({"n_colors": 5}, "n_colors"),
+        ({"n_colors": 0}, "n_colors"),
+        ({"request_queue_size": 5}, "request_queue_size"),
+        ({"request_queue_size": 80}, "request_queue_size"),
+        ({"agent_colors": (0, 1)}, "agent_colors"),
+        ({"agent_colors": (0, 1, 2, 0, 0, 0, 0, 0)}, r"agent_colors\[2\]"),
+        ({"agent_colors": (0,) * 8}, "every colour"),
+        ({"sensor_range": 0}, "sensor_range"),
+        ({"time_limit": 0}, "time_limit"),
+        ({"reward": "shared"}, "reward"),
+        ({"permute_observations": 1}, "permute_observations"),
+        ({"roll_actions": "no"}, "roll_actions"),
+        ({"type_seed": -1}, "type_seed"),
+        ({"max_steps": 10}, "max_steps"),
+    ],
+)
+def test_bad_config_raises_naming_the_field(overrides: dict, field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        RWAREEnv("rware-1", **overrides)
+    with pytest.raises(ValueError, match=field):
+        RWAREParallelEnv("rware-1", **overrides)
+
+
+def test_bad_preset_and_config_combinations() -> None:
+    with pytest.raises(ValueError, match="preset"):
+        RWAREEnv("rware-3")
+    with pytest.raises(ValueError, match="preset"):
+        gymnasium.make(ENV_ID, preset="lbf-1")
+    with pytest.raises(ValueError, match="config"):
+        RWAREEnv("rware-2", config=make_rware_config("rware-1"))
+    env = RWAREEnv(config=RWAREConfig(n_agents=3, n_colors=3, request_queue_size=3), time_limit=9)
+    assert env.config.time_limit == 9 and env.agent_types == (0, 1, 2)
+
+
+N1 = 8
+BAD_ACTIONS = {
+    "too short": (np.zeros(N1 - 1, dtype=np.int64), "shape"),
+    "2-d": (np.zeros((1, N1), dtype=np.int64), "shape"),
+    "nan": (np.array([0, 1, np.nan, 0, 0, 0, 0, 0]), "agent_2.*NaN"),
+    "-inf": (np.array([0, 1, 0, 0, 0, 0, 0, -np.inf]), "agent_7.*inf"),
+    "negative": (np.array([0, -1, 0, 0, 0, 0, 0, 0]), "agent_1.*range"),
+    "too large": (np.array([0, 0, 0, 0, 0, 5, 0, 0]), "agent_5.*range"),
+    "fraction": (np.array([0, 0, 0, 2.5, 0, 0, 0, 0]), "agent_3.*integer"),
+    "objects": (np.array([None] * N1), "integer"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_ACTIONS))
+def test_bad_joint_action_raises_and_leaves_the_state_unchanged(name: str, rh) -> None:
+    bad, problem = BAD_ACTIONS[name]
+    env, twin = RWAREEnv("rware-1"), RWAREEnv("rware-1")
+    for e in (env, twin):
+        e.reset(seed=31)
+        e.step(np.arange(N1) % 5)
+    with pytest.raises(ValueError, match=problem):
+        env.step(bad)
+    action = (np.arange(N1) + 2) % 5
+    rh.assert_same(env.step(action), twin.step(action))
+
+
+@pytest.mark.parametrize("problem", ["missing", "unknown", "shape", "NaN", "range"])
+def test_bad_parallel_actions_raise_and_leave_the_state_unchanged(problem: str, rh) -> None:
+    env, twin = RWAREParallelEnv("rware-1"), RWAREParallelEnv("rware-1")
+    for e in (env, twin):
+        e.reset(seed=32)
+    actions = {a: i % 5 for i, a in enumerate(env.possible_agents)}
+    rh.assert_same(env.step(actions), twin.step(actions))
+    bad = dict(actions)
+    if problem == "missing":
+        del bad["agent_3"]
+        match = "missing.*agent_3"
+    elif problem == "unknown":
+        bad["robot_0"] = 0
+        match = "unknown.*robot_0"
+    elif problem == "shape":
+        bad["agent_2"] = np.array([1])
+        match = "agent_2.*shape"
+    elif problem == "NaN":
+        bad["agent_4"] = np.nan
+        match = "agent_4.*NaN"
+    else:
+        bad["agent_1"] = -2
+        match = "agent_1.*range"
+    with pytest.raises(ValueError, match=match):
+        env.step(bad)
+    np.testing.assert_array_equal(env.state(), twin.state())
+    rh.assert_same(env.step(actions), twin.step(actions))
