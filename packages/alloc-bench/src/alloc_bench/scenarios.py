@@ -180,74 +180,53 @@ def get_scenario(name: str) -> Scenario:
         ) from None
 
 
-for _preset, _size in (
-    ("ride-hailing-1", "6x6 cells, 360 drivers"),
-    ("ride-hailing-2", "10x10 cells, 1000 drivers"),
+#: Every registered scenario: (name, family, description, env module, view class prefix,
+#: metrics, headline metrics, ranking metric). The Gymnasium view is ``<prefix>Env`` and the
+#: PettingZoo view ``<prefix>ParallelEnv`` in that module; ``preset`` is the scenario's name.
+_RIDE = ("alloc_envs.ride_hailing", "RideHailing", RIDE_HAILING_METRICS, ("gmv", "orr"), "gmv")
+_LBF = (
+    "alloc_envs.third_party.lbf_env",
+    "LBF",
+    (RETURN_METRIC, MetricSpec("foods_collected", "foods", fmt=".1f")),
+    (EPISODE_RETURN,),
+    EPISODE_RETURN,
+)
+_RWARE = (
+    "alloc_envs.third_party.rware_env",
+    "RWARE",
+    (RETURN_METRIC, MetricSpec("deliveries", "deliveries", fmt=".1f")),
+    (EPISODE_RETURN,),
+    EPISODE_RETURN,
+)
+_VACCINE = (
+    "alloc_envs.vaccine",
+    "VaccineAllocation",
+    VACCINE_METRICS,
+    ("infections_averted_pct", "deaths_averted_pct"),
+    "infections_averted_pct",
+)
+_RIDE_TEXT = "DyPS ride-hailing order dispatching, {}, 144 steps of 10 min"
+_VACCINE_TEXT = "Daily vaccine allocation (alloc/VaccineAllocation-v0), {}, 62 days"
+for _name, _family, _text, (_module, _prefix, _metrics, _headline, _rank) in (
+    ("ride-hailing-1", "ride-hailing", _RIDE_TEXT.format("6x6 cells, 360 drivers"), _RIDE),
+    ("ride-hailing-2", "ride-hailing", _RIDE_TEXT.format("10x10 cells, 1000 drivers"), _RIDE),
+    ("lbf-1", "lbf", "Level-based foraging (alloc/LBF-v0), 10x10, 6 agents, 4 foods", _LBF),
+    ("lbf-2", "lbf", "Level-based foraging (alloc/LBF-v0), 10x10, 12 agents, 10 foods", _LBF),
+    ("rware-1", "rware", "Multi-robot warehouse (alloc/RWARE-v0), 8 robots, 2 colours", _RWARE),
+    ("rware-2", "rware", "Multi-robot warehouse (alloc/RWARE-v0), 16 robots, 2 colours", _RWARE),
+    ("medical-small", "vaccine", _VACCINE_TEXT.format("about 100 regions"), _VACCINE),
+    ("medical", "vaccine", _VACCINE_TEXT.format("3,130 regions, 7.19M people"), _VACCINE),
 ):
     register_scenario(
         Scenario(
-            name=_preset,
-            description=f"DyPS ride-hailing order dispatching, {_size}, 144 steps of 10 min",
-            family="ride-hailing",
-            env_entry="alloc_envs.ride_hailing:RideHailingEnv",
-            parallel_entry="alloc_envs.ride_hailing:RideHailingParallelEnv",
-            env_kwargs={"preset": _preset},
-            metrics=RIDE_HAILING_METRICS,
-            headline=("gmv", "orr"),
-            rank_by="gmv",
-        )
-    )
-
-for _preset, _text in (
-    ("lbf-1", "10x10 grid, 6 agents of levels 1-2, 4 foods, 50 steps"),
-    ("lbf-2", "10x10 grid, 12 agents of levels 1-2, 10 foods, 50 steps"),
-):
-    register_scenario(
-        Scenario(
-            name=_preset,
-            description=f"Level-based foraging (alloc/LBF-v0), {_text}",
-            family="lbf",
-            env_entry="alloc_envs.third_party.lbf_env:LBFEnv",
-            parallel_entry="alloc_envs.third_party.lbf_env:LBFParallelEnv",
-            env_kwargs={"preset": _preset},
-            metrics=(RETURN_METRIC, MetricSpec("foods_collected", "foods", fmt=".1f")),
-            headline=(EPISODE_RETURN,),
-            rank_by=EPISODE_RETURN,
-        )
-    )
-
-for _preset, _text in (
-    ("rware-1", "8 robots in two colours"),
-    ("rware-2", "16 robots in two colours"),
-):
-    register_scenario(
-        Scenario(
-            name=_preset,
-            description=f"Multi-robot warehouse (alloc/RWARE-v0), {_text}, 500 steps",
-            family="rware",
-            env_entry="alloc_envs.third_party.rware_env:RWAREEnv",
-            parallel_entry="alloc_envs.third_party.rware_env:RWAREParallelEnv",
-            env_kwargs={"preset": _preset},
-            metrics=(RETURN_METRIC, MetricSpec("deliveries", "deliveries", fmt=".1f")),
-            headline=(EPISODE_RETURN,),
-            rank_by=EPISODE_RETURN,
-        )
-    )
-
-for _preset, _text in (
-    ("medical-small", "about 100 regions (laptop scale)"),
-    ("medical", "3,130 regions, 7.19M people (the paper's scale)"),
-):
-    register_scenario(
-        Scenario(
-            name=_preset,
-            description=f"Daily vaccine allocation (alloc/VaccineAllocation-v0), {_text}, 62 days",
-            family="vaccine",
-            env_entry="alloc_envs.vaccine:VaccineAllocationEnv",
-            parallel_entry="alloc_envs.vaccine:VaccineAllocationParallelEnv",
-            env_kwargs={"preset": _preset},
-            metrics=VACCINE_METRICS,
-            headline=("infections_averted_pct", "deaths_averted_pct"),
-            rank_by="infections_averted_pct",
+            name=_name,
+            description=_text,
+            family=_family,
+            env_entry=f"{_module}:{_prefix}Env",
+            parallel_entry=f"{_module}:{_prefix}ParallelEnv",
+            env_kwargs={"preset": _name},
+            metrics=_metrics,
+            headline=_headline,
+            rank_by=_rank,
         )
     )

@@ -52,9 +52,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed torch (CPU and CUDA) and numpy's global generator from the master seed."""
+    """Seed torch (CPU and CUDA) from the master seed (numpy draws use owned generators)."""
     torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002 (for envs that use the legacy global RNG)
 
 
 @dataclass

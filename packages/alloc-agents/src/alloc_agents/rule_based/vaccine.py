@@ -23,6 +23,7 @@ target share s_i >= 0 and maps it to ``a_i = 1 + ln(s_i / max s) / logit_scale``
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Mapping
 
 import numpy as np
@@ -76,9 +77,9 @@ class _SharePolicy(Policy):
         rows = observation_rows(observation, self.name)
         return shares_to_actions(self.shares(rows), self.logit_scale)
 
+    @abstractmethod
     def shares(self, rows: np.ndarray) -> np.ndarray:
         """(N,) non-negative target shares (any scale)."""
-        raise NotImplementedError
 
 
 class NoVaccine(_SharePolicy):

@@ -7,12 +7,12 @@ rewards are prices divided by ``reward_scale``.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from alloc_envs.core.config import replace_config
 from alloc_envs.core.validation import check_choice, check_int, check_number
 
 #: Trip-duration weights of the reference simulator for trips of 1..5 steps (research note §2.4;
@@ -128,13 +128,7 @@ class RideHailingConfig:
 
     def replace(self, **changes: Any) -> RideHailingConfig:
         """A copy with some fields changed (validated); unknown names raise ``ValueError``."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown ride-hailing option(s) {unknown}; known options: {sorted(known)}"
-            )
-        return dataclasses.replace(self, **changes)
+        return replace_config(self, "ride-hailing", changes)
 
 
 #: The DyPS paper's scenarios (Table 1; sizes from the reference code, research note §8.1).

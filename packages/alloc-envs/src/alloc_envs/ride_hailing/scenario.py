@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from alloc_envs.core.config import build_config as core_build_config
 from alloc_envs.core.hexgrid import N_DIRECTIONS, HexGrid
-from alloc_envs.ride_hailing.config import DEFAULT_PRESET, RideHailingConfig, make_config
+from alloc_envs.ride_hailing.config import DEFAULT_PRESET, PRESETS, RideHailingConfig
 from alloc_envs.ride_hailing.demand import RecordedDemand, SyntheticDemand
 from alloc_envs.ride_hailing.render import render_ansi
 from alloc_envs.ride_hailing.sim import CANDIDATE_FEATURES, RideHailingSim
@@ -27,20 +28,9 @@ N_MOVES = N_DIRECTIONS + 1
 def build_config(
     preset: str | None, config: RideHailingConfig | None, overrides: dict[str, Any]
 ) -> RideHailingConfig:
-    """The config from ``config`` or ``preset`` (default ``"ride-hailing-1"``), plus overrides.
-
-    Giving both ``preset`` and ``config`` is an error.
-    """
-    if config is None:
-        return make_config(DEFAULT_PRESET if preset is None else preset, **overrides)
-    if preset is not None:
-        raise ValueError(
-            f"give either preset ({preset!r}) or config, not both; to start from a preset and "
-            f"change some fields, pass the fields as keywords"
-        )
-    if not isinstance(config, RideHailingConfig):
-        raise ValueError(f"config must be a RideHailingConfig, got {type(config).__name__}")
-    return config.replace(**overrides) if overrides else config
+    """The config from ``config`` or ``preset`` (default ``"ride-hailing-1"``), plus overrides;
+    giving both ``preset`` and ``config`` is an error."""
+    return core_build_config(PRESETS, DEFAULT_PRESET, preset, config, overrides, "ride-hailing")
 
 
 class RideHailingScenario:

@@ -16,7 +16,7 @@ environment is made): ``alloc/LBF-v0`` (presets ``lbf-1``, ``lbf-2``) and ``allo
 * ``*_scenario``: spaces, seeding, time limit, observation layout (the ``JointScenario`` shape);
 * :mod:`~alloc_envs.third_party.lbf_upstream`, :mod:`~alloc_envs.third_party.rware_typed`: the
   small subclasses of the upstream simulators (seeded spawning and fixed levels; colours);
-* :mod:`~alloc_envs.third_party.actions`, :mod:`~alloc_envs.third_party.config`,
-  :mod:`~alloc_envs.third_party.upstream`: shared helpers;
+* :mod:`~alloc_envs.third_party.actions`, :mod:`~alloc_envs.third_party.upstream`: shared
+  helpers;
 * :mod:`~alloc_envs.third_party.rollouts`: seeded random rollouts (tests, benchmark).
 """

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from alloc_envs.core.config import build_config, replace_config
 from alloc_envs.core.validation import check_int, check_number
-from alloc_envs.third_party.config import build_config, replace_config
 
 #: Upstream's action count: NONE, NORTH, SOUTH, WEST, EAST, LOAD.
 N_LBF_ACTIONS = 6

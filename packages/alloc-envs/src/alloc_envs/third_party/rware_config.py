@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from alloc_envs.core.config import build_config, replace_config
 from alloc_envs.core.validation import check_choice, check_int
-from alloc_envs.third_party.config import build_config, replace_config
 
 #: Upstream's action count: NOOP, FORWARD, LEFT, RIGHT, TOGGLE_LOAD.
 N_RWARE_ACTIONS = 5

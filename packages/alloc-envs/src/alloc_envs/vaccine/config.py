@@ -9,12 +9,12 @@ parameter named in the research note (``research/vaccine-and-algorithms.md``, A.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from alloc_envs.core.config import replace_config
 from alloc_envs.core.validation import check_choice, check_int, check_number
 
 #: Age groups of the infection-fatality table: 5-year groups <5, 5-9, ..., 75-79, then 80+.
@@ -207,11 +207,7 @@ class VaccineConfig:
 
     def replace(self, **changes: Any) -> VaccineConfig:
         """A copy with some fields changed (validated); unknown names raise ``ValueError``."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ValueError(f"unknown vaccine option(s) {unknown}; known options: {sorted(known)}")
-        return dataclasses.replace(self, **changes)
+        return replace_config(self, "vaccine", changes)
 
     def synthetic_city_key(self) -> tuple[Any, ...]:
         """The fields the synthetic city depends on (the key of the city cache)."""

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from alloc_envs.core.config import build_config as core_build_config
 from alloc_envs.vaccine.allocation import allocate, log_weights
 from alloc_envs.vaccine.city import City
-from alloc_envs.vaccine.config import DEFAULT_PRESET, VaccineConfig, make_config
+from alloc_envs.vaccine.config import DEFAULT_PRESET, PRESETS, VaccineConfig
 from alloc_envs.vaccine.observation import (
     city_state,
     observation_high,
@@ -39,20 +40,9 @@ CityLike = City | str | os.PathLike | None
 def build_config(
     preset: str | None, config: VaccineConfig | None, overrides: dict[str, Any]
 ) -> VaccineConfig:
-    """The config from ``config`` or ``preset`` (default ``"medical-small"``), plus overrides.
-
-    Giving both ``preset`` and ``config`` is an error.
-    """
-    if config is None:
-        return make_config(DEFAULT_PRESET if preset is None else preset, **overrides)
-    if preset is not None:
-        raise ValueError(
-            f"give either preset ({preset!r}) or config, not both; to start from a preset and "
-            f"change some fields, pass the fields as keywords"
-        )
-    if not isinstance(config, VaccineConfig):
-        raise ValueError(f"config must be a VaccineConfig, got {type(config).__name__}")
-    return config.replace(**overrides) if overrides else config
+    """The config from ``config`` or ``preset`` (default ``"medical-small"``), plus overrides;
+    giving both ``preset`` and ``config`` is an error."""
+    return core_build_config(PRESETS, DEFAULT_PRESET, preset, config, overrides, "vaccine")
 
 
 def resolve_city(city: CityLike, config: VaccineConfig) -> City:

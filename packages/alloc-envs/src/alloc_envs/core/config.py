@@ -1,4 +1,4 @@
-"""Preset lookup and validated ``replace`` shared by the third-party scenario configs."""
+"""Preset lookup and validated ``replace`` shared by every scenario's config dataclass."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ C = TypeVar("C")
 
 def replace_config(config: C, kind: str, changes: Mapping[str, Any]) -> C:
     """A validated copy of the dataclass ``config`` with ``changes``; unknown names raise
-    ``ValueError`` listing the known options of ``kind`` (e.g. ``"LBF"``)."""
+    ``ValueError`` listing the known options of ``kind`` (e.g. ``"ride-hailing"``)."""
     known = {f.name for f in dataclasses.fields(config)}  # type: ignore[arg-type]
     unknown = sorted(set(changes) - known)
     if unknown:
