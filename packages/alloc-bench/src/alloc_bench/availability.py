@@ -68,6 +68,9 @@ def availability(scenario: str, method: str) -> Availability:
     """Whether ``method`` can run on ``scenario`` now, and if not, why."""
     if scenario not in SCENARIOS:
         return Availability(False, f"scenario {scenario!r} is not registered yet")
+    missing = SCENARIOS[scenario].missing_dependencies()
+    if missing:
+        return Availability(False, f"scenario {scenario!r} {missing}")
     family = SCENARIOS[scenario].family
     if method in rule_based(family):
         return Availability(True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -62,6 +63,9 @@ class Scenario:
         rank_by: name of the metric that ranks methods (its ``higher_is_better`` gives the order).
         parallel_entry: ``"module:Class"`` of the scenario's PettingZoo ``ParallelEnv`` view
             (same keyword arguments), which learned multi-agent methods train on; empty if none.
+        requires: optional modules the environment needs, with the pip extra that installs
+            them (e.g. ``{"lbforaging": "alloc-envs[third-party]"}``); runs are reported as not
+            available, with that extra named, when a module is missing.
     """
 
     name: str
@@ -73,9 +77,11 @@ class Scenario:
     headline: tuple[str, ...] = ()
     rank_by: str = ""
     parallel_entry: str = ""
+    requires: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "env_kwargs", MappingProxyType(dict(self.env_kwargs)))
+        object.__setattr__(self, "requires", MappingProxyType(dict(self.requires)))
         names = self.metric_names
         if not names:
             raise ValueError(f"scenario {self.name!r} must report at least one metric")
@@ -84,6 +90,15 @@ class Scenario:
         for name in (*self.headline, self.rank_by):
             if name not in names:
                 raise ValueError(f"scenario {self.name!r}: {name!r} is not one of its {names}")
+
+    def missing_dependencies(self) -> str:
+        """Empty when the environment can be built; else which modules are missing and how to
+        install them."""
+        missing = {m: extra for m, extra in self.requires.items() if find_spec(m) is None}
+        if not missing:
+            return ""
+        extras = " ".join(sorted({f"'{extra}'" for extra in missing.values()}))
+        return f"needs {', '.join(sorted(missing))}: pip install {extras}"
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -181,15 +196,18 @@ def get_scenario(name: str) -> Scenario:
 
 
 #: Every registered scenario: (name, family, description, env module, view class prefix,
-#: metrics, headline metrics, ranking metric). The Gymnasium view is ``<prefix>Env`` and the
-#: PettingZoo view ``<prefix>ParallelEnv`` in that module; ``preset`` is the scenario's name.
-_RIDE = ("alloc_envs.ride_hailing", "RideHailing", RIDE_HAILING_METRICS, ("gmv", "orr"), "gmv")
+#: metrics, headline metrics, ranking metric, optional modules). The Gymnasium view is
+#: ``<prefix>Env`` and the PettingZoo view ``<prefix>ParallelEnv`` in that module; ``preset`` is
+#: the scenario's name.
+_THIRD_PARTY = "alloc-envs[third-party]"
+_RIDE = ("alloc_envs.ride_hailing", "RideHailing", RIDE_HAILING_METRICS, ("gmv", "orr"), "gmv", {})
 _LBF = (
     "alloc_envs.third_party.lbf_env",
     "LBF",
     (RETURN_METRIC, MetricSpec("foods_collected", "foods", fmt=".1f")),
     (EPISODE_RETURN,),
     EPISODE_RETURN,
+    {"lbforaging": _THIRD_PARTY},
 )
 _RWARE = (
     "alloc_envs.third_party.rware_env",
@@ -197,6 +215,7 @@ _RWARE = (
     (RETURN_METRIC, MetricSpec("deliveries", "deliveries", fmt=".1f")),
     (EPISODE_RETURN,),
     EPISODE_RETURN,
+    {"rware": _THIRD_PARTY},
 )
 _VACCINE = (
     "alloc_envs.vaccine",
@@ -204,10 +223,11 @@ _VACCINE = (
     VACCINE_METRICS,
     ("infections_averted_pct", "deaths_averted_pct"),
     "infections_averted_pct",
+    {},
 )
 _RIDE_TEXT = "DyPS ride-hailing order dispatching, {}, 144 steps of 10 min"
 _VACCINE_TEXT = "Daily vaccine allocation (alloc/VaccineAllocation-v0), {}, 62 days"
-for _name, _family, _text, (_module, _prefix, _metrics, _headline, _rank) in (
+for _name, _family, _text, (_module, _prefix, _metrics, _headline, _rank, _requires) in (
     ("ride-hailing-1", "ride-hailing", _RIDE_TEXT.format("6x6 cells, 360 drivers"), _RIDE),
     ("ride-hailing-2", "ride-hailing", _RIDE_TEXT.format("10x10 cells, 1000 drivers"), _RIDE),
     ("lbf-1", "lbf", "Level-based foraging (alloc/LBF-v0), 10x10, 6 agents, 4 foods", _LBF),
@@ -228,5 +248,6 @@ for _name, _family, _text, (_module, _prefix, _metrics, _headline, _rank) in (
             metrics=_metrics,
             headline=_headline,
             rank_by=_rank,
+            requires=_requires,
         )
     )
