@@ -358,7 +358,7 @@ def test_config_replace_round_trip_and_unknown_fields() -> None:
     with pytest.raises(ValueError, match="learning_rate"):
         PPOConfig().replace(learning_rate=1.0)
     with pytest.raises(ValueError, match="sharing"):
-        make_sharing("psa")
+        make_sharing("dyps")
 
 
 def test_space_groups_split_agents_by_identical_spaces() -> None:

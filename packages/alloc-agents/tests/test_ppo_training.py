@@ -312,7 +312,7 @@ def test_policy_interface_gym_view_and_seeded_sampling() -> None:
     ("kwargs", "field"),
     [
         ({"algorithm": "qmix"}, "algorithm"),
-        ({"sharing": "psa"}, "sharing"),
+        ({"sharing": "dyps"}, "sharing"),
         ({"total_env_steps": 0}, "total_env_steps"),
         ({"n_envs": 0}, "n_envs"),
         ({"seed": -1}, "seed"),

@@ -1,4 +1,4 @@
-"""A PPO core for any PettingZoo ``ParallelEnv``: IPPO / MAPPO × PS / PS-id / NoPS.
+"""A PPO core for any PettingZoo ``ParallelEnv``: IPPO / MAPPO × PS / PS-id / NoPS / PSA / SePS.
 
 Modules, one job each: :mod:`~.config` (hyper-parameters, presets), :mod:`~.spaces` (space
 groups, observation stacking), :mod:`~.batched` (layers with per-agent parameter sets),

@@ -111,7 +111,9 @@ def copy_member(module: nn.Module, src: int, dst: int) -> None:
         if isinstance(sub, BatchedLinear):
             sub.copy_member(src, dst)
         for name in getattr(sub, "member_tensors", ()):
-            tensor = getattr(sub, name)
+            tensor = getattr(sub, name, None)
+            if tensor is None:  # e.g. log_std of an actor without Gaussian actions
+                continue
             with torch.no_grad():
                 tensor[dst].copy_(tensor[src])
 

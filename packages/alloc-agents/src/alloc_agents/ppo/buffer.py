@@ -25,12 +25,22 @@ class Minibatch:
     advantages: Tensor
     returns: Tensor
     active: Tensor
+    #: PSA's shared critic: its rollout values and GAE returns (``None`` otherwise).
+    values_shared: Tensor | None = None
+    returns_shared: Tensor | None = None
 
 
 class GroupBuffer:
     """Per-step data of one space group for one iteration (T steps, E copies)."""
 
-    def __init__(self, group: SpaceGroup, n_steps: int, n_envs: int, device: torch.device):
+    def __init__(
+        self,
+        group: SpaceGroup,
+        n_steps: int,
+        n_envs: int,
+        device: torch.device,
+        shared_critic: bool = False,
+    ):
         a, t, e = group.n_agents, n_steps, n_envs
         self.group = group
         self.shape = (a, t, e)
@@ -51,6 +61,13 @@ class GroupBuffer:
         self.advantages = zeros(torch.float32)
         self.returns = zeros(torch.float32)
         self.last_values = torch.zeros((a, e), dtype=torch.float32, device=device)
+        # PSA's shared critic: the same quantities for its values.
+        self.shared = shared_critic
+        if shared_critic:
+            self.values_shared = zeros(torch.float32)
+            self.final_values_shared = zeros(torch.float32)
+            self.returns_shared = zeros(torch.float32)
+            self.last_values_shared = torch.zeros((a, e), dtype=torch.float32, device=device)
 
     def insert(
         self,
@@ -91,4 +108,6 @@ class GroupBuffer:
             advantages=pick(self.advantages),
             returns=pick(self.returns),
             active=pick(self.active),
+            values_shared=pick(self.values_shared) if self.shared else None,
+            returns_shared=pick(self.returns_shared) if self.shared else None,
         )

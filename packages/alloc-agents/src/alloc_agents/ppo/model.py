@@ -57,33 +57,46 @@ class GroupModel(nn.Module):
         self.algorithm = algorithm
         n_agents = group.n_agents
         assignment = np.asarray(sharing.assign(n_agents), dtype=np.int64)
-        n_members = int(assignment.max()) + 1
+        n_members = max(int(sharing.n_members(n_agents)), int(assignment.max()) + 1)
         self.n_members = n_members
         self.actor_ids = sharing.agent_id
         id_dim = n_agents if sharing.agent_id else 0
         self.actor = build_actor(group, n_members, id_dim, config)
-        hidden, act = config.hidden_sizes, config.activation
         self.rh = scenario_kind(group) is not None
         if algorithm == "mappo":
-            transform = symlog if self.rh else (lambda x: x)
             self.critic_ids = True
-            self.critic = Critic(transform, central_dim + n_agents, n_members, hidden, act)
         else:
             self.critic_ids = sharing.agent_id
-            critic_id_dim = n_agents if self.critic_ids else 0
             if self.rh:
                 self.state_features = StateFeatures(group)
-                features, dim = self.state_features, self.state_features.dim
-            else:
-                spec = group.obs
-                features, dim = (lambda obs: flat_features(spec, obs)), spec.flat_dim
-            self.critic = Critic(features, dim + critic_id_dim, n_members, hidden, act)
+        self.critic = self._build_critic(central_dim, n_members, config)
         self.value_norm = (
             ValueNorm(n_members, config.value_norm_beta) if config.value_norm else None
         )
+        # PSA: a critic (and value normaliser) shared by every agent of the group.
+        self.shared_critic: Critic | None = None
+        self.shared_value_norm: ValueNorm | None = None
+        if sharing.shared_critic:
+            self.shared_critic = self._build_critic(central_dim, 1, config)
+            if config.value_norm:
+                self.shared_value_norm = ValueNorm(1, config.value_norm_beta)
         self.register_buffer("assignment", torch.as_tensor(assignment))
         self.register_buffer("eye", torch.eye(n_agents), persistent=False)
         self._update_route()
+
+    def _build_critic(self, central_dim: int, n_members: int, config: PPOConfig) -> Critic:
+        hidden, act = config.hidden_sizes, config.activation
+        n_agents = self.group.n_agents
+        if self.algorithm == "mappo":
+            transform = symlog if self.rh else (lambda x: x)
+            return Critic(transform, central_dim + n_agents, n_members, hidden, act)
+        critic_id_dim = n_agents if self.critic_ids else 0
+        if self.rh:
+            features, dim = self.state_features, self.state_features.dim
+        else:
+            spec = self.group.obs
+            features, dim = (lambda obs: flat_features(spec, obs)), spec.flat_dim
+        return Critic(features, dim + critic_id_dim, n_members, hidden, act)
 
     def _update_route(self) -> None:
         a = self.assignment
@@ -111,8 +124,9 @@ class GroupModel(nn.Module):
         ids = self.ids(batch) if self.actor_ids else None
         return self.actor(obs, ids, self.route)
 
-    def value(self, obs: ObsBatch, central: Tensor | None) -> Tensor:
-        """Critic output (A, B) in normalised units. ``central``: (B, S) for MAPPO."""
+    def value(self, obs: ObsBatch, central: Tensor | None, shared: bool = False) -> Tensor:
+        """Critic output (A, B) in normalised units. ``central``: (B, S) for MAPPO.
+        ``shared``: the output of the shared critic (PSA) instead of the per-member one."""
         if self.algorithm == "mappo":
             assert central is not None
             inputs: object = central.unsqueeze(0).expand(self.group.n_agents, -1, -1)
@@ -121,9 +135,15 @@ class GroupModel(nn.Module):
             inputs = obs
             batch = next(iter(obs.values())).shape[1]
         ids = self.ids(batch) if self.critic_ids else None
+        if shared:
+            assert self.shared_critic is not None
+            return self.shared_critic(inputs, ids, None)
         return self.critic(inputs, ids, self.route)
 
-    def denormalize(self, value: Tensor) -> Tensor:
+    def denormalize(self, value: Tensor, shared: bool = False) -> Tensor:
+        if shared:
+            norm = self.shared_value_norm
+            return value if norm is None else norm.denormalize(value, None)
         return value if self.value_norm is None else self.value_norm.denormalize(value, self.route)
 
     def reassign(self, assignment: np.ndarray, copy: dict[int, int] | None = None) -> None:
@@ -138,8 +158,10 @@ class GroupModel(nn.Module):
             raise ValueError(
                 f"assignment must be ({self.group.n_agents},) members in 0..{self.n_members - 1}"
             )
+        members = [m for m in (self.actor, self.critic, self.value_norm) if m is not None]
         for dst, src in (copy or {}).items():
-            copy_member(self, src, dst)
+            for module in members:  # not the shared critic (one member, used by all)
+                copy_member(module, src, dst)
         self.assignment.copy_(a)
         self._update_route()
 
@@ -161,6 +183,7 @@ class MultiAgentModel(nn.Module):
         self.layout = layout
         self.algorithm = algorithm
         self.sharing = sharing.name
+        self.sharing_options = sharing.options()
         self.groups = nn.ModuleList(
             GroupModel(g, sharing, algorithm, central_dim, config) for g in layout.groups
         )
@@ -170,5 +193,11 @@ class MultiAgentModel(nn.Module):
             yield from g.actor.parameters()
 
     def critic_parameters(self) -> Iterator[nn.Parameter]:
+        seen: set[int] = set()
         for g in self.groups:
-            yield from g.critic.parameters()
+            critics = [g.critic] if g.shared_critic is None else [g.critic, g.shared_critic]
+            for critic in critics:
+                for p in critic.parameters():
+                    if id(p) not in seen:
+                        seen.add(id(p))
+                        yield p

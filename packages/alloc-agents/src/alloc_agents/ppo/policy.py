@@ -120,7 +120,11 @@ def load_policy(
         raise ValueError("the environment's agents differ from the checkpoint's")
     config = PPOConfig.from_dict(meta["config"])
     model = MultiAgentModel(
-        layout, make_sharing(meta["sharing"]), meta["algorithm"], meta["central_dim"], config
+        layout,
+        make_sharing(meta["sharing"], meta.get("sharing_options")),
+        meta["algorithm"],
+        meta["central_dim"],
+        config,
     )
     model.load_state_dict(data["model"])
     return PPOPolicy(model.to(torch.device(device)), deterministic=deterministic, seed=seed)

@@ -14,6 +14,7 @@ normaliser's units and Â the advantage standardised over the group's active ent
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -34,7 +35,8 @@ from alloc_agents.ppo.logger import RunLogger
 from alloc_agents.ppo.model import ALGORITHMS, GroupModel, MultiAgentModel
 from alloc_agents.ppo.policy import PPOPolicy
 from alloc_agents.ppo.runner import EpisodeStats, Runner
-from alloc_agents.ppo.sharing import SHARING, make_sharing
+from alloc_agents.ppo.seps import SePSPhase
+from alloc_agents.ppo.sharing import SHARING, SePS, SePSConfig, make_sharing
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -71,6 +73,9 @@ class TrainResult:
     sharing: str
     checkpoint: Path | None
     log_dir: Path | None
+    #: Strategy results: ``seps`` — the clustering record (``"seps"``: iteration, env steps,
+    #: per group the agents, their cluster and VAE embedding), also in ``seps_clusters.json``.
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -136,6 +141,8 @@ def collect(
             action = dist.sample()
             active = torch.as_tensor(acting[list(group.agents)], device=device)
             buf.insert(t, obs, action, dist.log_prob(action), gm.value(obs, central_t), active)
+            if buf.shared:
+                buf.values_shared[:, t] = gm.value(obs, central_t, shared=True)
             env_actions.append(gm.actor.env_action(action))
         out = runner.step(env_actions, acting)
         for group, buf in zip(groups, buffers, strict=True):
@@ -149,12 +156,18 @@ def collect(
             for group, gm, buf in zip(groups, model.groups, buffers, strict=True):
                 obs = {k: torch.as_tensor(v, device=device) for k, v in final[group.index].items()}
                 buf.final_values[:, t] = gm.denormalize(gm.value(obs, final_central))
+                if buf.shared:
+                    value = gm.value(obs, final_central, shared=True)
+                    buf.final_values_shared[:, t] = gm.denormalize(value, shared=True)
         episodes.extend(out.episodes)
     obs_np = runner.group_obs()
     central_last = _tensor(runner.central(), device)
     for group, gm, buf in zip(groups, model.groups, buffers, strict=True):
         obs = {k: torch.as_tensor(v, device=device) for k, v in obs_np[group.index].items()}
         buf.last_values = gm.denormalize(gm.value(obs, central_last))
+        if buf.shared:
+            value = gm.value(obs, central_last, shared=True)
+            buf.last_values_shared = gm.denormalize(value, shared=True)
     return episodes
 
 
@@ -164,25 +177,41 @@ def _tensor(array: np.ndarray | None, device: torch.device) -> Tensor | None:
 
 @torch.no_grad()
 def compute_advantages(gm: GroupModel, buf: GroupBuffer, config: PPOConfig) -> None:
-    """GAE on denormalised values; advantages standardised over the active entries."""
+    """GAE on denormalised values; advantages standardised over the active entries.
+
+    PSA (a shared critic besides the per-agent one): GAE is computed for each critic, each
+    critic's return is its own GAE return, and the actor's advantage is the mean of the two
+    advantages — GAE with the mean of the two values as baseline — then standardised.
+    """
     t_major = lambda x: x.transpose(0, 1)  # noqa: E731  (A, T, E) -> (T, A, E)
-    values = gm.denormalize(buf.flat(buf.values)).reshape(buf.values.shape)
     terminated, truncated = buf.terminated, buf.truncated
     if not config.truncation_bootstrap:
         terminated, truncated = terminated | truncated, torch.zeros_like(truncated)
-    adv, ret = compute_gae(
-        t_major(buf.rewards),
-        t_major(values),
-        t_major(buf.active),
-        t_major(terminated),
-        t_major(truncated),
-        t_major(buf.final_values),
-        buf.last_values,
-        config.gamma,
-        config.gae_lambda,
-    )
-    buf.advantages = adv.transpose(0, 1).contiguous()
-    buf.returns = ret.transpose(0, 1).contiguous()
+
+    def gae(raw: Tensor, final: Tensor, last: Tensor, shared: bool) -> tuple[Tensor, Tensor]:
+        flat = buf.flat(raw)
+        values = (gm.denormalize(flat, shared=True) if shared else gm.denormalize(flat)).reshape(
+            raw.shape
+        )
+        adv, ret = compute_gae(
+            t_major(buf.rewards),
+            t_major(values),
+            t_major(buf.active),
+            t_major(terminated),
+            t_major(truncated),
+            t_major(final),
+            last,
+            config.gamma,
+            config.gae_lambda,
+        )
+        return adv.transpose(0, 1).contiguous(), ret.transpose(0, 1).contiguous()
+
+    buf.advantages, buf.returns = gae(buf.values, buf.final_values, buf.last_values, False)
+    if buf.shared:
+        adv_shared, buf.returns_shared = gae(
+            buf.values_shared, buf.final_values_shared, buf.last_values_shared, True
+        )
+        buf.advantages = 0.5 * (buf.advantages + adv_shared)
     if config.normalize_advantages:
         active = buf.active
         n = int(active.sum())
@@ -233,6 +262,8 @@ def group_loss(
         clipped = mb.values + (value - mb.values).clamp(-config.value_clip, config.value_clip)
         value_loss_t = torch.max(value_loss_t, _value_error(target - clipped, config.huber_delta))
     value_loss = _masked_mean(value_loss_t, mask, count)
+    if gm.shared_critic is not None:  # PSA: the shared critic's loss, on its own returns
+        value_loss = value_loss + _shared_value_loss(gm, mb, central, config, mask, count)
 
     loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
     with torch.no_grad():
@@ -246,6 +277,24 @@ def group_loss(
         "clip_frac": float(clip_frac),
     }
     return loss, stats
+
+
+def _shared_value_loss(
+    gm: GroupModel, mb, central: Tensor | None, config: PPOConfig, mask: Tensor, count: Tensor
+) -> Tensor:
+    norm = gm.shared_value_norm
+    if norm is not None:
+        norm.update(mb.returns_shared, None, mb.active)
+        target = norm.normalize(mb.returns_shared, None)
+    else:
+        target = mb.returns_shared
+    value = gm.value(mb.obs, central, shared=True)
+    loss_t = _value_error(target - value, config.huber_delta)
+    if config.value_clip is not None:
+        old = mb.values_shared
+        clipped = old + (value - old).clamp(-config.value_clip, config.value_clip)
+        loss_t = torch.max(loss_t, _value_error(target - clipped, config.huber_delta))
+    return _masked_mean(loss_t, mask, count)
 
 
 def update(
@@ -334,6 +383,7 @@ def train(
     *,
     algorithm: str = "ippo",
     sharing: str = "ps",
+    sharing_options: SePSConfig | dict[str, Any] | None = None,
     total_env_steps: int,
     n_envs: int = 4,
     seed: int = 0,
@@ -352,7 +402,11 @@ def train(
             times; the copies are stepped in lockstep).
         algorithm: ``"ippo"`` (critic on the local observation) or ``"mappo"`` (centralised
             critic on ``state()``, else on the joint observation, plus a one-hot agent id).
-        sharing: ``"ps"``, ``"ps-id"`` or ``"nops"`` (:mod:`alloc_agents.ppo.sharing`).
+        sharing: ``"ps"``, ``"ps-id"``, ``"nops"``, ``"psa"`` or ``"seps"``
+            (:mod:`alloc_agents.ppo.sharing`).
+        sharing_options: the strategy's options: for ``"seps"`` a
+            :class:`~alloc_agents.ppo.sharing.SePSConfig` or a dict of its fields (``None``:
+            defaults); the other strategies take none.
         total_env_steps: budget in parallel env steps summed over copies, rounded up to whole
             iterations of ``config.n_steps * n_envs``.
         n_envs: number of env copies.
@@ -373,6 +427,7 @@ def train(
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     if sharing not in SHARING:
         raise ValueError(f"sharing must be one of {sorted(SHARING)}, got {sharing!r}")
+    make_sharing(sharing, sharing_options)  # validates the options before any work
     _check_int("total_env_steps", total_env_steps, 1)
     _check_int("n_envs", n_envs, 1)
     _check_int("seed", seed, 0)
@@ -400,7 +455,8 @@ def train(
     seed_everything(seed)
     runner = Runner(env_fn, n_envs, seed, centralised=algorithm == "mappo")
     layout = runner.layout
-    model = MultiAgentModel(layout, make_sharing(sharing), algorithm, runner.central_dim, config)
+    strategy = make_sharing(sharing, sharing_options)
+    model = MultiAgentModel(layout, strategy, algorithm, runner.central_dim, config)
     model.to(dev)
     optimizer = torch.optim.Adam(
         [
@@ -412,6 +468,7 @@ def train(
     meta = {
         "algorithm": algorithm,
         "sharing": sharing,
+        "sharing_options": strategy.options(),
         "config": config.to_dict(),
         "seed": seed,
         "n_envs": n_envs,
@@ -420,6 +477,9 @@ def train(
     }
     counters = Counters()
     history: list[dict[str, Any]] = []
+    steps_per_iter = config.n_steps * n_envs
+    n_iters = math.ceil(total_env_steps / steps_per_iter)
+    seps = SePSPhase(strategy.config, n_iters, seed) if isinstance(strategy, SePS) else None
     if resume:
         data = ckpt.load(ckpt_path)
         _check_resume(data["meta"], meta)
@@ -429,15 +489,18 @@ def train(
         history = list(data["history"])
         runner.load_state_dict(data["runner"])
         ckpt.set_rng_state(data["rng"])
+        if seps is not None:
+            seps.load_state_dict(data["seps"])
     else:
         runner.reset_all()
 
-    steps_per_iter = config.n_steps * n_envs
-    n_iters = math.ceil(total_env_steps / steps_per_iter)
     logger = RunLogger(
         log_path, n_iters * steps_per_iter, counters.iteration if resume else None, progress
     )
-    buffers = [GroupBuffer(g, config.n_steps, n_envs, dev) for g in layout.groups]
+    buffers = [
+        GroupBuffer(g, config.n_steps, n_envs, dev, gm.shared_critic is not None)
+        for g, gm in zip(layout.groups, model.groups, strict=True)
+    ]
     central = (
         torch.zeros((config.n_steps, n_envs, runner.central_dim), device=dev)
         if algorithm == "mappo"
@@ -457,6 +520,7 @@ def train(
                 "rng": ckpt.rng_state(),
                 "runner": runner.state_dict(),
                 "history": history,
+                **({"seps": seps.state_dict()} if seps is not None else {}),
             },
         )
 
@@ -471,12 +535,21 @@ def train(
             episodes = collect(runner, model, buffers, central, config.n_steps, dev)
             for gm, buf in zip(model.groups, buffers, strict=True):
                 compute_advantages(gm, buf, config)
+            seps_record = seps is not None and not seps.clustered
+            if seps_record:
+                seps.record(model, buffers)
             t1 = time.perf_counter()
             model.train()
             stats = update(model, optimizer, buffers, central, config)
             t2 = time.perf_counter()
             counters.iteration += 1
             counters.env_steps += steps_per_iter
+            if seps_record and counters.iteration >= seps.cluster_iteration:
+                clusters = seps.cluster(model, counters.iteration, counters.env_steps)
+                if log_path is not None:
+                    log_path.mkdir(parents=True, exist_ok=True)
+                    (log_path / "seps_clusters.json").write_text(json.dumps(clusters, indent=1))
+                t2 = time.perf_counter()
             counters.agent_steps += int(sum(int(b.active.sum()) for b in buffers))
             counters.episodes += len(episodes)
             counters.elapsed += t2 - t0
@@ -495,6 +568,8 @@ def train(
                 "update_s": t2 - t1,
                 "time_s": counters.elapsed,
             }
+            if seps is not None:
+                row["seps_clustered"] = int(seps.clustered)
             history.append(row)
             logger.log(row)
             if counters.iteration % config.checkpoint_every == 0 or counters.iteration == n_iters:
@@ -511,12 +586,14 @@ def train(
         sharing=sharing,
         checkpoint=ckpt_path,
         log_dir=log_path,
+        extra={"seps": seps.result} if seps is not None else {},
     )
 
 
 def _check_resume(saved: dict[str, Any], current: dict[str, Any]) -> None:
-    for key in ("algorithm", "sharing", "config", "seed", "n_envs", "agents", "central_dim"):
-        if saved[key] != current[key]:
+    keys = ("algorithm", "sharing", "sharing_options", "config", "seed", "n_envs", "agents")
+    for key in (*keys, "central_dim"):
+        if saved.get(key, {} if key == "sharing_options" else None) != current[key]:
             raise ValueError(
                 f"cannot resume: {key} differs from the checkpoint's "
                 f"({saved[key]!r} there, {current[key]!r} here)"
