@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -82,9 +84,31 @@ def execute(
     return _pool(tasks, min(jobs, len(tasks)))
 
 
+def exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    """Pool-worker initializer: end the worker once the process that started the pool is gone.
+
+    A parent killed with SIGKILL (or SIGTERM) runs no clean-up, and its workers would otherwise
+    go on training for minutes with nobody to receive the result. A daemon thread checks every
+    ``poll_s`` seconds whether the worker has been re-parented and then exits at once.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _pool(tasks: list[tuple[dict[str, Any], str]], workers: int) -> Iterator[dict[str, Any]]:
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    )
     try:
         pending: set[Future[dict[str, Any]]] = {
             pool.submit(execute_run, config, path) for config, path in tasks
