@@ -9,8 +9,6 @@ small configuration per id in ``test_registered_envs.py``; here: the variants an
 
 from __future__ import annotations
 
-import warnings
-
 import gymnasium
 import numpy as np
 import pettingzoo
@@ -18,8 +16,6 @@ import pytest
 
 pytest.importorskip("lbforaging", reason="needs alloc-envs[third-party]")
 
-from gymnasium.utils.env_checker import check_env
-from pettingzoo.test import parallel_api_test
 
 from alloc_envs.third_party.lbf_config import LBFConfig, make_lbf_config
 from alloc_envs.third_party.lbf_env import LBFEnv, LBFParallelEnv
@@ -35,24 +31,7 @@ PRESETS = ["lbf-1", "lbf-2"]
 SIZES = {"lbf-1": (6, 4), "lbf-2": (12, 10)}
 
 
-def _caught(fn, *args, **kwargs) -> list[str]:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fn(*args, **kwargs)
-    return [f"{w.category.__name__}: {w.message}" for w in caught]
-
-
 # ------------------------------------------------------------------ checkers
-
-
-@pytest.mark.parametrize("preset", ["lbf-2"])  # lbf-1: test_registered_envs.py
-def test_gymnasium_check_env_without_warnings(preset: str) -> None:
-    assert _caught(check_env, LBFEnv(preset).unwrapped, skip_render_check=True) == []
-
-
-@pytest.mark.parametrize("preset", ["lbf-2"])  # lbf-1: test_registered_envs.py
-def test_pettingzoo_parallel_api_test_without_warnings(preset: str) -> None:
-    assert _caught(parallel_api_test, LBFParallelEnv(preset), num_cycles=100) == []
 
 
 @pytest.mark.parametrize("preset", PRESETS)

@@ -56,14 +56,18 @@ def test_every_registered_id_has_a_case() -> None:
     assert set(CASES) == set(ENVIRONMENTS)
 
 
+def _skip_without(module: str | None) -> list[Any]:
+    """A skip mark when the optional ``module`` is not installed."""
+    if module is None or importlib.util.find_spec(module) is not None:
+        return []
+    return [pytest.mark.skip(reason="needs alloc-envs[third-party]")]
+
+
 def _params() -> list[Any]:
-    params = []
-    for env_id, case in CASES.items():
-        marks = []
-        if case.requires is not None and importlib.util.find_spec(case.requires) is None:
-            marks.append(pytest.mark.skip(reason="needs alloc-envs[third-party]"))
-        params.append(pytest.param(env_id, id=env_id.split("/")[1], marks=marks))
-    return params
+    return [
+        pytest.param(env_id, id=env_id.split("/")[1], marks=_skip_without(case.requires))
+        for env_id, case in CASES.items()
+    ]
 
 
 parametrize_ids = pytest.mark.parametrize("env_id", _params())
@@ -182,6 +186,30 @@ def test_gymnasium_check_env_without_warnings(env_id: str) -> None:
 def test_pettingzoo_parallel_api_test_without_warnings(env_id: str) -> None:
     num_cycles = 3 * CASES[env_id].max_steps
     assert _caught(parallel_api_test, make_parallel(env_id), num_cycles=num_cycles) == []
+
+
+#: Further third-party presets whose spaces differ from the cases above: the two checkers run on
+#: them too (ride-hailing's other presets and modes: test_ride_hailing_conformance.py).
+OTHER_PRESETS: list[Any] = [
+    pytest.param("alloc/RideHailing-v0", {"preset": "ride-hailing-2"}, id="ride-hailing-2"),
+    pytest.param(
+        "alloc/LBF-v0", {"preset": "lbf-2"}, id="lbf-2", marks=_skip_without("lbforaging")
+    ),
+    pytest.param(
+        "alloc/RWARE-v0",
+        {"preset": "rware-2", "time_limit": 40},
+        id="rware-2",
+        marks=_skip_without("rware"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("env_id", "kwargs"), OTHER_PRESETS)
+def test_checkers_pass_on_the_other_presets(env_id: str, kwargs: dict[str, Any]) -> None:
+    gym_env = _load(ENVIRONMENTS[env_id][0])(**kwargs)
+    assert _caught(check_env, gym_env.unwrapped, skip_render_check=True) == []
+    par_env = _load(ENVIRONMENTS[env_id][1])(**kwargs)
+    assert _caught(parallel_api_test, par_env, num_cycles=100) == []
 
 
 @parametrize_ids

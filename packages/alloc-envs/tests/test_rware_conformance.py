@@ -9,8 +9,6 @@ small configuration per id in ``test_registered_envs.py``; here: the variants an
 
 from __future__ import annotations
 
-import warnings
-
 import gymnasium
 import numpy as np
 import pettingzoo
@@ -18,8 +16,6 @@ import pytest
 
 pytest.importorskip("rware", reason="needs alloc-envs[third-party]")
 
-from gymnasium.utils.env_checker import check_env
-from pettingzoo.test import parallel_api_test
 
 from alloc_envs.third_party.rollouts import (
     gym_episode,
@@ -34,25 +30,7 @@ N_AGENTS = {"rware-1": 8, "rware-2": 16}
 SHORT = 40
 
 
-def _caught(fn, *args, **kwargs) -> list[str]:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fn(*args, **kwargs)
-    return [f"{w.category.__name__}: {w.message}" for w in caught]
-
-
 # ------------------------------------------------------------------ checkers
-
-
-@pytest.mark.parametrize("preset", ["rware-2"])  # rware-1: test_registered_envs.py
-def test_gymnasium_check_env_without_warnings(preset: str) -> None:
-    assert _caught(check_env, RWAREEnv(preset).unwrapped, skip_render_check=True) == []
-
-
-@pytest.mark.parametrize("preset", ["rware-2"])  # rware-1: test_registered_envs.py
-def test_pettingzoo_parallel_api_test_without_warnings(preset: str) -> None:
-    env = RWAREParallelEnv(preset, time_limit=SHORT)
-    assert _caught(parallel_api_test, env, num_cycles=100) == []
 
 
 @pytest.mark.parametrize("preset", PRESETS)
