@@ -2,7 +2,9 @@
 ``alloc_envs.registration.ENVIRONMENTS`` on a small, fast configuration of each: the checkers
 without warnings, ``gymnasium.make`` (in process and, with the ``alloc_envs:`` prefix, in a fresh
 interpreter), async vector envs, pickling mid-episode, multi-episode determinism, the end of an
-episode, and agreement of the PettingZoo and Gymnasium views. Scenario-specific behaviour
+episode, and agreement of the PettingZoo and Gymnasium views where the Gymnasium view is the
+joint action of the PettingZoo agents (not for the Stackelberg ids, whose Gymnasium view is the
+leader's and whose PettingZoo agents are the followers). Scenario-specific behaviour
 (presets, dynamics, error messages, reference figures) stays in the per-scenario test files."""
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ class Case:
     fixed_length: bool = True
     #: Optional dependency the id needs (the third-party adapters).
     requires: str | None = None
+    #: True when the Gymnasium view acts jointly for the PettingZoo agents; False when the two
+    #: views are different players (Stackelberg ids: the leader vs the followers).
+    joint_views: bool = True
 
 
 CASES: dict[str, Case] = {
@@ -49,6 +54,8 @@ CASES: dict[str, Case] = {
         {"preset": "lbf-1", "time_limit": 12}, 12, fixed_length=False, requires="lbforaging"
     ),
     "alloc/RWARE-v0": Case({"preset": "rware-1", "time_limit": 10}, 10, requires="rware"),
+    "alloc/EDRP-v0": Case({"preset": "edrp-small", "n_followers": 40}, 8, joint_views=False),
+    "alloc/MTFG-v0": Case({"preset": "mtfg-small", "n_followers": 40}, 8, joint_views=False),
 }
 
 
@@ -63,14 +70,17 @@ def _skip_without(module: str | None) -> list[Any]:
     return [pytest.mark.skip(reason="needs alloc-envs[third-party]")]
 
 
-def _params() -> list[Any]:
+def _params(joint_views_only: bool = False) -> list[Any]:
     return [
         pytest.param(env_id, id=env_id.split("/")[1], marks=_skip_without(case.requires))
         for env_id, case in CASES.items()
+        if case.joint_views or not joint_views_only
     ]
 
 
 parametrize_ids = pytest.mark.parametrize("env_id", _params())
+#: The ids whose Gymnasium view is the joint action of the PettingZoo agents.
+parametrize_joint_ids = pytest.mark.parametrize("env_id", _params(joint_views_only=True))
 
 
 def _load(entry_point: str) -> Any:
@@ -136,6 +146,7 @@ def parallel_episode(env, seed: int | None, action_seed: int, max_steps: int | N
         joint = random_action(rng, space, joint_from_agents(obs, agents))
         out = env.step({a: joint[i] for i, a in enumerate(agents)})
         trajectory.append(copy.deepcopy((joint, *out)))
+        obs = out[0]  # the next action is drawn with the new observation's action_mask
         if max_steps is not None and len(trajectory) > max_steps:
             break
     return trajectory
@@ -428,13 +439,26 @@ def test_parallel_same_seed_same_actions_same_episodes(env_id: str) -> None:
 @parametrize_ids
 def test_step_before_reset_and_after_the_end_raises(env_id: str) -> None:
     env, par = make_gym(env_id), make_parallel(env_id)
+    case = CASES[env_id]
     rng = np.random.default_rng(0)
     obs, _ = env.reset(seed=0)
     action = random_action(rng, env.action_space, obs)
+    par_obs, _ = par.reset(seed=0)
+    agents = par.possible_agents
+
+    def par_joint(step: int) -> np.ndarray:
+        """The step's joint action of the PettingZoo agents (the Gymnasium view's, if joint)."""
+        if case.joint_views:
+            return trajectory[min(step + 1, len(trajectory) - 1)][0]
+        return random_action(rng, _joint_space(par), joint_from_agents(par_obs, agents))
+
     with pytest.raises(RuntimeError, match="reset"):
         make_gym(env_id).step(action)
+    first = action if case.joint_views else random_action(
+        rng, _joint_space(par), joint_from_agents(par_obs, agents)
+    )  # fmt: skip
     with pytest.raises(RuntimeError, match="reset"):
-        make_parallel(env_id).step({a: action[i] for i, a in enumerate(par.possible_agents)})
+        make_parallel(env_id).step({a: first[i] for i, a in enumerate(agents)})
 
     trajectory = gym_episode(env, seed=0, action_seed=0)
     assert trajectory[-1][3] or trajectory[-1][4]
@@ -443,13 +467,12 @@ def test_step_before_reset_and_after_the_end_raises(env_id: str) -> None:
     env.reset(seed=0)
     env.step(trajectory[1][0])  # a new episode can start
 
-    case = CASES[env_id]
-    par.reset(seed=0)
+    par_obs, _ = par.reset(seed=0)
     step = 0
     while par.agents:
         assert par.agents == par.possible_agents
-        joint = trajectory[min(step + 1, len(trajectory) - 1)][0]
-        _, rewards, terms, truncs, infos = par.step(
+        joint = par_joint(step)
+        par_obs, rewards, terms, truncs, infos = par.step(
             {a: joint[i] for i, a in enumerate(par.possible_agents)}
         )
         step += 1
@@ -465,7 +488,7 @@ def test_step_before_reset_and_after_the_end_raises(env_id: str) -> None:
 # ------------------------------------------------------------------ the two views
 
 
-@parametrize_ids
+@parametrize_joint_ids
 def test_parallel_and_gym_views_agree(env_id: str) -> None:
     """Same seed and actions: the same observations, per-agent rewards, infos and ends."""
     gym_env, par_env = make_gym(env_id), make_parallel(env_id)

@@ -22,6 +22,18 @@ ENVIRONMENTS: dict[str, tuple[str, str, str]] = {
         "alloc_envs.vaccine.parallel_env:VaccineAllocationParallelEnv",
         "alloc_envs.vaccine.parallel_env:env",
     ),
+    # Stackelberg scenarios: the Gymnasium view is the leader's, the PettingZoo views the
+    # followers' (one agent per follower).
+    "alloc/EDRP-v0": (
+        "alloc_envs.edrp.gym_env:EDRPLeaderEnv",
+        "alloc_envs.edrp.parallel_env:EDRPParallelEnv",
+        "alloc_envs.edrp.parallel_env:env",
+    ),
+    "alloc/MTFG-v0": (
+        "alloc_envs.mtfg.gym_env:MTFGLeaderEnv",
+        "alloc_envs.mtfg.parallel_env:MTFGParallelEnv",
+        "alloc_envs.mtfg.parallel_env:env",
+    ),
     # Third-party adapters: need the optional extra `alloc-envs[third-party]` when made.
     "alloc/LBF-v0": (
         "alloc_envs.third_party.lbf_env:LBFEnv",

@@ -966,7 +966,7 @@ def _datetime_seconds(values: np.ndarray) -> np.ndarray:
 
 def load_nyc_tlc(
     paths: PathLike | Iterable[PathLike],
-    grid: HexGrid,
+    grid: HexGrid | int,
     *,
     zone_cells: Mapping[int, int] | PathLike | None = None,
     bbox: Sequence[float] | None = None,
@@ -991,6 +991,9 @@ def load_nyc_tlc(
       ``dropoff_latitude`` (older files): ``bbox`` is then required and points are mapped with
       :func:`geo_to_cell` (``outside_bbox``).
 
+    ``grid`` is the :class:`HexGrid` the trips are mapped to or, with ``zone_cells`` and no
+    ``bbox``, just the number of cells (e.g. of a zone graph, as EDRP's loader does).
+
     Time rules are those of :func:`load_didi_gaia` without a UTC offset (the times are local):
     drop ``invalid_time`` (missing pickup), ``too_short`` (< ``min_trip_minutes`` or missing
     drop-off), ``too_long`` (>= ``max_trip_minutes``), then the location filter, then
@@ -1001,9 +1004,10 @@ def load_nyc_tlc(
     Parquet timestamps are taken as stored (TLC stores naive wall-clock times).
     """
     n_steps = _check_time_args(step_minutes, min_trip_minutes, max_trip_minutes)
+    n_cells = _n_cells(grid, bbox)
     zones = cells = None
     if zone_cells is not None:
-        zones, cells = _zone_table(zone_cells, grid.n_cells)
+        zones, cells = _zone_table(zone_cells, n_cells)
     index = None if bbox is None else _geo_index(grid, _check_bbox(bbox))
     files = _as_paths(paths)
     collector = _Collector(
@@ -1045,7 +1049,19 @@ def load_nyc_tlc(
                 keep = collector.drop("outside_bbox", keep, (origin < 0) | (destination < 0))
             keep = collector.drop("bad_price", keep, ~(np.isfinite(fare) & (fare > 0)))
             collector.add(start_s[keep], minutes[keep], origin[keep], destination[keep], fare[keep])
-    return collector.build(grid.n_cells, step_minutes, n_steps)
+    return collector.build(n_cells, step_minutes, n_steps)
+
+
+def _n_cells(grid: HexGrid | int, bbox: Sequence[float] | None) -> int:
+    """The number of cells of ``grid``: a :class:`HexGrid` or, for zone-id files (no ``bbox``),
+    a plain positive count (the cells are then just the values of ``zone_cells``)."""
+    if isinstance(grid, HexGrid):
+        return grid.n_cells
+    if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or grid < 1:
+        raise ValueError(f"grid must be a HexGrid or a positive number of cells, got {grid!r}")
+    if bbox is not None:
+        raise ValueError("mapping coordinates with bbox needs a HexGrid, not a number of cells")
+    return int(grid)
 
 
 def _lookup_zones(ids: np.ndarray, zones: np.ndarray, cells: np.ndarray) -> np.ndarray:
