@@ -63,7 +63,7 @@ def test_gae_matches_a_hand_computation_with_truncation_and_termination() -> Non
     torch.testing.assert_close(ret, torch.where(active, expected + values, torch.zeros(4, 2)))
 
 
-def test_truncation_can_be_treated_as_termination() -> None:
+def test_truncation_is_the_end_by_default_and_bootstrapped_on_request() -> None:
     class Identity:
         def denormalize(self, x):
             return x
@@ -74,11 +74,11 @@ def test_truncation_can_be_treated_as_termination() -> None:
     buf.active[:] = True
     buf.truncated[:, 1] = True
     buf.final_values[:, 1] = 10.0
-    compute_advantages(Identity(), buf, PPOConfig(gamma=0.5, normalize_advantages=False))
+    bootstrap = PPOConfig(gamma=0.5, normalize_advantages=False, truncation_bootstrap=True)
+    compute_advantages(Identity(), buf, bootstrap)
     torch.testing.assert_close(buf.advantages[0, 1], torch.tensor([1.0 + 0.5 * 10 - 5]))
-    cfg = PPOConfig(gamma=0.5, normalize_advantages=False, truncation_bootstrap=False)
-    compute_advantages(Identity(), buf, cfg)
-    torch.testing.assert_close(buf.advantages[0, 1], torch.tensor([1.0 - 5]))
+    compute_advantages(Identity(), buf, PPOConfig(gamma=0.5, normalize_advantages=False))
+    torch.testing.assert_close(buf.advantages[0, 1], torch.tensor([1.0 - 5]))  # the default
 
 
 # ------------------------------------------------------------------------------- ValueNorm
@@ -228,6 +228,18 @@ def test_dispatch_log_prob_is_the_sum_over_picks_and_matches_brute_force(n_picks
     torch.testing.assert_close(big.entropy()[0], first.entropy())
 
 
+def test_dispatch_mode_dispatches_when_orders_together_outweigh_stay() -> None:
+    # STAY beats every order alone (logit 1 vs 0) but not the three orders together (3e^0 > e^1):
+    # the mode dispatches the best orders, and stays once STAY outweighs what is left.
+    scores = torch.tensor([[1.0, 0.0, 0.2, -0.1, 0.0], [3.0, 0.0, 0.2, -0.1, 0.0]])
+    mask = torch.tensor([[True, True, True, True, False]] * 2)
+    mode = SequentialPicks(scores, mask, torch.tensor([4, 4]), 4).mode()
+    # Row 0: {0.2, 0.0, -0.1} vs 1 -> order 2; {0.0, -0.1} (lse 0.64) < 1 -> STAY from then on.
+    assert mode.tolist() == [[2, 0, 0, 0], [0, 0, 0, 0]]
+    lower = torch.tensor([[0.5, 0.0, 0.2, -0.1, 0.0]])
+    assert SequentialPicks(lower, mask[:1], torch.tensor([4]), 4).mode().tolist() == [[2, 1, 0, 0]]
+
+
 def test_dispatch_actor_on_a_real_observation_picks_only_min_idle_orders_each_once() -> None:
     env = RideHailingParallelEnv(preset="ride-hailing-1", episode_steps=5)
     obs, _ = env.reset(seed=3)
@@ -358,7 +370,7 @@ def test_config_replace_round_trip_and_unknown_fields() -> None:
     with pytest.raises(ValueError, match="learning_rate"):
         PPOConfig().replace(learning_rate=1.0)
     with pytest.raises(ValueError, match="sharing"):
-        make_sharing("dyps")
+        make_sharing("rode")
 
 
 def test_space_groups_split_agents_by_identical_spaces() -> None:

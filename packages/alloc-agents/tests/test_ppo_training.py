@@ -27,7 +27,7 @@ except ImportError:  # mpe2 comes with alloc-agents[test]; only its tests skip w
     simple_spread_v3 = None
 
 ALGORITHMS = ("ippo", "mappo")
-SHARINGS = ("ps", "ps-id", "nops")
+SHARINGS = ("ps", "ps-id", "nops", "dyps")
 TINY = PPOConfig(n_steps=8, n_epochs=2, n_minibatches=2, hidden_sizes=(16, 16))
 
 
@@ -236,6 +236,8 @@ def test_same_seed_gives_identical_losses_and_parameters_on_cpu() -> None:
         ("mpe2-spread", "ippo", "ps", 2000),
         ("hetero", "mappo", "nops", 480),
         ("rh-dispatch", "ippo", "ps-id", 60),
+        ("hetero", "mappo", "dyps", 120),
+        ("rh-dispatch", "ippo", "dyps", 60),
     ],
 )
 def test_resume_is_exact(tmp_path: Path, env_name: str, algorithm: str, sharing: str, steps: int):
@@ -312,7 +314,7 @@ def test_policy_interface_gym_view_and_seeded_sampling() -> None:
     ("kwargs", "field"),
     [
         ({"algorithm": "qmix"}, "algorithm"),
-        ({"sharing": "dyps"}, "sharing"),
+        ({"sharing": "rode"}, "sharing"),
         ({"total_env_steps": 0}, "total_env_steps"),
         ({"n_envs": 0}, "n_envs"),
         ({"seed": -1}, "seed"),

@@ -91,7 +91,7 @@ def test_not_implemented_runs_are_planned_reported_and_never_executed(store: Sto
         """
 [[runs]]
 scenarios = ["ride-hailing-1", "edrp-n300"]
-methods = ["greedy", "DyPS+IPPO", "TIRL"]
+methods = ["greedy", "DyPS+CoPO", "TIRL"]
 seeds = "0-1"
 train_steps = 1000
 """,
@@ -101,7 +101,7 @@ train_steps = 1000
     assert len(plan.pending) == 2 and plan.total == 12
     reasons = {(c.scenario, c.method): r for c, r in plan.not_implemented}
     assert reasons[("edrp-n300", "greedy")] == "scenario 'edrp-n300' is not registered yet"
-    assert "sharing strategy 'dyps'" in reasons[("ride-hailing-1", "DyPS+IPPO")]
+    assert "algorithm 'copo'" in reasons[("ride-hailing-1", "DyPS+CoPO")]
     assert "alloc_agents.stackelberg" in reasons[("ride-hailing-1", "TIRL")]
     summary = run_suite(suite, store, jobs=1)
     assert summary.executed == 2 and len(store.rows()) == 2
@@ -137,3 +137,14 @@ def test_an_unusable_executor_fails_before_marking_runs(
     with pytest.raises(BenchError, match=r"pip install 'alloc-bench\[ray\]'"):
         run_suite(tiny, store, executor="ray")
     assert store.rows() == {}
+
+
+def test_dyps_ablations_name_the_dyps_strategy_with_their_variant() -> None:
+    from alloc_bench.learners import SHARING_VARIANTS, marl_support, parse_marl_name
+
+    for method, variant in [("DyPS-noCVAE+IPPO", "no-cvae"), ("DyPS-noVLSTM+IPPO", "no-vlstm"),
+                            ("DyPS-noRepr+IPPO", "no-repr")]:  # fmt: skip
+        sharing, algorithm = parse_marl_name(method)
+        assert SHARING_VARIANTS[sharing] == ("dyps", {"variant": variant})
+        assert algorithm == "ippo" and marl_support(method, "ride-hailing-1") == ""
+    assert "sharing strategy 'dyps-nolstm'" in marl_support("DyPS-noLSTM+IPPO", "ride-hailing-1")

@@ -137,6 +137,46 @@ def test_bad_actions_raise_and_change_nothing() -> None:
         Population(MTFG, 0)
 
 
+def test_reset_starts_the_subgame_from_a_given_step_distribution_and_exogenous_state() -> None:
+    game = MTFG
+    m = np.zeros(game.n_states)
+    m[[0, 7]] = (0.25, 0.75)
+    x = np.full(game.exogenous_high.shape, 0.1)
+    pop = Population(game, 20_000, seed=0)
+    states = pop.reset(start=5, distribution=m, exogenous=x)
+    assert pop.t == 5 and not pop.done
+    np.testing.assert_allclose(pop.distribution(), m, atol=0.01)
+    assert set(np.unique(states)) == {0, 7}
+    np.testing.assert_array_equal(pop.exogenous, x)
+    uniform = game.action_mask / game.action_mask.sum(1, keepdims=True)
+    steps = 0
+    while not pop.done:
+        pop.step(pop.sample_actions(uniform), np.zeros(2))
+        steps += 1
+    assert steps == game.horizon - 5
+    np.testing.assert_array_equal(
+        Population(game, 50, seed=3).reset(start=2, distribution=m),
+        Population(game, 50, seed=3).reset(start=2, distribution=m),
+    )
+    bad = [
+        ({"start": game.horizon}, "start"),
+        ({"start": -1}, "start"),
+        ({"distribution": np.full(game.n_states, 0.5)}, "sum to 1"),
+        ({"distribution": -m}, "distribution"),
+        ({"distribution": m[:-1]}, "shape"),
+        ({"exogenous": x + 9.0}, "exogenous"),
+    ]
+    before = pop.reset(seed=1).copy()
+    for kwargs, message in bad:
+        with pytest.raises(ValueError, match=message):
+            pop.reset(seed=2, **kwargs)
+        np.testing.assert_array_equal(pop.states, before)
+        assert pop.t == 0
+    fresh = Population(game, 20_000, seed=1)
+    fresh.reset()
+    np.testing.assert_array_equal(pop.reset(), fresh.reset())  # the generator was not re-seeded
+
+
 def test_n_agent_orr_converges_to_the_mean_field_as_one_over_sqrt_n() -> None:
     """N-agent EDRP (63 zones, 12 slots, the mean-field equilibrium policy, 6 seeds) against the
     mean field at N = 1e3, 1e4, 1e5.

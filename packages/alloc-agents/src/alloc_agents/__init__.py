@@ -41,7 +41,16 @@ def make_policy(name: str, seed: int | None = None, family: str = "ride-hailing"
 
 
 #: The PPO core (torch), imported on first use so that ``import alloc_agents`` stays light.
-_PPO_EXPORTS = ("PPOConfig", "PPOPolicy", "TrainResult", "evaluate", "load_policy", "train")
+_PPO_EXPORTS = (
+    "DyPSConfig",
+    "PPOConfig",
+    "PPOPolicy",
+    "SePSConfig",
+    "TrainResult",
+    "evaluate",
+    "load_policy",
+    "train",
+)
 
 
 def __getattr__(name: str):

@@ -9,6 +9,11 @@
 ``alloc_envs``, which the CLI does) or ``module:function`` returning a ``ParallelEnv``.
 ``--env-arg key=value`` passes keyword arguments to the env (values parsed as Python literals
 when possible); ``--set key=value`` overrides a :class:`~alloc_agents.ppo.PPOConfig` field.
+With ``--sharing seps``, ``--seps-clusters K|auto``, ``--seps-max-clusters``,
+``--seps-pretrain-fraction``, ``--seps-z-dim`` and ``--seps-opt field=value`` set
+:class:`~alloc_agents.ppo.sharing.SePSConfig` fields; with ``--sharing dyps``, ``--dyps-groups``,
+``--dyps-variant`` and ``--dyps-opt field=value`` set :class:`~alloc_agents.ppo.sharing.DyPSConfig`
+fields.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 from alloc_agents.ppo.config import PRESETS, PPOConfig, get_preset
 from alloc_agents.ppo.evaluate import evaluate
 from alloc_agents.ppo.model import ALGORITHMS
-from alloc_agents.ppo.sharing import SHARING
+from alloc_agents.ppo.sharing import AUTO, DYPS_VARIANTS, SHARING, DyPSConfig, SePSConfig
 from alloc_agents.ppo.trainer import train
 
 
@@ -70,6 +75,64 @@ def make_env_fn(env: str, kwargs: dict[str, Any]) -> Callable[[], Any]:
     return partial(pettingzoo.make, "parallel", env, **kwargs)
 
 
+def _clusters(text: str) -> int | str:
+    if text.strip().lower() in (AUTO, "none"):
+        return AUTO
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or 'auto', got {text!r}")
+    return value
+
+
+#: The strategies with options: label, config class, dedicated flags (argparse dest -> field;
+#: every other field through ``--<name>-opt FIELD=VALUE``).
+STRATEGY_OPTIONS: dict[str, tuple[str, type, dict[str, str]]] = {
+    "seps": (
+        "SePS",
+        SePSConfig,
+        {
+            "seps_clusters": "n_clusters",
+            "seps_max_clusters": "max_clusters",
+            "seps_pretrain_fraction": "pretrain_fraction",
+            "seps_z_dim": "z_dim",
+        },
+    ),
+    "dyps": ("DyPS", DyPSConfig, {"dyps_groups": "n_groups", "dyps_variant": "variant"}),
+}
+
+
+def sharing_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The strategy options of the command line (``None`` when none is given), validated by the
+    strategy's config class (``ValueError`` naming the field); ``--seps-*`` need ``--sharing
+    seps`` and ``--dyps-*`` need ``--sharing dyps``."""
+    chosen = None
+    for name, (label, config_class, flags) in STRATEGY_OPTIONS.items():
+        options = parse_pairs(getattr(args, f"{name}_opt"), f"--{name}-opt")
+        for flag, field in flags.items():
+            value = getattr(args, flag)
+            if value is not None:
+                if field in options:
+                    raise ValueError(
+                        f"{label} option {field} given twice (--{name}-opt and a flag)"
+                    )
+                options[field] = value
+        if not options:
+            continue
+        if args.sharing != name:
+            raise ValueError(
+                f"{label} options need --sharing {name} (got --sharing {args.sharing})"
+            )
+        try:
+            config_class.from_any(options)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{label} options: {exc}") from None
+        chosen = options
+    return chosen
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alloc-agents", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -92,6 +155,44 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    seps = t.add_argument_group("SePS options (with --sharing seps; see SePSConfig)")
+    seps.add_argument(
+        "--seps-clusters",
+        type=_clusters,
+        metavar="K|auto",
+        help="number of clusters K, or 'auto' to choose K by the Davies-Bouldin index (default 4)",
+    )
+    seps.add_argument(
+        "--seps-max-clusters", type=int, metavar="N", help="largest K tried by 'auto' (10)"
+    )
+    seps.add_argument(
+        "--seps-pretrain-fraction",
+        type=float,
+        metavar="F",
+        help="fraction of the iterations with full sharing before clustering (0.05)",
+    )
+    seps.add_argument("--seps-z-dim", type=int, metavar="D", help="VAE latent dimension (10)")
+    seps.add_argument(
+        "--seps-opt",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="any other SePSConfig field: vae_epochs, vae_lr, vae_batch_size, vae_hidden, "
+        "kl_weight, kmeans_n_init, max_transitions",
+    )
+    dyps = t.add_argument_group("DyPS options (with --sharing dyps; see DyPSConfig)")
+    dyps.add_argument("--dyps-groups", type=int, metavar="M", help="parameter groups M (4)")
+    dyps.add_argument(
+        "--dyps-variant", choices=DYPS_VARIANTS, help="the method or an ablation (full)"
+    )
+    dyps.add_argument(
+        "--dyps-opt",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="any other DyPSConfig field: selector_lr, selector_critic_lr, selector_entropy, "
+        "role_dim, vlstm_lr, cvae_steps, cvae_kl_weight, ...",
+    )
     sub.add_parser("presets", help="list the presets")
     return parser
 
@@ -101,11 +202,13 @@ def _train(args: argparse.Namespace) -> int:
     config: PPOConfig = preset.config.replace(**parse_pairs(args.set, "--set"))
     env_kwargs = dict(preset.env_kwargs) if args.env == "alloc/RideHailing-v0" else {}
     env_kwargs.update(parse_pairs(args.env_arg, "--env-arg"))
+    options = sharing_options(args)
     env_fn = make_env_fn(args.env, env_kwargs)
     result = train(
         env_fn,
         algorithm=args.algorithm,
         sharing=args.sharing,
+        sharing_options=options,
         total_env_steps=args.steps if args.steps is not None else preset.total_env_steps,
         n_envs=args.n_envs if args.n_envs is not None else preset.n_envs,
         seed=args.seed,
@@ -124,6 +227,17 @@ def _train(args: argparse.Namespace) -> int:
         "episode_return": last.get("episode_return"),
     }
     summary.update({k: v for k, v in last.items() if k.startswith("info/")})
+    record = result.extra.get("seps")
+    if record is not None:  # the clustering, without the embeddings
+        summary["seps"] = {
+            "iteration": record["iteration"],
+            "groups": [
+                {k: v for k, v in group.items() if k != "embeddings"} for group in record["groups"]
+            ],
+        }
+    dyps_history = result.extra.get("dyps")
+    if dyps_history:  # the groups of the last iteration
+        summary["dyps"] = dyps_history[-1]
     if args.eval_episodes > 0:
         summary["eval"] = evaluate(result.policy, env_fn, args.eval_episodes)
     if result.checkpoint is not None:

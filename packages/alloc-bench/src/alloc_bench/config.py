@@ -18,8 +18,11 @@ from alloc_bench.errors import BenchError
 from alloc_bench.parsing import format_options
 
 #: Version of the evaluation protocol (how a run turns a config into numbers). It is part of the
-#: hash: bump it when the protocol changes so that old rows are not reused.
-PROTOCOL = 1
+#: hash: bump it when the protocol changes so that old rows are not reused. 2: learned methods
+#: train with the PPO presets' env copies and with time limits ending the return
+#: (``alloc_agents`` ``truncation_bootstrap=False``), and the ride-hailing dispatch head's mode
+#: dispatches when the orders together outweigh STAY.
+PROTOCOL = 2
 #: Hex digits of the SHA-256 kept as the config hash (64 bits).
 HASH_DIGITS = 16
 

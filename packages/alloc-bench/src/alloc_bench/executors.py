@@ -8,7 +8,9 @@ config, so ``--jobs 1``, ``--jobs N`` and Ray give identical metrics.
 * ``serial`` (``--jobs 1``): one after the other in this process (easiest to debug);
 * ``process``: :class:`concurrent.futures.ProcessPoolExecutor` with ``min(jobs, runs)`` workers
   started with ``spawn`` (a clean interpreter per worker: no state inherited from the parent,
-  so what a worker runs is exactly what the config says, as on Ray);
+  so what a worker runs is exactly what the config says, as on Ray). The CPUs are split among
+  the workers: each gets ``OMP_NUM_THREADS = MKL_NUM_THREADS = max(1, CPUs // workers)`` (unless
+  already set), so two workers on two cores do not each start a two-thread torch;
 * ``ray``: one Ray task per run (1 CPU each). Connects to a running Ray instance when this process
   already called ``ray.init`` or ``address`` is given, else starts a local one with ``jobs`` CPUs
   and shuts it down at the end. Needs ``pip install alloc-bench[ray]``.
@@ -101,13 +103,21 @@ def exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
+def init_worker(parent_pid: int, threads: int) -> None:
+    """Pool-worker initializer: :func:`exit_with_parent`, and ``threads`` math-library threads
+    (read by torch and numpy's BLAS when they are first imported) unless the user set them."""
+    exit_with_parent(parent_pid)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, str(threads))
+
+
 def _pool(tasks: list[tuple[dict[str, Any], str]], workers: int) -> Iterator[dict[str, Any]]:
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
-        initializer=exit_with_parent,
-        initargs=(os.getpid(),),
+        initializer=init_worker,
+        initargs=(os.getpid(), max(1, default_jobs() // workers)),
     )
     try:
         pending: set[Future[dict[str, Any]]] = {

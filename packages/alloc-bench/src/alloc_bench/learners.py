@@ -1,18 +1,22 @@
 """The bench's adapter to ``alloc_agents.train``: ``<sharing>+<algorithm>`` methods.
 
 A method name such as ``"PS-id+IPPO"`` is a parameter-sharing strategy and an algorithm; the
-adapter maps them to ``alloc_agents.train(..., sharing="ps-id", algorithm="ippo")`` and follows
-the bench's trainer protocol (:mod:`alloc_bench.methods`). :func:`marl_support` says why a method
-cannot run (the strategy or algorithm is not in ``alloc_agents`` yet, the scenario has no
-PettingZoo view): such methods are reported as "not implemented".
+adapter maps them to ``alloc_agents.train(..., sharing="ps-id", algorithm="ippo")`` (the DyPS
+ablations ``DyPS-noCVAE``, ``DyPS-noVLSTM``, ``DyPS-noRepr`` to ``sharing="dyps"`` with their
+``variant``) and follows the bench's trainer protocol (:mod:`alloc_bench.methods`).
+:func:`marl_support` says why a method cannot run (the strategy or algorithm is not in
+``alloc_agents`` yet, the scenario has no PettingZoo view): such methods are reported as "not
+implemented".
 
 Training: ``train_steps`` environment steps (``total_env_steps``), seeded with the run's seed,
-``device="auto"``, the scenario's PPO preset when ``alloc_agents`` has one (else its defaults),
-``log_dir`` = the run's artifacts folder (``progress.csv``, TensorBoard, ``checkpoint.pt``). A
-checkpoint left there by an interrupted run is resumed (the agents' trainer makes the
-continuation identical to an uninterrupted run). The learning curve is the trainer's per-
-iteration history: ``episode_return`` and the scenario's metrics (``info/<metric>``) against
-environment steps. The returned policy is the trained, deterministic one.
+``device="auto"``, the scenario's PPO preset when ``alloc_agents`` has one (its config and number
+of env copies; else the defaults), ``log_dir`` = the run's artifacts folder (``progress.csv``,
+TensorBoard, ``checkpoint.pt``). A checkpoint left there by an interrupted run is resumed (the
+agents' trainer makes the continuation identical to an uninterrupted run). The learning curve is
+the trainer's per-iteration history: ``episode_return`` and the scenario's metrics
+(``info/<metric>``) against environment steps. DyPS runs also report the group of every agent at
+every iteration (the group-evolution maps; on the hex grid for Ride-Hailing). The returned policy
+is the trained one, acting with its mode (deterministic).
 """
 
 from __future__ import annotations
@@ -27,6 +31,13 @@ from alloc_bench.scenarios import get_scenario
 
 #: Algorithm part of a method name -> ``alloc_agents.train(algorithm=...)``.
 ALGORITHMS = {"IPPO": "ippo", "MAPPO": "mappo", "CoPO": "copo"}
+
+#: Sharing parts that name a strategy with options: the DyPS paper's ablations (Table 3).
+SHARING_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "dyps-nocvae": ("dyps", {"variant": "no-cvae"}),
+    "dyps-novlstm": ("dyps", {"variant": "no-vlstm"}),
+    "dyps-norepr": ("dyps", {"variant": "no-repr"}),
+}
 
 
 def parse_marl_name(method: str) -> tuple[str, str]:
@@ -56,7 +67,7 @@ def marl_support(method: str, scenario: str) -> str:
         return f"alloc_agents has no PPO core yet ({exc})"
     if algorithm not in AGENT_ALGORITHMS:
         return f"alloc_agents does not implement algorithm {algorithm!r} yet"
-    if sharing not in SHARING:
+    if SHARING_VARIANTS.get(sharing, (sharing,))[0] not in SHARING:
         return f"alloc_agents does not implement sharing strategy {sharing!r} yet"
     return ""
 
@@ -77,18 +88,22 @@ def train_marl(
     from alloc_agents.ppo import PRESETS
 
     sharing, algorithm = parse_marl_name(method)
+    sharing, sharing_options = SHARING_VARIANTS.get(sharing, (sharing, None))
     checkpoint = None if workdir is None else workdir / "checkpoint.pt"
+    preset = PRESETS.get(scenario)
+    options = {} if preset is None else {"config": preset.config, "n_envs": preset.n_envs}
     result = train(
         make_parallel_env,
         algorithm=algorithm,
         sharing=sharing,
+        sharing_options=sharing_options,
         total_env_steps=train_steps,
         seed=seed,
         device="auto",
-        config=scenario if scenario in PRESETS else None,
         log_dir=workdir,
         resume=checkpoint is not None and checkpoint.exists(),
         progress=False,
+        **options,
     )
     metrics = get_scenario(scenario).metric_names
     for row in result.history:
@@ -97,5 +112,17 @@ def train_marl(
         clean = {k: float(v) for k, v in values.items() if v is not None and math.isfinite(v)}
         if clean:
             log.curve(int(row["env_steps"]), **clean)
+    shape = _grid_shape(make_parallel_env)
+    for record in result.extra.get("dyps", []):
+        if len(record["groups"]) == 1:  # one space group: the agents in grid order
+            log.groups(int(record["env_steps"]), record["groups"][0]["assignment"], shape)
     log.device = str(getattr(result.policy, "device", "cpu"))
     return result.policy
+
+
+def _grid_shape(make_env: Callable[[], Any]) -> tuple[int, int] | None:
+    """(rows, columns) of the agents' grid when the env has one (Ride-Hailing: one agent per
+    cell, cell id = row * columns + column), else ``None``."""
+    config = getattr(make_env(), "config", None)
+    rows, cols = getattr(config, "rows", None), getattr(config, "cols", None)
+    return (int(rows), int(cols)) if isinstance(rows, int) and isinstance(cols, int) else None

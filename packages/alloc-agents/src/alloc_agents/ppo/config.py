@@ -8,10 +8,11 @@ advantage normalisation, 10 epochs over one minibatch.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from alloc_agents.options import Options, check_sizes
 
 ACTIVATIONS = ("tanh", "relu")
 
@@ -35,7 +36,7 @@ def _check_int(name: str, value: Any, low: int, high: int | None = None) -> None
 
 
 @dataclass(frozen=True)
-class PPOConfig:
+class PPOConfig(Options):
     """Hyper-parameters of the PPO core, validated at construction (``ValueError`` naming the
     field).
 
@@ -64,11 +65,15 @@ class PPOConfig:
         hidden_sizes: widths of the hidden layers of the actor and critic MLPs.
         activation: ``"tanh"`` or ``"relu"``.
         log_std_init: initial log standard deviation of Gaussian (Box) actions.
-        truncation_bootstrap: bootstrap a truncated agent's return from the value of its final
-            observation (the correct treatment of time limits, default). ``False`` treats
-            truncation as termination, as MAPPO's reference runner does on MPE: with unbounded
-            observations (e.g. positions in MPE) a policy can learn to exploit the critic's
-            extrapolation at the bootstrap states; see the README's learning results.
+        truncation_bootstrap: at a truncation (a time limit), bootstrap the return from the
+            value of the final observation (``True``: the time limit only cuts a continuing task
+            short), or treat it as the end of the task (``False``, default: the return stops at
+            the time limit). Our scenarios and MPE are fixed-horizon tasks measured over the
+            episode (a day's GMV, a 25-step MPE return), so the default optimises what is
+            measured. Bootstrapping there queries the critic on final observations that it is
+            never trained on (Ride-Hailing's final ``time`` is 144, never seen in 0..143) and
+            optimises an infinite-horizon objective whose tail the critic's errors dominate:
+            on simple_spread it ends below a random policy (README, "Time limits").
         target_kl: stop the epochs of an iteration once the mean approximate KL exceeds it;
             ``None`` never stops early.
         anneal_lr: decay the learning rates linearly to 0 over the run (the schedule depends on
@@ -97,7 +102,7 @@ class PPOConfig:
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     log_std_init: float = 0.0
-    truncation_bootstrap: bool = True
+    truncation_bootstrap: bool = False
     target_kl: float | None = None
     anneal_lr: bool = False
     checkpoint_every: int = 50
@@ -126,16 +131,7 @@ class PPOConfig:
         _check_number("value_norm_beta", self.value_norm_beta, 0.0, 1.0, low_open=True)
         if self.huber_delta is not None:
             _check_number("huber_delta", self.huber_delta, 0.0, low_open=True)
-        sizes = self.hidden_sizes
-        if (
-            not isinstance(sizes, tuple | list)
-            or not sizes
-            or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in sizes)
-        ):
-            raise ValueError(
-                f"hidden_sizes must be a non-empty tuple of positive ints, got {sizes!r}"
-            )
-        object.__setattr__(self, "hidden_sizes", tuple(sizes))
+        object.__setattr__(self, "hidden_sizes", check_sizes("hidden_sizes", self.hidden_sizes))
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         _check_number("log_std_init", self.log_std_init, -20.0, 5.0)
@@ -147,26 +143,6 @@ class PPOConfig:
     def critic_learning_rate(self) -> float:
         """The critic's learning rate (``critic_lr``, or ``lr`` when unset)."""
         return self.lr if self.critic_lr is None else self.critic_lr
-
-    def replace(self, **changes: Any) -> PPOConfig:
-        """A validated copy with some fields changed; unknown names raise ``ValueError``."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ValueError(f"unknown PPOConfig field(s) {unknown}; known: {sorted(known)}")
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-container form (for checkpoints and logs)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PPOConfig:
-        """Inverse of :meth:`to_dict` (lists become tuples)."""
-        fields = dict(data)
-        if "hidden_sizes" in fields:
-            fields["hidden_sizes"] = tuple(fields["hidden_sizes"])
-        return cls().replace(**fields)
 
 
 @dataclass(frozen=True)

@@ -148,7 +148,11 @@ class SequentialPicks:
     * ``log_prob(picks)`` = Σ over counted picks j of log p(pick_j | slots available at j);
     * ``entropy()`` = entropy of the first pick's distribution (the reference's choice: the
       exact entropy of the pick sequence has no closed form);
-    * ``mode()`` = greedy: the most probable available slot at every pick.
+    * ``mode()``: at every pick, STAY if it is at least as probable as all the available orders
+      together, else the most probable order: the mode of "dispatch or stay", then of "which
+      order". (The most probable single slot at every pick would stay for good as soon as STAY
+      beats each order alone, even when an order is taken with probability 0.9: on Ride-Hailing
+      (1) that mode cost a PSA+IPPO policy a third of its sampled GMV.)
     """
 
     def __init__(self, scores: Tensor, mask: Tensor, n_picks: Tensor, max_picks: int) -> None:
@@ -175,7 +179,10 @@ class SequentialPicks:
                 break  # every row has either no pick left or only STAY to pick
             logits = scores.masked_fill(~(self.mask & ~taken), neg)
             if greedy:
-                pick = logits.argmax(-1)
+                orders = logits.clone()
+                orders[:, 0] = neg
+                dispatch = torch.logsumexp(orders, -1) > logits[:, 0]
+                pick = torch.where(dispatch, orders.argmax(-1), torch.zeros_like(dispatch).long())
             else:
                 pick = torch.multinomial(F.softmax(logits, -1), 1).squeeze(-1)
             pick = torch.where(choosing, pick, torch.zeros_like(pick))

@@ -16,7 +16,11 @@ Per space group (research note ``vaccine-and-algorithms.md`` B.3):
    scales, e.g. ride-hailing GMV, would otherwise swamp the observation terms).
 3. **k-means** on the agents' μ_i (not samples): k-means++ initialisation, ``kmeans_n_init``
    restarts, the lowest inertia kept; ``K = min(n_clusters, agents)``. Labels are renumbered in
-   order of first appearance (agent 0's cluster is 0).
+   order of first appearance (agent 0's cluster is 0). With ``n_clusters="auto"`` (the paper's
+   procedure when no K is given) k-means runs for every K in ``2 .. min(A - 1, max_clusters)``
+   and the K whose clustering has the lowest Davies–Bouldin index (:func:`davies_bouldin`) is
+   kept, ties going to the smallest K; groups of fewer than 3 agents, and groups where no K
+   gives 2 or more non-empty clusters, keep one shared network (K = 1).
 4. **Phase 2.** :meth:`~alloc_agents.ppo.model.GroupModel.reassign` with the cluster of every
    agent, copying member 0 (the pre-trained shared network: actor, critic, value statistics)
    into every other member. The released code leaves the other networks at their
@@ -32,6 +36,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -97,6 +102,63 @@ def kmeans(
     new_centres = torch.empty_like(centres)
     new_centres[perm] = centres
     return perm[labels], new_centres.float(), inertia
+
+
+def davies_bouldin(x: np.ndarray | Tensor, labels: np.ndarray | Tensor) -> float:
+    """The Davies–Bouldin index of the clustering ``labels`` (N,) of the points ``x`` (N, D).
+
+    With the clusters' centroids c_i, their scatter s_i (mean Euclidean distance of a cluster's
+    points to its centroid) and d_ij = ‖c_i − c_j‖:
+
+        DB = (1 / k) Σ_i max_{j ≠ i} (s_i + s_j) / d_ij
+
+    over the k clusters that occur in ``labels``; lower is better. Conventions as
+    scikit-learn's ``davies_bouldin_score``: k must be in ``2 .. N - 1`` (``ValueError``
+    otherwise); the index is 0 when every scatter or every centroid distance is 0, and a pair
+    of coinciding centroids contributes 0.
+    """
+    points = np.asarray(x, dtype=np.float64)
+    labels = np.asarray(labels).reshape(-1)
+    if points.ndim != 2 or points.shape[0] != labels.shape[0]:
+        raise ValueError(f"x must be (N, D) and labels (N,), got {points.shape}, {labels.shape}")
+    clusters = np.unique(labels)
+    n, k = points.shape[0], clusters.size
+    if not 2 <= k <= n - 1:
+        raise ValueError(f"the Davies-Bouldin index needs 2..{n - 1} clusters, got {k}")
+    centroids = np.stack([points[labels == c].mean(axis=0) for c in clusters])
+    scatter = np.array(
+        [
+            np.linalg.norm(points[labels == c] - centre, axis=1).mean()
+            for c, centre in zip(clusters, centroids, strict=True)
+        ]
+    )
+    distances = np.linalg.norm(centroids[:, None] - centroids[None], axis=-1)
+    if np.allclose(scatter, 0.0) or np.allclose(distances, 0.0):
+        return 0.0
+    distances[distances == 0] = np.inf  # the diagonal, and coinciding centroids
+    ratios = (scatter[:, None] + scatter[None]) / distances
+    return float(ratios.max(axis=1).mean())
+
+
+def select_clusters(
+    x: Tensor, k_values: range, n_init: int, generator: torch.Generator | None = None
+) -> tuple[int, Tensor, dict[str, float | None]]:
+    """k-means for every K of ``k_values`` on ``x`` (N, D); the K with the lowest
+    Davies–Bouldin index (ties: the smallest K), its labels, and the index of every K
+    (``None`` where k-means found fewer than 2 non-empty clusters). K = 1 with all labels 0 when
+    no K can be scored. The k-means runs draw from ``generator`` in the order of ``k_values``."""
+    scores: dict[str, float | None] = {}
+    best: tuple[float, int, Tensor] | None = None
+    for k in k_values:
+        labels, _, _ = kmeans(x, k, n_init, generator=generator)
+        found = int(labels.unique().numel())
+        score = davies_bouldin(x.numpy(), labels.numpy()) if 2 <= found < x.shape[0] else None
+        scores[str(k)] = score
+        if score is not None and (best is None or score < best[0] - 1e-12):
+            best = (score, k, labels)
+    if best is None:
+        return 1, torch.zeros(x.shape[0], dtype=torch.long), scores
+    return best[1], best[2], scores
 
 
 # ---------------------------------------------------------------------------------- VAE
@@ -215,23 +277,43 @@ class SePSPhase:
         self, gm: GroupModel, data: dict[str, Tensor] | None, generator: torch.Generator
     ) -> dict[str, Any]:
         n_agents, k = gm.group.n_agents, gm.n_members
+        scores: dict[str, float | None] = {}
         if data is None or data["ids"].numel() == 0 or k == 1:
             labels = torch.zeros(n_agents, dtype=torch.long)
             mu = torch.zeros(n_agents, self.config.z_dim)
+            k = 1 if self.config.auto else k
         else:
             inputs = torch.cat([data["obs"], data["actions"]], dim=1)
             targets = torch.cat([data["next_obs"], data["rewards"].unsqueeze(1)], dim=1)
             mu = fit_agent_embeddings(
                 n_agents, data["ids"], inputs, targets, self.config, generator
             )
-            labels, _, _ = kmeans(mu, k, self.config.kmeans_n_init, generator=generator)
-        gm.reassign(labels.numpy(), copy={m: 0 for m in range(1, k)})
-        return {
+            n_init = self.config.kmeans_n_init
+            if self.config.auto:  # k = the largest K allowed (SePSConfig.n_members)
+                k, labels, scores = select_clusters(mu, range(2, k + 1), n_init, generator)
+            else:
+                labels, _, _ = kmeans(mu, k, n_init, generator=generator)
+        gm.reassign(labels.numpy(), copy={m: 0 for m in range(1, gm.n_members)})
+        record: dict[str, Any] = {
             "agents": list(gm.group.names),
             "n_clusters": k,
             "assignment": labels.tolist(),
             "embeddings": mu.tolist(),
         }
+        if self.config.auto:
+            record["k_selection"] = "davies-bouldin"
+            record["davies_bouldin"] = scores
+        return record
+
+    def columns(self) -> dict[str, float]:
+        """Per-iteration CSV columns once clustered: ``seps_k`` (the number of clusters; with
+        several space groups ``seps_k/<group index>``); none before (the CSV widens)."""
+        if self.result is None:
+            return {}
+        values = [float(g["n_clusters"]) for g in self.result["groups"]]
+        if len(values) == 1:
+            return {"seps_k": values[0]}
+        return {f"seps_k/{g}": v for g, v in enumerate(values)}
 
     def state_dict(self) -> dict[str, Any]:
         return {

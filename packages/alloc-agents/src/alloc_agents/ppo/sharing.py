@@ -17,25 +17,30 @@ Built in:
   (batched, as ``nops``) plus one critic shared by all agents of the group; each actor is
   trained with the mean of the two critics' GAE advantages (:mod:`alloc_agents.ppo.trainer`);
 * ``seps`` — SePS (Christianos et al., ICML 2021): ``K`` members, every agent on member 0 during
-  a pre-training phase, then agents grouped by k-means on a VAE's agent embeddings
-  (:mod:`alloc_agents.ppo.seps`; options: :class:`SePSConfig`).
+  a pre-training phase, then agents grouped by k-means on a VAE's agent embeddings, K given or
+  chosen by the Davies–Bouldin index (:mod:`alloc_agents.ppo.seps`; options:
+  :class:`SePSConfig`);
+* ``dyps`` — DyPS (the DyPS paper): ``n_groups`` members; a learned group selection assigns
+  every agent to a member at the start of every iteration from VLSTM agent roles and CVAE group
+  roles (:mod:`alloc_agents.ppo.dyps`; options: :class:`DyPSConfig`).
 
 Strategies whose groups change during training (SePS, DyPS) plug in by returning their
 initial assignment from ``assign`` (and their member count from ``n_members``) and later calling
 :meth:`alloc_agents.ppo.model.GroupModel.reassign` with a new assignment, optionally copying a
 member's parameters into another (e.g. SePS: initialise every cluster's network from the
-pre-trained shared one; DyPS: a new role inherits its majority predecessor's weights).
+pre-trained shared one; DyPS moves agents between members that keep their weights).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+
+from alloc_agents.options import Options
 
 
 class SharingStrategy(ABC):
@@ -99,6 +104,10 @@ class PSA(NoParameterSharing):
     shared_critic = True
 
 
+#: ``SePSConfig.n_clusters`` value that chooses K by the Davies–Bouldin index.
+AUTO = "auto"
+
+
 def _check_number(name: str, value: Any, low: float, high: float, *, low_open: bool) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
@@ -113,7 +122,7 @@ def _check_int(name: str, value: Any, low: int) -> None:
 
 
 @dataclass(frozen=True)
-class SePSConfig:
+class SePSConfig(Options):
     """Options of the ``seps`` strategy, validated at construction (``ValueError`` naming the
     field). Defaults follow the research note (B.3) and the released SePS code.
 
@@ -121,7 +130,14 @@ class SePSConfig:
         pretrain_fraction: fraction of the training iterations run with full sharing while
             transitions are recorded (at least one iteration); clustering follows that phase.
         n_clusters: K, the number of parameter sets after clustering (capped at the number of
-            agents of each space group).
+            agents of each space group), or ``"auto"`` (``None`` is read as ``"auto"``): K is
+            chosen per space group by the Davies–Bouldin index, as in the SePS paper and code —
+            k-means on the agents' embeddings for every K in ``2 .. min(A - 1, max_clusters)``
+            and the K with the lowest index is kept (ties: the smallest K). A group of fewer
+            than 3 agents has no such K and keeps one shared network (K = 1), as does a group
+            whose embeddings do not separate (fewer than 2 distinct clusters for every K).
+        max_clusters: the largest K tried by ``n_clusters="auto"`` (at least 2; the released
+            code creates ``min(10, N)`` networks, hence the default 10).
         z_dim: dimension of the VAE's agent embedding z.
         vae_epochs: passes of the VAE over the recorded transitions.
         vae_lr: Adam learning rate of the VAE.
@@ -133,7 +149,8 @@ class SePSConfig:
     """
 
     pretrain_fraction: float = 0.05
-    n_clusters: int = 4
+    n_clusters: int | str | None = 4
+    max_clusters: int = 10
     z_dim: int = 10
     vae_epochs: int = 10
     vae_lr: float = 3e-4
@@ -145,7 +162,15 @@ class SePSConfig:
 
     def __post_init__(self) -> None:
         _check_number("pretrain_fraction", self.pretrain_fraction, 0.0, 1.0, low_open=True)
-        _check_int("n_clusters", self.n_clusters, 1)
+        if self.n_clusters is None or self.n_clusters == AUTO:
+            object.__setattr__(self, "n_clusters", AUTO)
+        elif isinstance(self.n_clusters, bool) or not isinstance(self.n_clusters, int):
+            raise ValueError(
+                f"n_clusters must be an integer >= 1 or 'auto', got {self.n_clusters!r}"
+            )
+        else:
+            _check_int("n_clusters", self.n_clusters, 1)
+        _check_int("max_clusters", self.max_clusters, 2)
         _check_int("z_dim", self.z_dim, 1)
         _check_int("vae_epochs", self.vae_epochs, 1)
         _check_number("vae_lr", self.vae_lr, 0.0, math.inf, low_open=True)
@@ -155,33 +180,28 @@ class SePSConfig:
         _check_int("kmeans_n_init", self.kmeans_n_init, 1)
         _check_int("max_transitions", self.max_transitions, 1)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+    @property
+    def auto(self) -> bool:
+        """Whether K is chosen by the Davies–Bouldin index (``n_clusters="auto"``)."""
+        return self.n_clusters == AUTO
 
-    @classmethod
-    def from_any(cls, options: SePSConfig | dict[str, Any] | None) -> SePSConfig:
-        """A config from ``None`` (defaults), a dict of fields or a config."""
-        if options is None:
-            return cls()
-        if isinstance(options, cls):
-            return options
-        if not isinstance(options, dict):
-            raise ValueError(f"SePS options must be a SePSConfig or a dict, got {options!r}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(f"unknown SePSConfig field(s) {unknown}; known: {sorted(known)}")
-        return cls(**options)
+    def n_members(self, n_agents: int) -> int:
+        """Parameter sets of a group of ``n_agents``: ``min(K, A)``, or with ``"auto"`` the
+        largest K that may be chosen, ``min(max_clusters, A - 1)`` (1 below 3 agents)."""
+        if self.auto:
+            return min(self.max_clusters, n_agents - 1) if n_agents >= 3 else 1
+        assert isinstance(self.n_clusters, int)
+        return min(self.n_clusters, n_agents)
 
 
-class SePS(SharingStrategy):
-    """SePS: ``min(K, A)`` members; all agents on member 0 until the clustering phase
-    (:mod:`alloc_agents.ppo.seps`) reassigns them."""
+class ConfiguredSharing(SharingStrategy):
+    """A strategy with options (a ``config_class`` instance) whose groups change during
+    training: every agent starts on member 0."""
 
-    name = "seps"
+    config_class: ClassVar[type[Options]]
 
-    def __init__(self, config: SePSConfig | dict[str, Any] | None = None) -> None:
-        self.config = SePSConfig.from_any(config)
+    def __init__(self, config: Options | dict[str, Any] | None = None) -> None:
+        self.config: Any = self.config_class.from_any(config)
 
     def options(self) -> dict[str, Any]:
         return self.config.to_dict()
@@ -189,25 +209,118 @@ class SePS(SharingStrategy):
     def assign(self, n_agents: int) -> np.ndarray:
         return np.zeros(n_agents, dtype=np.int64)
 
+
+class SePS(ConfiguredSharing):
+    """SePS: ``min(K, A)`` members (``"auto"``: up to ``min(max_clusters, A - 1)``); all agents
+    on member 0 until the clustering phase (:mod:`alloc_agents.ppo.seps`) reassigns them."""
+
+    name = "seps"
+    config_class = SePSConfig
+
     def n_members(self, n_agents: int) -> int:
-        return min(self.config.n_clusters, n_agents)
+        return self.config.n_members(n_agents)
+
+
+#: DyPS group-selection variants: the full method and the paper's three ablations.
+DYPS_VARIANTS = ("full", "no-cvae", "no-vlstm", "no-repr")
+
+
+@dataclass(frozen=True)
+class DyPSConfig(Options):
+    """Options of the ``dyps`` strategy (:mod:`alloc_agents.ppo.dyps`), validated at
+    construction (``ValueError`` naming the field).
+
+    Attributes:
+        n_groups: M, parameter groups per space group (capped at its number of agents); the
+            paper's best on Ride-Hailing (2) is 4.
+        variant: ``"full"`` or an ablation (:mod:`alloc_agents.ppo.dyps`).
+        selector_lr / selector_critic_lr: Adam learning rates of the group selection's actor
+            and critic (Table 6, Ride-Hailing: 1e-4).
+        selector_entropy: entropy bonus of the selector (mean over agents).
+        selector_hidden: hidden width of the selector's MLPs (critic; ablation actors).
+        role_dim: LSTM width of the VLSTM = dimension of an agent's role (A.1: 64).
+        vlstm_z_dim / vlstm_hidden / vlstm_lr: VLSTM latent width, MLP width, Adam rate.
+        vlstm_sequences: (agent, env copy) sequences per VLSTM step (a random subset).
+        cvae_z_dim / cvae_hidden / cvae_lr: CVAE latent (A.1: 16), MLP width (A.1: 64), rate.
+        cvae_steps / cvae_batch_size: CVAE Adam steps per iteration and rows per step.
+        cvae_kl_weight: weight of the CVAE's KL term (the reference code's 1e-4; see
+            :mod:`alloc_agents.ppo.roles`).
+        reward_beta: weight of the running mean / variance of the selector's reward.
+    """
+
+    n_groups: int = 4
+    variant: str = "full"
+    selector_lr: float = 1e-4
+    selector_critic_lr: float = 1e-4
+    selector_entropy: float = 0.01
+    selector_hidden: int = 64
+    role_dim: int = 64
+    vlstm_z_dim: int = 16
+    vlstm_hidden: int = 64
+    vlstm_lr: float = 1e-3
+    vlstm_sequences: int = 128
+    cvae_z_dim: int = 16
+    cvae_hidden: int = 64
+    cvae_lr: float = 1e-3
+    cvae_steps: int = 20
+    cvae_batch_size: int = 1024
+    cvae_kl_weight: float = 1e-4
+    reward_beta: float = 0.9
+
+    def __post_init__(self) -> None:
+        if self.variant not in DYPS_VARIANTS:
+            raise ValueError(f"variant must be one of {DYPS_VARIANTS}, got {self.variant!r}")
+        sizes = ("n_groups", "selector_hidden", "role_dim", "vlstm_z_dim", "vlstm_hidden")
+        sizes += ("vlstm_sequences", "cvae_z_dim", "cvae_hidden", "cvae_batch_size")
+        for name in sizes:
+            _check_int(name, getattr(self, name), 1)
+        _check_int("cvae_steps", self.cvae_steps, 0)
+        for name in ("selector_lr", "selector_critic_lr", "vlstm_lr", "cvae_lr"):
+            _check_number(name, getattr(self, name), 0.0, math.inf, low_open=True)
+        _check_number("selector_entropy", self.selector_entropy, 0.0, math.inf, low_open=False)
+        _check_number("cvae_kl_weight", self.cvae_kl_weight, 0.0, math.inf, low_open=False)
+        _check_number("reward_beta", self.reward_beta, 0.0, 1.0, low_open=False)
+        if self.reward_beta == 1.0:
+            raise ValueError("reward_beta must be in [0, 1), got 1.0")
+
+    @property
+    def uses_roles(self) -> bool:
+        """Whether the selection reads the VLSTM roles."""
+        return self.variant in ("full", "no-cvae")
+
+    @property
+    def uses_latents(self) -> bool:
+        """Whether the selection reads the CVAE group latents."""
+        return self.variant in ("full", "no-vlstm")
+
+
+class DyPS(ConfiguredSharing):
+    """DyPS: ``min(n_groups, A)`` members; the group of every agent is chosen at the start of
+    every iteration by :class:`alloc_agents.ppo.dyps.DyPSController` (all on member 0 before)."""
+
+    name = "dyps"
+    config_class = DyPSConfig
+
+    def n_members(self, n_agents: int) -> int:
+        return min(self.config.n_groups, n_agents)
 
 
 #: Strategies by name.
 SHARING: dict[str, type[SharingStrategy]] = {
     cls.name: cls
-    for cls in (ParameterSharing, ParameterSharingWithId, NoParameterSharing, PSA, SePS)
+    for cls in (ParameterSharing, ParameterSharingWithId, NoParameterSharing, PSA, SePS, DyPS)
 }
 
 
 def make_sharing(name: str, options: Any = None) -> SharingStrategy:
     """The strategy ``name`` (``ValueError`` listing the known names); ``options``: the
-    strategy's options (``seps``: a :class:`SePSConfig` or a dict of its fields; the other
-    strategies take none)."""
+    strategy's options (``seps``: a :class:`SePSConfig`, ``dyps``: a :class:`DyPSConfig`, or a
+    dict of its fields; the other strategies take none)."""
     if name not in SHARING:
         raise ValueError(f"unknown sharing {name!r}; known: {sorted(SHARING)}")
-    if name == "seps":
-        return SePS(options)
+    cls = SHARING[name]
+    if issubclass(cls, ConfiguredSharing):
+        return cls(options)
     if options:
         raise ValueError(f"sharing {name!r} takes no options, got {options!r}")
-    return SHARING[name]()
+    return cls()

@@ -30,13 +30,17 @@ from torch.nn import functional as F
 from alloc_agents.ppo import checkpoint as ckpt
 from alloc_agents.ppo.buffer import GroupBuffer
 from alloc_agents.ppo.config import PPOConfig, get_preset
+from alloc_agents.ppo.dyps import DyPSController
 from alloc_agents.ppo.gae import compute_gae
 from alloc_agents.ppo.logger import RunLogger
 from alloc_agents.ppo.model import ALGORITHMS, GroupModel, MultiAgentModel
 from alloc_agents.ppo.policy import PPOPolicy
 from alloc_agents.ppo.runner import EpisodeStats, Runner
 from alloc_agents.ppo.seps import SePSPhase
-from alloc_agents.ppo.sharing import SHARING, SePS, SePSConfig, make_sharing
+from alloc_agents.ppo.sharing import SHARING, DyPS, DyPSConfig, SePS, SePSConfig, make_sharing
+
+#: File of the log folder with the DyPS groups: one JSON line per iteration.
+DYPS_GROUPS = "dyps_groups.jsonl"
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -74,7 +78,9 @@ class TrainResult:
     checkpoint: Path | None
     log_dir: Path | None
     #: Strategy results: ``seps`` — the clustering record (``"seps"``: iteration, env steps,
-    #: per group the agents, their cluster and VAE embedding), also in ``seps_clusters.json``.
+    #: per group the agents, their cluster and VAE embedding), also in ``seps_clusters.json``;
+    #: ``dyps`` — per iteration the group of every agent (iteration, env steps, per space group
+    #: the agents and their assignment), also in ``dyps_groups.jsonl``.
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -383,7 +389,7 @@ def train(
     *,
     algorithm: str = "ippo",
     sharing: str = "ps",
-    sharing_options: SePSConfig | dict[str, Any] | None = None,
+    sharing_options: SePSConfig | DyPSConfig | dict[str, Any] | None = None,
     total_env_steps: int,
     n_envs: int = 4,
     seed: int = 0,
@@ -480,6 +486,7 @@ def train(
     steps_per_iter = config.n_steps * n_envs
     n_iters = math.ceil(total_env_steps / steps_per_iter)
     seps = SePSPhase(strategy.config, n_iters, seed) if isinstance(strategy, SePS) else None
+    dyps = DyPSController(strategy.config, model, seed, dev) if isinstance(strategy, DyPS) else None
     if resume:
         data = ckpt.load(ckpt_path)
         _check_resume(data["meta"], meta)
@@ -491,12 +498,18 @@ def train(
         ckpt.set_rng_state(data["rng"])
         if seps is not None:
             seps.load_state_dict(data["seps"])
+        if dyps is not None:
+            dyps.load_state_dict(data["dyps"])
     else:
         runner.reset_all()
 
     logger = RunLogger(
         log_path, n_iters * steps_per_iter, counters.iteration if resume else None, progress
     )
+    if dyps is not None and log_path is not None:  # the groups so far (none on a fresh run)
+        log_path.mkdir(parents=True, exist_ok=True)
+        lines = "".join(json.dumps(record) + "\n" for record in dyps.history)
+        (log_path / DYPS_GROUPS).write_text(lines)
     buffers = [
         GroupBuffer(g, config.n_steps, n_envs, dev, gm.shared_critic is not None)
         for g, gm in zip(layout.groups, model.groups, strict=True)
@@ -521,6 +534,7 @@ def train(
                 "runner": runner.state_dict(),
                 "history": history,
                 **({"seps": seps.state_dict()} if seps is not None else {}),
+                **({"dyps": dyps.state_dict()} if dyps is not None else {}),
             },
         )
 
@@ -532,9 +546,18 @@ def train(
                 optimizer.param_groups[1]["lr"] = frac * config.critic_learning_rate
             t0 = time.perf_counter()
             model.eval()
+            if dyps is not None:
+                dyps.select(model)
             episodes = collect(runner, model, buffers, central, config.n_steps, dev)
             for gm, buf in zip(model.groups, buffers, strict=True):
                 compute_advantages(gm, buf, config)
+            dyps_columns = (
+                {}
+                if dyps is None
+                else dyps.learn(
+                    model, buffers, counters.iteration + 1, counters.env_steps + steps_per_iter
+                )
+            )
             seps_record = seps is not None and not seps.clustered
             if seps_record:
                 seps.record(model, buffers)
@@ -570,6 +593,11 @@ def train(
             }
             if seps is not None:
                 row["seps_clustered"] = int(seps.clustered)
+                row.update(seps.columns())
+            row.update(dyps_columns)
+            if dyps is not None and log_path is not None:
+                with (log_path / DYPS_GROUPS).open("a") as f:
+                    f.write(json.dumps(dyps.history[-1]) + "\n")
             history.append(row)
             logger.log(row)
             if counters.iteration % config.checkpoint_every == 0 or counters.iteration == n_iters:
@@ -586,8 +614,16 @@ def train(
         sharing=sharing,
         checkpoint=ckpt_path,
         log_dir=log_path,
-        extra={"seps": seps.result} if seps is not None else {},
+        extra=_strategy_results(seps, dyps),
     )
+
+
+def _strategy_results(seps: SePSPhase | None, dyps: DyPSController | None) -> dict[str, Any]:
+    if seps is not None:
+        return {"seps": seps.result}
+    if dyps is not None:
+        return {"dyps": dyps.history}
+    return {}
 
 
 def _check_resume(saved: dict[str, Any], current: dict[str, Any]) -> None:

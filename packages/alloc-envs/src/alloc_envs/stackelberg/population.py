@@ -6,6 +6,7 @@ This is the array API for training followers (shared-parameter PPO, SMFU, TIRL d
 
     pop = Population(game, n_followers=100_000, seed=0)
     states = pop.reset()                      # (N,) int64 follower states
+    # or pop.reset(start=t, distribution=m_t, exogenous=x_t): the subgame from step t
     while not pop.done:
         u = leader(pop.t, pop.distribution(), pop.exogenous)
         actions = pop.sample_actions(policy[pop.t])  # or your own (N,) int actions
@@ -28,7 +29,7 @@ import numpy as np
 
 from alloc_envs.core.validation import check_int
 from alloc_envs.stackelberg.fokker_planck import add_statistics
-from alloc_envs.stackelberg.game import check_incentive
+from alloc_envs.stackelberg.game import check_incentive, check_vector
 from alloc_envs.stackelberg.matching import MatchingGame, SiteOutcome
 from alloc_envs.stackelberg.sampling import sample_categorical
 
@@ -75,23 +76,52 @@ class Population:
         self.totals: dict[str, np.ndarray] = {}
         self._started = False
 
-    def reset(self, seed: int | np.random.Generator | None = None) -> np.ndarray:
-        """Start an episode: N i.i.d. states from m_0 and x_0; returns the (N,) states.
+    def reset(
+        self,
+        seed: int | np.random.Generator | None = None,
+        *,
+        start: int = 0,
+        distribution: Any = None,
+        exogenous: Any = None,
+    ) -> np.ndarray:
+        """Start an episode at step ``start`` (default 0): N i.i.d. states from ``distribution``
+        ((S,) probabilities, default m_0) and the (X,) exogenous state ``exogenous`` (default
+        x_0); returns the (N,) states. Starting later plays the subgame from ``start``, e.g. to
+        train followers from the leader view's current (m_t, x_t).
 
         ``seed``: an int re-seeds the generator, a ``Generator`` replaces it (shared with the
         caller, e.g. an environment's ``np_random``), ``None`` continues the current one.
+        ``ValueError`` (nothing changes) for a ``start`` outside [0, T), a distribution that is
+        not a probability vector of shape (S,) or an exogenous state outside [0,
+        ``exogenous_high``].
         """
+        game = self.game
+        check_int("start", start, 0, game.horizon - 1)
+        m = self._check_distribution(distribution)
+        x = game.initial_exogenous if exogenous is None else exogenous
+        x = check_vector(x, np.zeros_like(game.exogenous_high), game.exogenous_high, "exogenous")
         if isinstance(seed, np.random.Generator):
             self.rng = seed
         elif seed is not None:
             self.rng = np.random.default_rng(seed)
         one_group = np.zeros(self.n_followers, dtype=np.int64)
-        self.states = sample_categorical(one_group, self.game.initial_distribution[None], self.rng)
-        self.exogenous = np.array(self.game.initial_exogenous, dtype=np.float64)
-        self.t = 0
+        self.states = sample_categorical(one_group, m[None], self.rng)
+        self.exogenous = x
+        self.t = start
         self.totals = {}
         self._started = True
         return self.states
+
+    def _check_distribution(self, distribution: Any) -> np.ndarray:
+        """(S,) float64 ``distribution`` (default m_0), or ``ValueError``: not in [0, 1]^S or
+        not summing to one (tolerance 1e-6)."""
+        if distribution is None:
+            return self.game.initial_distribution
+        size = self.game.n_states
+        m = check_vector(distribution, np.zeros(size), np.ones(size), "distribution")
+        if not np.isclose(m.sum(), 1.0, atol=1e-6):
+            raise ValueError(f"distribution must sum to 1, got {m.sum()}")
+        return m
 
     @property
     def done(self) -> bool:

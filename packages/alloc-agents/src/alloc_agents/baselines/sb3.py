@@ -1,0 +1,429 @@
+"""stable-baselines3 PPO on the Gymnasium joint view: the single-controller baseline.
+
+One SB3 PPO policy acts for every agent at once through the Gymnasium view of an ``alloc``
+environment (``gymnasium.make("alloc/RideHailing-v0")``): its observation is the whole joint,
+agent-major observation and its action the whole joint action. SB3 accepts flat spaces only, so
+:class:`JointSpaces` (and the wrapper :class:`SB3JointView` built on it) converts:
+
+* observations: every sub-space of a ``Dict`` (or a lone space) is flattened to one dimension —
+  ``Box`` (N, ...) becomes a float32 ``Box`` of ``prod(shape)`` (masks stored as int8 included),
+  ``MultiDiscrete`` / ``MultiBinary`` (N, ...) their 1-D versions, ``Discrete`` is kept (shifted
+  to start at 0); nested ``Dict`` / ``Tuple`` raise ``ValueError``;
+* actions: ``MultiDiscrete`` (N, K) becomes ``MultiDiscrete`` of ``N * K`` components (SB3's
+  MultiCategorical needs a 1-D ``nvec``), ``Box`` (N, ...) with finite bounds becomes
+  ``Box(-1, 1, (prod(shape),))`` (the symmetric range SB3 recommends) and is rescaled back to the
+  env's bounds on :meth:`~JointSpaces.action`; ``Discrete`` and ``MultiBinary`` likewise.
+
+:func:`train_sb3_ppo` trains ``stable_baselines3.PPO`` on it (``MultiInputPolicy`` for dict
+observations) with running observation and reward normalisation (``VecNormalize``: the joint
+views hold raw counts and prices), and returns the model and a :class:`SB3Policy` — the
+:class:`alloc_agents.Policy` interface, so ``alloc-bench`` can evaluate it on the Gymnasium view
+like any rule-based policy. When every component of a ``MultiDiscrete`` action has the same size
+(every ``alloc`` joint view), the policy uses :class:`~._sb3_policies.UniformMultiCategorical`, the
+same distribution as SB3's MultiCategorical (independent categoricals) evaluated as one
+log-softmax over (components, choices) instead of one ``Categorical`` object per component
+(1,800 of them for Ride-Hailing (1) dispatch).
+
+stable-baselines3 is an optional dependency: ``pip install alloc-agents[sb3]``. This module
+imports it only inside :func:`train_sb3_ppo`, :func:`load_sb3_policy` and
+:meth:`SB3Policy.act`, raising an ``ImportError`` that names the extra when it is missing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+from alloc_agents.policy import BatchObservation, Policy
+
+#: Files :func:`train_sb3_ppo` writes to ``log_dir`` (and :func:`load_sb3_policy` reads).
+MODEL_FILE = "model.zip"
+NORMALIZE_FILE = "vecnormalize.pkl"
+_INSTALL_HINT = (
+    "stable-baselines3 is not installed; the SB3 baseline needs the optional extra: "
+    "pip install 'alloc-agents[sb3]'"
+)
+
+
+def require_sb3() -> Any:
+    """The ``stable_baselines3`` module, or an ``ImportError`` naming the extra to install."""
+    try:
+        import stable_baselines3
+    except ImportError as exc:
+        raise ImportError(_INSTALL_HINT) from exc
+    return stable_baselines3
+
+
+# ---------------------------------------------------------------------------------- spaces
+def _flat_obs_space(key: str, space: spaces.Space) -> spaces.Space:
+    if isinstance(space, spaces.Box):
+        low = np.asarray(space.low, dtype=np.float64).reshape(-1)
+        high = np.asarray(space.high, dtype=np.float64).reshape(-1)
+        f32 = np.finfo(np.float32)
+        low = np.clip(low, f32.min, f32.max).astype(np.float32)
+        high = np.clip(high, f32.min, f32.max).astype(np.float32)
+        return spaces.Box(low, high, dtype=np.float32)
+    if isinstance(space, spaces.MultiDiscrete):
+        return spaces.MultiDiscrete(space.nvec.reshape(-1))
+    if isinstance(space, spaces.MultiBinary):
+        return spaces.MultiBinary(int(np.prod(space.shape)))
+    if isinstance(space, spaces.Discrete):
+        return spaces.Discrete(int(space.n))
+    raise ValueError(
+        f"observation {key!r}: {type(space).__name__} spaces are not supported by "
+        "stable-baselines3 (flat Box, Discrete, MultiDiscrete, MultiBinary only)"
+    )
+
+
+def _flat_obs(space: spaces.Space, value: Any) -> Any:
+    if isinstance(space, spaces.Box):
+        return np.asarray(value, dtype=np.float32).reshape(-1)
+    if isinstance(space, spaces.MultiDiscrete):
+        return (np.asarray(value, dtype=np.int64) - space.start).reshape(-1)
+    if isinstance(space, spaces.MultiBinary):
+        return np.asarray(value, dtype=np.int8).reshape(-1)
+    return int(np.asarray(value).reshape(())) - int(space.start)
+
+
+class JointSpaces:
+    """The SB3-compatible spaces of a joint view and the conversions between the two.
+
+    Args:
+        observation_space: the joint view's observation space (a ``Dict`` of agent-major
+            arrays, or one array space).
+        action_space: the joint view's action space.
+        rescale_box_actions: map a ``Box`` action with finite bounds to ``[-1, 1]``.
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        rescale_box_actions: bool = True,
+    ) -> None:
+        self.env_observation_space = observation_space
+        self.env_action_space = action_space
+        if isinstance(observation_space, spaces.Dict):
+            for key, sub in observation_space.spaces.items():
+                if isinstance(sub, spaces.Dict | spaces.Tuple):
+                    raise ValueError(
+                        f"observation {key!r} is a nested {type(sub).__name__}; "
+                        "stable-baselines3 takes one level of Dict keys"
+                    )
+            self.observation_space: spaces.Space = spaces.Dict(
+                {k: _flat_obs_space(k, s) for k, s in observation_space.spaces.items()}
+            )
+        else:
+            self.observation_space = _flat_obs_space("observation", observation_space)
+        self.action_space, self._rescale = self._flat_action_space(
+            action_space, rescale_box_actions
+        )
+
+    @staticmethod
+    def _flat_action_space(space: spaces.Space, rescale: bool) -> tuple[spaces.Space, bool]:
+        if isinstance(space, spaces.MultiDiscrete):
+            return spaces.MultiDiscrete(space.nvec.reshape(-1)), False
+        if isinstance(space, spaces.Box):
+            finite = bool(np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high)))
+            size = int(np.prod(space.shape))
+            if rescale and finite:
+                return spaces.Box(-1.0, 1.0, (size,), dtype=np.float32), True
+            low = np.asarray(space.low, dtype=np.float32).reshape(-1)
+            high = np.asarray(space.high, dtype=np.float32).reshape(-1)
+            return spaces.Box(low, high, dtype=np.float32), False
+        if isinstance(space, spaces.MultiBinary):
+            return spaces.MultiBinary(int(np.prod(space.shape))), False
+        if isinstance(space, spaces.Discrete):
+            return spaces.Discrete(int(space.n)), False
+        raise ValueError(
+            f"action space {type(space).__name__} is not supported by stable-baselines3 "
+            "(Box, Discrete, MultiDiscrete, MultiBinary)"
+        )
+
+    @property
+    def dict_observation(self) -> bool:
+        """Whether the observation is a ``Dict`` (SB3's ``MultiInputPolicy``)."""
+        return isinstance(self.observation_space, spaces.Dict)
+
+    def observation(self, obs: Any) -> Any:
+        """A joint observation -> its flat SB3 form (fresh arrays)."""
+        space = self.env_observation_space
+        if isinstance(space, spaces.Dict):
+            if not isinstance(obs, Mapping):
+                raise ValueError(f"expected a dict observation with keys {list(space.spaces)}")
+            missing = [k for k in space.spaces if k not in obs]
+            if missing:
+                raise ValueError(f"observation lacks the key(s) {missing}")
+            return {k: _flat_obs(s, obs[k]) for k, s in space.spaces.items()}
+        return _flat_obs(space, obs)
+
+    def action(self, action: Any) -> Any:
+        """A flat SB3 action -> the joint view's action (its shape, dtype and range)."""
+        space = self.env_action_space
+        a = np.asarray(action)
+        if isinstance(space, spaces.MultiDiscrete):
+            return (a.astype(np.int64).reshape(space.shape) + space.start).astype(space.dtype)
+        if isinstance(space, spaces.Box):
+            a = a.astype(np.float64).reshape(space.shape)
+            if self._rescale:
+                low, high = space.low.astype(np.float64), space.high.astype(np.float64)
+                a = low + (np.clip(a, -1.0, 1.0) + 1.0) * 0.5 * (high - low)
+                a = np.clip(a, low, high)  # rounding
+            return a.astype(space.dtype)
+        if isinstance(space, spaces.MultiBinary):
+            return a.astype(np.int8).reshape(space.shape)
+        return int(a.reshape(())) + int(space.start)
+
+
+class SB3JointView(gymnasium.Wrapper):
+    """A joint-view env with the flat spaces of :class:`JointSpaces` (SB3 ``check_env`` clean).
+
+    ``reset`` / ``step`` pass through; observations are flattened and actions unflattened and
+    rescaled. ``info`` (team metrics, ``agent_rewards``) is the env's.
+    """
+
+    def __init__(self, env: gymnasium.Env, rescale_box_actions: bool = True) -> None:
+        super().__init__(env)
+        self.joint = JointSpaces(env.observation_space, env.action_space, rescale_box_actions)
+        self.observation_space = self.joint.observation_space
+        self.action_space = self.joint.action_space
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        return self.joint.observation(obs), info
+
+    def step(self, action: Any):
+        obs, reward, terminated, truncated, info = self.env.step(self.joint.action(action))
+        return self.joint.observation(obs), float(reward), terminated, truncated, info
+
+
+# ---------------------------------------------------------------------------------- policy
+class SB3Policy(Policy):
+    """A trained SB3 model behind :class:`alloc_agents.Policy`, acting on the joint view.
+
+    ``model``: the ``stable_baselines3`` model; ``joint``: the :class:`JointSpaces` of the view
+    it was trained on; ``normalizer``: the frozen ``VecNormalize`` whose observation statistics
+    are applied (``None``: observations as they are).
+
+    :meth:`act` takes the Gymnasium view's joint observation (agent-major arrays, every agent)
+    and returns its joint action; :meth:`~alloc_agents.Policy.act_parallel` stacks a PettingZoo
+    observation dict of *all* agents (in ``possible_agents`` order) into that form.
+    ``deterministic=True`` takes the mode of every action component; ``False`` samples with a
+    torch generator seeded from the policy's ``rng`` (reproducible after ``reset(seed)``; the
+    global torch generator is left as it was).
+    """
+
+    name = "sb3-ppo"
+
+    def __init__(
+        self,
+        model: Any,
+        joint: JointSpaces,
+        normalizer: Any | None = None,
+        deterministic: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(seed)
+        self.model = model
+        self.joint = joint
+        self.normalizer = normalizer
+        self.deterministic = deterministic
+
+    def act(self, observation: BatchObservation) -> np.ndarray:
+        import torch
+
+        flat = self.joint.observation(observation)
+        if self.normalizer is not None:
+            flat = self.normalizer.normalize_obs(flat)
+        if self.deterministic:
+            action, _ = self.model.predict(flat, deterministic=True)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(self.rng.integers(2**63)))
+                action, _ = self.model.predict(flat, deterministic=False)
+        return np.asarray(self.joint.action(action))
+
+
+# ---------------------------------------------------------------------------------- training
+def _make_env(env_id: str | Callable[[], gymnasium.Env], env_kwargs: dict[str, Any]):
+    if callable(env_id):
+        return env_id(**env_kwargs)
+    if not isinstance(env_id, str):
+        raise ValueError(f"env_id must be a Gymnasium id or a callable, got {env_id!r}")
+    try:
+        import alloc_envs  # noqa: F401  (registers the alloc/ ids)
+    except ImportError:
+        pass
+    if env_id not in gymnasium.registry and ":" not in env_id:
+        raise ValueError(f"unknown Gymnasium id {env_id!r}")
+    return gymnasium.make(env_id, **env_kwargs)
+
+
+def _metric_keys(env: gymnasium.Env) -> tuple[str, ...]:
+    """Numeric scalar keys of the first ``info`` (logged per episode by SB3's ``Monitor``)."""
+    _, info = env.reset(seed=0)
+    return tuple(
+        k
+        for k, v in info.items()
+        if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+    )
+
+
+def train_sb3_ppo(
+    env_id: str | Callable[..., gymnasium.Env],
+    *,
+    env_kwargs: dict[str, Any] | None = None,
+    total_timesteps: int,
+    seed: int = 0,
+    device: str = "cpu",
+    log_dir: str | Path | None = None,
+    n_envs: int = 1,
+    normalize: bool = True,
+    threads: int | None = None,
+    **ppo_kwargs: Any,
+) -> tuple[Any, SB3Policy]:
+    """Train stable-baselines3 PPO on the Gymnasium joint view of ``env_id``.
+
+    Args:
+        env_id: a Gymnasium id (``alloc/...`` ids are registered by importing ``alloc_envs``,
+            done here) or a callable returning the joint-view env (called with ``env_kwargs``).
+        env_kwargs: keyword arguments of the env (e.g. ``{"preset": "ride-hailing-1"}``).
+        total_timesteps: env steps, summed over the ``n_envs`` copies (SB3 rounds up to whole
+            rollouts of ``n_steps * n_envs``).
+        seed: seeds python, numpy and torch (SB3's ``set_random_seed``), the action space and
+            the first reset of copy ``i`` (``seed + i``); later episodes continue the env's
+            generator, so a run is a function of its seed (on CPU).
+        device: ``"cpu"`` (SB3's advice for MLP policies), ``"cuda"`` or ``"auto"``.
+        log_dir: if given: SB3's ``progress.csv``, ``monitor_<i>.monitor.csv`` (per episode:
+            return, length and the env's scalar ``info`` metrics, e.g. ``gmv``), and the
+            trained ``model.zip`` and ``vecnormalize.pkl`` (:func:`load_sb3_policy`).
+        n_envs: env copies (SB3 ``DummyVecEnv``, stepped in one process).
+        normalize: wrap in ``VecNormalize`` (running mean / std of every observation key and of
+            the discounted return, clipped at 10); the policy applies the frozen statistics.
+        threads: if set, ``torch.set_num_threads(threads)`` (process-wide).
+        **ppo_kwargs: ``stable_baselines3.PPO`` arguments (``n_steps``, ``batch_size``,
+            ``learning_rate``, ``gamma``, ``policy_kwargs``, ...); SB3's defaults otherwise.
+
+    Returns:
+        ``(model, policy)``: the ``stable_baselines3.PPO`` model and a deterministic
+        :class:`SB3Policy` for the joint view.
+    """
+    sb3 = require_sb3()
+    from stable_baselines3.common.logger import configure
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    from alloc_agents.baselines._sb3_policies import policy_class
+
+    env_kwargs = dict(env_kwargs or {})
+    if isinstance(total_timesteps, bool) or not isinstance(total_timesteps, int):
+        raise ValueError(f"total_timesteps must be a positive integer, got {total_timesteps!r}")
+    if total_timesteps < 1:
+        raise ValueError(f"total_timesteps must be a positive integer, got {total_timesteps!r}")
+    if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
+        raise ValueError(f"n_envs must be a positive integer, got {n_envs!r}")
+    if device not in ("cpu", "cuda", "auto") and not str(device).startswith("cuda:"):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    probe = _make_env(env_id, env_kwargs)
+    joint = JointSpaces(probe.observation_space, probe.action_space)
+    info_keys = _metric_keys(probe)
+    probe.close()
+    log_path = None if log_dir is None else Path(log_dir)
+    if log_path is not None:
+        log_path.mkdir(parents=True, exist_ok=True)
+
+    def factory(i: int) -> Callable[[], gymnasium.Env]:
+        def make() -> gymnasium.Env:
+            env = SB3JointView(_make_env(env_id, env_kwargs))
+            filename = None if log_path is None else str(log_path / f"monitor_{i}")
+            return Monitor(env, filename=filename, info_keywords=info_keys)
+
+        return make
+
+    venv: Any = DummyVecEnv([factory(i) for i in range(n_envs)])
+    if normalize:
+        venv = VecNormalize(venv, gamma=float(ppo_kwargs.get("gamma", 0.99)))
+    model = sb3.PPO(
+        policy_class(joint.dict_observation),
+        venv,
+        seed=seed,
+        device=device,
+        verbose=0,
+        **ppo_kwargs,
+    )
+    if log_path is not None:
+        model.set_logger(configure(str(log_path), ["csv"]))
+    model.learn(total_timesteps=total_timesteps)
+    check_finite(model)
+    normalizer = None
+    if normalize:
+        normalizer = model.get_vec_normalize_env()
+        normalizer.training = False
+        normalizer.norm_reward = False
+    if log_path is not None:
+        model.save(log_path / MODEL_FILE)
+        if normalizer is not None:
+            normalizer.save(str(log_path / NORMALIZE_FILE))
+    return model, SB3Policy(model, joint, normalizer)
+
+
+def check_finite(model: Any) -> None:
+    """``RuntimeError`` if training left non-finite parameters in ``model``'s policy.
+
+    PPO's probability ratio of a joint action is the product of the ratios of its components
+    (1,800 for Ride-Hailing (1) dispatch), so a small step on every logit can overflow it; SB3
+    then turns the infinite loss into NaN weights, whose policy would act as if untrained (the
+    argmax of NaN logits) without any error.
+    """
+    bad = [name for name, p in model.policy.named_parameters() if not bool(p.isfinite().all())]
+    if bad:
+        raise RuntimeError(
+            f"SB3 PPO diverged: non-finite parameters ({', '.join(bad[:3])}) after "
+            f"{model.num_timesteps} steps. With a large joint action the PPO ratio overflows; "
+            "lower learning_rate (e.g. 3e-5) or n_epochs."
+        )
+
+
+def load_sb3_policy(
+    log_dir: str | Path,
+    env: gymnasium.Env,
+    deterministic: bool = True,
+    seed: int | None = None,
+    device: str = "cpu",
+) -> SB3Policy:
+    """The :class:`SB3Policy` saved by :func:`train_sb3_ppo` in ``log_dir``, for the joint-view
+    ``env`` it was trained on (its spaces give the conversions)."""
+    sb3 = require_sb3()
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    path = Path(log_dir)
+    joint = JointSpaces(env.observation_space, env.action_space)
+    model = sb3.PPO.load(path / MODEL_FILE, device=device)
+    normalizer = None
+    if (path / NORMALIZE_FILE).exists():
+        dummy = DummyVecEnv([lambda: SB3JointView(env)])
+        normalizer = VecNormalize.load(str(path / NORMALIZE_FILE), dummy)
+        normalizer.training = False
+        normalizer.norm_reward = False
+    return SB3Policy(model, joint, normalizer, deterministic=deterministic, seed=seed)
+
+
+def joint_action_size(env: gymnasium.Env) -> int:
+    """Number of outputs of SB3's action head on ``env``'s joint view (logits, or means for a
+    Box): what makes a joint view too large for one controller."""
+    space = JointSpaces(env.observation_space, env.action_space).action_space
+    if isinstance(space, spaces.MultiDiscrete):
+        return int(space.nvec.sum())
+    if isinstance(space, spaces.Discrete):
+        return int(space.n)
+    return int(math.prod(space.shape))

@@ -1,0 +1,54 @@
+"""The paper's method names as trainer settings: ``make_trainer("reg-tirl", game, ...)``.
+
+| name | trainer | settings |
+|---|---|---|
+| ``smfu`` | :class:`SMFU` | closed-loop leader |
+| ``smfu-wo-l`` | :class:`SMFU` | ``leader_mode="none"`` (reading A; B: ``"open_loop"``) |
+| ``reg-smfu`` | :class:`SMFU` | :data:`REGULARISERS` |
+| ``tirl`` | :class:`TIRL` | closed-loop leader |
+| ``reg-tirl`` | :class:`TIRL` | :data:`REGULARISERS` |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alloc_agents.stackelberg.smfu import SMFU
+from alloc_agents.stackelberg.tirl import TIRL
+from alloc_agents.stackelberg.trainer import StackelbergTrainer
+from alloc_agents.stackelberg.trainer_config import StackelbergConfig
+from alloc_envs.core.validation import check_choice
+from alloc_envs.stackelberg.matching import MatchingGame
+
+#: The §4.3 regularisers of the Reg- methods (lambda, delta, c): our defaults, untuned (the
+#: paper does not give its values).
+REGULARISERS: dict[str, Any] = {"entropy_coef": 0.01, "l1_coef": 1e-4, "weight_clip": 1.0}
+
+#: name -> (trainer class, settings that define the method).
+METHODS: dict[str, tuple[type[StackelbergTrainer], dict[str, Any]]] = {
+    "smfu": (SMFU, {}),
+    "smfu-wo-l": (SMFU, {"leader_mode": "none"}),
+    "reg-smfu": (SMFU, REGULARISERS),
+    "tirl": (TIRL, {}),
+    "reg-tirl": (TIRL, REGULARISERS),
+}
+
+
+def method_config(method: str, **overrides: Any) -> StackelbergConfig:
+    """The settings of ``method`` (:data:`METHODS`) with ``overrides`` of config fields
+    (``ValueError`` for an unknown method or field)."""
+    check_choice("method", method, tuple(METHODS))
+    trainer_class, settings = METHODS[method]
+    return trainer_class.config_class().replace(**{**settings, **overrides})
+
+
+def make_trainer(
+    method: str, game: MatchingGame, *, seed: int = 0, device: str = "auto", **kwargs: Any
+) -> StackelbergTrainer:
+    """A trainer of ``method`` for ``game``; ``kwargs`` are config fields (see
+    :class:`StackelbergConfig`, :class:`TIRLConfig`) or the trainer's ``log_dir`` /
+    ``progress``."""
+    trainer_kwargs = {k: kwargs.pop(k) for k in ("log_dir", "progress") if k in kwargs}
+    config = method_config(method, **kwargs)
+    trainer_class = METHODS[method][0]
+    return trainer_class(game, config, seed=seed, device=device, **trainer_kwargs)

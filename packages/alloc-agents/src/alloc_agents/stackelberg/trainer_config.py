@@ -1,0 +1,127 @@
+"""Hyper-parameters of the leader trainers: :class:`StackelbergConfig` (SMFU and its variants)
+and :class:`TIRLConfig` (adds the transition model).
+
+The paper gives no values. Defaults: K = 300 outer iterations and K1 = 10 as proposed by
+``research/smfg-reference.md`` §6.9; the rest are ours (leader lr 1e-3, 2 x 64 tanh MLPs like the
+followers', P_eta with one hidden layer of 128 fitted by 30 Adam steps at lr 1e-2 per data
+episode; the regularisers are off here and set by the Reg- methods,
+:data:`alloc_agents.stackelberg.methods.REGULARISERS`). The package README gives the reasons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from alloc_agents.options import Options, check_sizes
+from alloc_agents.ppo.config import ACTIVATIONS
+from alloc_agents.stackelberg.config import FollowerPPOConfig
+from alloc_envs.core.validation import check_choice, check_int, check_number
+
+#: ``leader_mode`` values: the learned closed-loop leader (SMFU, TIRL), the learned open-loop
+#: leader ``mu(u | t)`` (SMFU-w/o-L, reading B) and no leader (u = 0: SMFU-w/o-L, reading A).
+LEADER_MODES = ("closed_loop", "open_loop", "none")
+
+
+@dataclass(frozen=True)
+class StackelbergConfig(Options):
+    """Settings of the shared leader-trainer loop, validated at construction (``ValueError``
+    naming the field).
+
+    Attributes:
+        iterations: K, outer iterations of :meth:`StackelbergTrainer.train`. One outer iteration
+            plays ``follower_iterations`` episodes, updates the followers after each (Eq. 4 /
+            Eq. 9) and then the leader once on all of them (Eq. 3 / Eq. 8).
+        follower_iterations: episodes (follower updates) per outer iteration; 1 (default) is
+            the paper's alternation, more gives the followers a faster time scale and the leader
+            a larger batch.
+        follower: the followers' PPO settings (:class:`FollowerPPOConfig`: N =
+            ``follower.n_followers`` per N-agent episode; ``follower.iterations`` is not used
+            here).
+        leader_mode: ``"closed_loop"`` (SMFU, TIRL), ``"open_loop"`` or ``"none"`` (the two
+            readings of SMFU-w/o-L; :data:`LEADER_MODES`).
+        leader_lr: Adam learning rate of the leader's policy and baseline.
+        leader_hidden_sizes, leader_activation: the leader's MLPs.
+        leader_max_grad_norm: gradient-norm clip, applied to the policy and the baseline
+            separately.
+        entropy_coef: lambda, weight of the leader's entropy bonus (§4.3; 0: off).
+        l1_coef: delta, weight of the L1 norm of the leader's policy parameters (§4.3; 0: off).
+        weight_clip: c, clip the leader's policy parameters to [-c, c] after each update
+            (§4.3; ``None``: off).
+    """
+
+    iterations: int = 300
+    follower_iterations: int = 1
+    follower: FollowerPPOConfig = field(default_factory=FollowerPPOConfig)
+    leader_mode: str = "closed_loop"
+    leader_lr: float = 1e-3
+    leader_hidden_sizes: tuple[int, ...] = (64, 64)
+    leader_activation: str = "tanh"
+    leader_max_grad_norm: float = 1.0
+    entropy_coef: float = 0.0
+    l1_coef: float = 0.0
+    weight_clip: float | None = None
+
+    def __post_init__(self) -> None:
+        check_int("iterations", self.iterations, 0, 10**7)
+        check_int("follower_iterations", self.follower_iterations, 1, 10**4)
+        if not isinstance(self.follower, FollowerPPOConfig):
+            raise ValueError(f"follower must be a FollowerPPOConfig, got {self.follower!r}")
+        check_choice("leader_mode", self.leader_mode, LEADER_MODES)
+        check_number("leader_lr", self.leader_lr, 0.0, 1.0, low_inclusive=False)
+        sizes = check_sizes("leader_hidden_sizes", self.leader_hidden_sizes, allow_empty=False)
+        object.__setattr__(self, "leader_hidden_sizes", sizes)
+        check_choice("leader_activation", self.leader_activation, ACTIVATIONS)
+        check_number(
+            "leader_max_grad_norm", self.leader_max_grad_norm, 0.0, 1e9, low_inclusive=False
+        )
+        check_number("entropy_coef", self.entropy_coef, 0.0, 1e6)
+        check_number("l1_coef", self.l1_coef, 0.0, 1e6)
+        if self.weight_clip is not None:
+            check_number("weight_clip", self.weight_clip, 0.0, 1e6, low_inclusive=False)
+
+    @property
+    def learns_leader(self) -> bool:
+        """Whether there is a leader to train (every mode but ``"none"``)."""
+        return self.leader_mode != "none"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StackelbergConfig:
+        """Inverse of :meth:`to_dict` (lists become tuples)."""
+        fields = {
+            **data,
+            "follower": FollowerPPOConfig.from_dict(data["follower"]),
+            **{k: tuple(v) for k, v in data.items() if k.endswith("hidden_sizes")},
+        }
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class TIRLConfig(StackelbergConfig):
+    """:class:`StackelbergConfig` plus TIRL's transition model P_eta (Eq. 7).
+
+    Attributes:
+        model_episodes: K1, the episodes of N-agent interaction whose transitions (t, s, a, s')
+            train P_eta; every later episode generates the mean field with the instantiated
+            empirical Fokker-Planck equation (Eq. 10) instead.
+        model_hidden_sizes: hidden widths of the P_eta MLP on ``[one-hot (s, a), one-hot t]``;
+            ``()`` makes P_eta a table of logits (its NLL minimiser is the empirical frequency).
+        model_activation: the MLP's activation.
+        model_lr: Adam learning rate of P_eta.
+        model_epochs: full-batch NLL steps after each of the first K1 episodes.
+    """
+
+    model_episodes: int = 10
+    model_hidden_sizes: tuple[int, ...] = (128,)
+    model_activation: str = "tanh"
+    model_lr: float = 1e-2
+    model_epochs: int = 30
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_int("model_episodes", self.model_episodes, 1, 10**7)
+        sizes = check_sizes("model_hidden_sizes", self.model_hidden_sizes, allow_empty=True)
+        object.__setattr__(self, "model_hidden_sizes", sizes)
+        check_choice("model_activation", self.model_activation, ACTIVATIONS)
+        check_number("model_lr", self.model_lr, 0.0, 1.0, low_inclusive=False)
+        check_int("model_epochs", self.model_epochs, 1, 10**6)

@@ -1,0 +1,258 @@
+"""DyPS: the role models (VLSTM, CVAE), Eq. 13's group selection and its ablations, the
+selector's actor-critic update, option validation (Python and CLI), and the group log. Training
+end to end and exact resume are in ``test_ppo_training.py`` (``dyps`` is one of its sharing
+strategies)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from alloc_agents import PPOConfig, train
+from alloc_agents.cli import main as cli_main
+from alloc_agents.ppo import checkpoint as ckpt
+from alloc_agents.ppo.dyps import DyPSController, GroupSelector
+from alloc_agents.ppo.roles import VLSTM, GroupCVAE, compact_action_dim, compact_action_features
+from alloc_agents.ppo.sharing import DyPSConfig, make_sharing
+from alloc_agents.ppo.spaces import ActionSpec
+
+TINY = PPOConfig(n_steps=8, n_epochs=1, hidden_sizes=(16, 16))
+FAST = {"cvae_steps": 2, "vlstm_sequences": 4, "role_dim": 8, "vlstm_hidden": 8}
+
+
+class FourAgents(ParallelEnv):
+    """Four agents, Discrete(2) actions, noise observations, team reward = mean of actions;
+    4-step episodes."""
+
+    metadata = {"name": "four_agents_v0"}
+    possible_agents = [f"a_{i}" for i in range(4)]
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng()
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return spaces.Box(-1, 1, (3,))
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return spaces.Discrete(2)
+
+    def _obs(self) -> dict[str, Any]:
+        return {a: self.rng.uniform(-1, 1, 3).astype(np.float32) for a in self.agents}
+
+    def reset(self, seed=None, options=None):
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        self.agents, self.t = list(self.possible_agents), 0
+        return self._obs(), {a: {} for a in self.agents}
+
+    def step(self, actions):
+        reward = float(np.mean([actions[a] for a in self.agents]))
+        self.t += 1
+        agents, done = self.agents, self.t >= 4
+        obs = self._obs()
+        if done:
+            self.agents = []
+        return (obs, dict.fromkeys(agents, reward), dict.fromkeys(agents, False),
+                dict.fromkeys(agents, done), {a: {} for a in agents})  # fmt: skip
+
+
+# ------------------------------------------------------------------------------ selection
+def test_group_selection_is_eq_13_and_the_ablations_ignore_what_they_drop() -> None:
+    torch.manual_seed(0)
+    n_agents, n_groups = 5, 3
+    roles, latents = torch.randn(n_agents, 8), torch.randn(n_groups, 16)
+    full = GroupSelector(DyPSConfig(role_dim=8), n_agents, n_groups)
+    x = torch.cat([torch.eye(n_agents), roles], -1)
+    torch.testing.assert_close(full.logits(roles, latents), x @ full.weight @ latents.T)
+    assert full.value(roles, latents).shape == ()
+    other_roles, other_latents = torch.randn(n_agents, 8), torch.randn(n_groups, 16)
+    for variant, reads_roles, reads_latents in [
+        ("full", True, True),
+        ("no-vlstm", False, True),
+        ("no-cvae", True, False),
+        ("no-repr", False, False),
+    ]:
+        sel = GroupSelector(DyPSConfig(role_dim=8, variant=variant), n_agents, n_groups)
+        base = sel.logits(roles, latents)
+        assert base.shape == (n_agents, n_groups)
+        assert not torch.equal(base, sel.logits(other_roles, latents)) == reads_roles
+        assert not torch.equal(base, sel.logits(roles, other_latents)) == reads_latents
+
+
+def test_the_selector_learns_the_grouping_that_pays() -> None:
+    """Reward 1 when agent 0 is in group 1, else 0: the actor-critic update moves agent 0's
+    probability of group 1 from 1/2 towards 1."""
+    config = DyPSConfig(n_groups=2, variant="no-repr", selector_lr=0.02, selector_critic_lr=0.02,
+                        **FAST)  # fmt: skip
+    result = train(FourAgents, sharing="dyps", sharing_options=config, total_env_steps=8,
+                   n_envs=1, seed=0, device="cpu", config=TINY)  # fmt: skip
+    ctrl = DyPSController(config, result.model, seed=0, device=torch.device("cpu"))
+    part = ctrl.parts[0]
+    for _ in range(300):
+        ctrl.select(result.model)
+        roles, latents, assignment = ctrl.pending[0]
+        reward = float(assignment[0] == 1)
+        ctrl._update_selector(0, roles, latents, assignment, ctrl._normalise_reward(reward))
+        assert torch.equal(result.model.groups[0].assignment, assignment)
+    probs = torch.softmax(part.selector.logits(part.roles, part.cvae.latents()), -1)
+    assert probs[0, 1] > 0.85
+
+
+# ------------------------------------------------------------------------------ role models
+def _sequences(b: int = 6, t: int = 12, s: int = 3, u: int = 2, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    states = torch.randn(b, t + 1, s, generator=g)
+    actions = torch.rand(b, t, u, generator=g)
+    rewards = states[:, 1:, 0] * 0.5
+    return states[:, :-1], actions, rewards, states[:, 1:]
+
+
+def test_vlstm_role_is_the_state_after_the_last_fed_step_and_resets_between_episodes() -> None:
+    torch.manual_seed(0)
+    vlstm = VLSTM(3, 2, role_dim=8, z_dim=4, hidden=8)
+    s, u, r, s2 = _sequences()
+    b, t = r.shape
+    ones, zeros = torch.ones(b, t, dtype=torch.bool), torch.zeros(b, t, dtype=torch.bool)
+    with torch.no_grad():
+        _, role_7 = vlstm.run(s[:, :7], u[:, :7], r[:, :7], s2[:, :7], ones[:, :7], ones[:, :7],
+                              zeros[:, :7], sample=False)  # fmt: skip
+        feed = ones.clone()
+        feed[:, 7:] = False  # the agent is gone after step 6
+        _, role = vlstm.run(s, u, r, s2, feed, feed, zeros, sample=False)
+        torch.testing.assert_close(role, role_7)
+        reset = zeros.clone()
+        reset[:, 4] = True  # an episode ends after step 4: the role is that of steps 5..
+        _, after = vlstm.run(s, u, r, s2, ones, ones, reset, sample=False)
+        _, fresh = vlstm.run(s[:, 5:], u[:, 5:], r[:, 5:], s2[:, 5:], ones[:, 5:], ones[:, 5:],
+                             zeros[:, 5:], sample=False)  # fmt: skip
+        torch.testing.assert_close(after, fresh)
+
+
+def test_vlstm_elbo_training_lowers_the_loss_on_predictable_dynamics() -> None:
+    torch.manual_seed(0)
+    vlstm = VLSTM(3, 2, role_dim=16, z_dim=4, hidden=32)
+    s, u, r, s2 = _sequences(b=16, t=10)
+    s2 = s.roll(1, dims=-1)  # s' is a fixed function of s
+    r = s[..., 0]
+    ones = torch.ones(r.shape, dtype=torch.bool)
+    zeros = torch.zeros_like(ones)
+    opt = torch.optim.Adam(vlstm.parameters(), lr=3e-3)
+    losses = []
+    g = torch.Generator().manual_seed(1)
+    for _ in range(150):
+        loss, _ = vlstm.run(s, u, r, s2, ones, ones, zeros, sample=True, generator=g)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert np.mean(losses[-10:]) < np.mean(losses[:10]) - 1.0
+
+
+def test_cvae_latents_tell_groups_apart_by_the_actions_they_produce() -> None:
+    torch.manual_seed(0)
+    cvae = GroupCVAE(2, state_dim=3, action_dim=2, z_dim=4, hidden=32)
+    groups = torch.randint(0, 2, (512,))
+    states = torch.randn(512, 3)
+    actions = torch.nn.functional.one_hot(groups, 2).float()  # group m always plays action m
+    opt = torch.optim.Adam(cvae.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    first = float(cvae.loss(groups, states, actions, 1e-4, g).detach())
+    for _ in range(300):
+        loss = cvae.loss(groups, states, actions, 1e-4, g)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss.detach()) < first / 2
+    with torch.no_grad():
+        z = cvae.latents()
+        decoded = cvae.decoder(torch.cat([z, torch.zeros(2, 3)], -1))
+    assert decoded.argmax(-1).tolist() == [0, 1]
+
+
+def test_compact_action_features() -> None:
+    picks = ActionSpec("multidiscrete", (4,), nvec=(3,) * 4, starts=(0,) * 4)
+    x = compact_action_features(picks, torch.tensor([[0, 0, 2, 1], [1, 1, 1, 1]]))
+    torch.testing.assert_close(x, torch.tensor([[0.5, 0.25, 0.25], [0.0, 1.0, 0.0]]))
+    assert compact_action_dim(picks) == 3
+    discrete = ActionSpec("discrete", (), n=4)
+    assert compact_action_features(discrete, torch.tensor([2])).tolist() == [[0, 0, 1, 0]]
+    assert compact_action_dim(discrete) == 4
+
+
+# ------------------------------------------------------------------------------ options, logs
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("n_groups", 0), ("variant", "no-lstm"), ("selector_lr", 0.0), ("cvae_steps", -1),
+     ("selector_entropy", -0.1), ("reward_beta", 1.0), ("role_dim", 2.5)],
+)  # fmt: skip
+def test_dyps_config_rejects_bad_values_naming_the_field(field: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=field):
+        DyPSConfig(**{field: value})
+    with pytest.raises(ValueError, match="unknown DyPSConfig field"):
+        make_sharing("dyps", {"groups": 3})
+
+
+@pytest.mark.parametrize("variant", ["full", "no-cvae", "no-vlstm", "no-repr"])
+def test_every_variant_trains_and_logs_the_groups_of_every_iteration(
+    tmp_path: Path, variant: str
+) -> None:
+    options = {"n_groups": 3, "variant": variant, **FAST}
+    result = train(FourAgents, sharing="dyps", sharing_options=options, total_env_steps=48,
+                   n_envs=2, seed=0, device="cpu", config=TINY, log_dir=tmp_path)  # fmt: skip
+    assert len(result.history) == 3
+    lines = (tmp_path / "dyps_groups.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert records == result.extra["dyps"]
+    assert [r["iteration"] for r in records] == [1, 2, 3]
+    for row, record in zip(result.history, records, strict=True):
+        assignment = record["groups"][0]["assignment"]
+        assert len(assignment) == 4 and set(assignment) <= {0, 1, 2}
+        sizes = [row.get(f"dyps_size/{m}", 0.0) for m in range(3)]
+        assert sizes == [assignment.count(m) for m in range(3)]
+        assert np.isfinite(row["dyps_vlstm_loss"]) and np.isfinite(row["dyps_cvae_loss"])
+    # The final model acts with the last assignment.
+    last = records[-1]["groups"][0]["assignment"]
+    assert result.model.groups[0].assignment.tolist() == last
+
+
+# ------------------------------------------------------------------------------ command line
+def test_cli_passes_dyps_options_and_reports_the_groups(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    argv = ["train", "--env", "alloc/RideHailing-v0", "--preset", "ride-hailing-1",
+            "--sharing", "dyps", "--steps", "8", "--n-envs", "1", "--device", "cpu",
+            "--env-arg", "episode_steps=4", "--set", "n_steps=4", "--set", "hidden_sizes=(8,)",
+            "--dyps-groups", "3", "--dyps-variant", "no-vlstm", "--dyps-opt", "cvae_steps=1",
+            "--log-dir", str(tmp_path), "--no-progress"]  # fmt: skip
+    assert cli_main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["dyps"]["iteration"] == 2
+    assert set(out["dyps"]["groups"][0]["assignment"]) <= {0, 1, 2}
+    saved = ckpt.load(tmp_path / "checkpoint.pt")["meta"]["sharing_options"]
+    assert saved == {**DyPSConfig().to_dict(), "n_groups": 3, "variant": "no-vlstm",
+                     "cvae_steps": 1}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--dyps-groups", "3"], "need --sharing dyps"),
+        (["--sharing", "seps", "--dyps-opt", "cvae_steps=1"], "need --sharing dyps"),
+        (["--sharing", "dyps", "--dyps-groups", "0"], "n_groups"),
+        (["--sharing", "dyps", "--dyps-opt", "selector_lr=0"], "selector_lr"),
+        (["--sharing", "dyps", "--dyps-opt", "groups=3"], "unknown DyPSConfig field"),
+        (["--sharing", "dyps", "--dyps-groups", "2", "--dyps-opt", "n_groups=3"], "twice"),
+    ],
+)
+def test_cli_rejects_bad_dyps_options(
+    extra: list[str], message: str, capsys: pytest.CaptureFixture
+) -> None:
+    code = cli_main(["train", "--env", "alloc/RideHailing-v0", "--steps", "8", *extra])
+    assert code == 2 and message in capsys.readouterr().err
