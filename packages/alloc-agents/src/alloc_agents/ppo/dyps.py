@@ -146,7 +146,6 @@ class DyPSController:
         self.reward_stats = torch.zeros(3, dtype=torch.float64)  # mean, mean square, debias
         #: Per group, the (roles, latents, assignment) the current rollout was sampled with.
         self.pending: list[tuple[Tensor, Tensor, Tensor]] = []
-        self.previous: list[Tensor | None] = [None] * len(self.parts)
         #: Per iteration: the assignment of every group (for the logs and plots).
         self.history: list[dict[str, Any]] = []
 
@@ -181,17 +180,13 @@ class DyPSController:
             loss, new_roles = self._update_vlstm(g, buf, states, actions)
             stats["vlstm"].append(loss)
             part.roles.copy_(new_roles)
-            prev = self.previous[g]
-            if prev is not None:
-                stats["switch"].append(float((prev != assignment).float().mean()))
-            self.previous[g] = assignment
-            sizes = torch.bincount(assignment, minlength=gm.n_members)
+            if self.history:  # the previous iteration's groups
+                previous = torch.tensor(self.history[-1]["groups"][g]["assignment"])
+                stats["switch"].append(float((previous != assignment.cpu()).float().mean()))
             record.append({"agents": list(gm.group.names), "assignment": assignment.tolist()})
-            columns.update(
-                {f"dyps_size/{g}/{m}": float(n) for m, n in enumerate(sizes.tolist())}
-                if len(self.parts) > 1
-                else {f"dyps_size/{m}": float(n) for m, n in enumerate(sizes.tolist())}
-            )
+            prefix = f"dyps_size/{g}/" if len(self.parts) > 1 else "dyps_size/"
+            sizes = torch.bincount(assignment, minlength=gm.n_members).tolist()
+            columns.update({f"{prefix}{m}": float(n) for m, n in enumerate(sizes)})
         self.history.append({"iteration": iteration, "env_steps": env_steps, "groups": record})
         columns["dyps_selector_entropy"] = float(np.mean(stats["entropy"]))
         columns["dyps_vlstm_loss"] = float(np.mean(stats["vlstm"]))
@@ -305,7 +300,6 @@ class DyPSController:
             ],
             "generator": self.generator.get_state(),
             "reward_stats": self.reward_stats.clone(),
-            "previous": [None if p is None else p.cpu() for p in self.previous],
             "history": self.history,
         }
 
@@ -316,5 +310,4 @@ class DyPSController:
                 opt.load_state_dict(saved[key])
         self.generator.set_state(state["generator"])
         self.reward_stats.copy_(state["reward_stats"])
-        self.previous = [None if p is None else p.to(self.device) for p in state["previous"]]
         self.history = list(state["history"])
