@@ -316,8 +316,8 @@ class FollowerPPO:
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume: config, network, optimizer, iteration count and
-        the generators' states (tensors and plain containers: ``torch.load(...,
-        weights_only=True)`` reads it)."""
+        the generators' states, as tensors and plain containers (so
+        ``torch.load(path, weights_only=True)`` reads it)."""
         return {
             "kind": CHECKPOINT_KIND,
             "config": self.config.to_dict(),

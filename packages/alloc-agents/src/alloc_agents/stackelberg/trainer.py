@@ -209,8 +209,8 @@ class StackelbergTrainer(abc.ABC):
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume (tensors and plain containers: ``torch.load(...,
-        weights_only=True)`` reads it)."""
+        """Everything needed to resume, as tensors and plain containers (so
+        ``torch.load(path, weights_only=True)`` reads it)."""
         return {
             "kind": CHECKPOINT_KIND,
             "method": self.method,
