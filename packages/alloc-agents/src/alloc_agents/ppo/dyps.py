@@ -40,12 +40,12 @@ from torch import Tensor, nn
 
 from alloc_agents.ppo.buffer import GroupBuffer
 from alloc_agents.ppo.model import GroupModel, MultiAgentModel
+from alloc_agents.ppo.ride_hailing import state_features
 from alloc_agents.ppo.roles import (
     VLSTM,
     GroupCVAE,
     compact_action_dim,
     compact_action_features,
-    state_features,
 )
 from alloc_agents.ppo.sharing import DyPSConfig
 

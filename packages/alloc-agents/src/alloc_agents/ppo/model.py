@@ -15,12 +15,12 @@ from torch import Tensor, nn
 
 from alloc_agents.ppo.batched import Route, copy_member
 from alloc_agents.ppo.config import PPOConfig
-from alloc_agents.ppo.networks import Actor, Critic, MLPActor, ObsBatch, flat_features
+from alloc_agents.ppo.networks import Actor, Critic, MLPActor, ObsBatch
 from alloc_agents.ppo.ride_hailing import (
     DispatchActor,
     RepositionActor,
-    StateFeatures,
     scenario_kind,
+    state_features,
     symlog,
 )
 from alloc_agents.ppo.sharing import SharingStrategy
@@ -67,8 +67,6 @@ class GroupModel(nn.Module):
             self.critic_ids = True
         else:
             self.critic_ids = sharing.agent_id
-            if self.rh:
-                self.state_features = StateFeatures(group)
         self.critic = self._build_critic(central_dim, n_members, config)
         self.value_norm = (
             ValueNorm(n_members, config.value_norm_beta) if config.value_norm else None
@@ -91,11 +89,7 @@ class GroupModel(nn.Module):
             transform = symlog if self.rh else (lambda x: x)
             return Critic(transform, central_dim + n_agents, n_members, hidden, act)
         critic_id_dim = n_agents if self.critic_ids else 0
-        if self.rh:
-            features, dim = self.state_features, self.state_features.dim
-        else:
-            spec = self.group.obs
-            features, dim = (lambda obs: flat_features(spec, obs)), spec.flat_dim
+        features, dim = state_features(self.group)
         return Critic(features, dim + critic_id_dim, n_members, hidden, act)
 
     def _update_route(self) -> None:

@@ -31,6 +31,8 @@ the symlog of the env's ``state()`` plus a one-hot agent id instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -38,7 +40,7 @@ from torch.nn import functional as F
 
 from alloc_agents.ppo.batched import ACTIVATION_FNS, BatchedLinear, BatchedMLP, Route
 from alloc_agents.ppo.distributions import MaskedDirichlet, SequentialPicks
-from alloc_agents.ppo.networks import Actor, ObsBatch, with_ids
+from alloc_agents.ppo.networks import Actor, ObsBatch, flat_features, with_ids
 from alloc_agents.ppo.spaces import SpaceGroup
 
 #: Candidate-feature columns used by the scorer (price .. age of ``CANDIDATE_FEATURES``).
@@ -87,6 +89,16 @@ class StateFeatures(nn.Module):
     def forward(self, obs: ObsBatch) -> Tensor:
         cell = symlog(obs["observation"][..., 1:])
         return torch.cat([cell, obs["time"] / self.time_scale], dim=-1)
+
+
+def state_features(group: SpaceGroup) -> tuple[Callable[[ObsBatch], Tensor], int]:
+    """The features ``obs -> (A, B, S)`` and S that critics and role models read: the compact
+    :class:`StateFeatures` for ride-hailing groups, else the flat non-mask observation."""
+    if scenario_kind(group) is not None:
+        features = StateFeatures(group)
+        return features, features.dim
+    spec = group.obs
+    return (lambda obs: flat_features(spec, obs)), spec.flat_dim
 
 
 class DispatchActor(Actor):

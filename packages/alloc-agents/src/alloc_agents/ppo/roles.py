@@ -39,23 +39,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from alloc_agents.ppo.networks import flat_features
-from alloc_agents.ppo.ride_hailing import StateFeatures, scenario_kind
 from alloc_agents.ppo.seps import action_features
-from alloc_agents.ppo.spaces import ActionSpec, SpaceGroup
+from alloc_agents.ppo.spaces import ActionSpec
 
 #: Clamp of predicted log-variances (numerical safety of the Gaussian terms).
 LOGVAR_RANGE = (-8.0, 8.0)
-
-
-def state_features(group: SpaceGroup):
-    """A callable ``obs -> (A, B, S)`` and S: the compact ride-hailing state features for
-    ride-hailing groups, else the flat non-mask observation features."""
-    if scenario_kind(group) is not None:
-        features = StateFeatures(group)
-        return features, features.dim
-    spec = group.obs
-    return (lambda obs: flat_features(spec, obs)), spec.flat_dim
 
 
 def compact_action_features(spec: ActionSpec, actions: Tensor) -> Tensor:
