@@ -27,7 +27,7 @@ except ImportError:  # mpe2 comes with alloc-agents[test]; only its tests skip w
     simple_spread_v3 = None
 
 ALGORITHMS = ("ippo", "mappo")
-SHARINGS = ("ps", "ps-id", "nops", "dyps")
+SHARINGS = ("ps", "ps-id", "nops", "dyps", "role-as-state")
 TINY = PPOConfig(n_steps=8, n_epochs=2, n_minibatches=2, hidden_sizes=(16, 16))
 
 
@@ -238,6 +238,8 @@ def test_same_seed_gives_identical_losses_and_parameters_on_cpu() -> None:
         ("rh-dispatch", "ippo", "ps-id", 60),
         ("hetero", "mappo", "dyps", 120),
         ("rh-dispatch", "ippo", "dyps", 60),
+        ("hetero", "mappo", "role-as-state", 120),
+        ("rh-dispatch", "ippo", "role-as-state", 60),
     ],
 )
 def test_resume_is_exact(tmp_path: Path, env_name: str, algorithm: str, sharing: str, steps: int):

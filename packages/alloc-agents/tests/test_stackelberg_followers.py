@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from alloc_agents.ppo import checkpoint as ckpt
 from alloc_agents.stackelberg import (
     FollowerPPO,
     FollowerPPOConfig,
@@ -64,14 +65,18 @@ def test_policy_table_is_a_valid_masked_policy() -> None:
     learner = FollowerPPO(EDRP, SMALL, seed=1, device="cpu")  # busy drivers: only action 0
     learner.train(no_incentive(EDRP), 1)
     for start in (0, 5):
-        table = learner.policy_table(start)
         steps = EDRP.horizon - start
+        table = learner.policy_table(start, np.zeros((steps, EDRP.incentive_low.shape[0])))
         assert table.dtype == np.float64 and table.shape == (steps, EDRP.n_states, EDRP.n_actions)
         check_policy(EDRP, table, steps)  # rows sum to one, no mass on masked actions
         assert (table[:, ~EDRP.action_mask] == 0).all()
     for bad in (-1, EDRP.horizon, 1.0):
         with pytest.raises(ValueError, match="start"):
             learner.policy_table(bad)
+    with pytest.raises(ValueError, match="observe the incentive: pass"):
+        learner.policy_table(0)  # these followers' policy depends on the incentive
+    with pytest.raises(ValueError, match=r"incentive features must have shape \(8, 8\)"):
+        learner.policy_table(0, np.zeros((3, 8)))
     with pytest.raises(ValueError, match="iterations"):
         learner.train(no_incentive(EDRP), -1)
 
@@ -93,7 +98,7 @@ def test_same_seed_same_result_other_seed_other_result() -> None:
 
     def run(seed: int) -> tuple[list[dict], np.ndarray]:
         learner = FollowerPPO(MTFG, SMALL, seed=seed, device="cpu")
-        return learner.train(u, 2), learner.policy_table()
+        return learner.train(u, 2), learner.realized_table(u)
 
     (h1, p1), (h2, p2), (_, p3) = run(4), run(4), run(5)
     drop = {"seconds"}
@@ -150,7 +155,7 @@ def test_checkpoint_round_trip_resumes_exactly(tmp_path) -> None:
     assert isinstance(torch.load(path, weights_only=True), dict)
     restored = FollowerPPO.load(path, MTFG, device="cpu")
     assert restored.iteration == 2 and restored.config == SMALL
-    np.testing.assert_array_equal(restored.policy_table(), learner.policy_table())
+    np.testing.assert_array_equal(restored.realized_table(u), learner.realized_table(u))
     drop = {"seconds"}
     continued = [{k: v for k, v in r.items() if k not in drop} for r in learner.train(u, 1)]
     resumed = [{k: v for k, v in r.items() if k not in drop} for r in restored.train(u, 1)]
@@ -160,3 +165,11 @@ def test_checkpoint_round_trip_resumes_exactly(tmp_path) -> None:
     other = FollowerPPO(MTFG, SMALL.replace(hidden_sizes=(8,)), device="cpu")
     with pytest.raises(ValueError, match="hidden_sizes"):
         other.load_state_dict(learner.state_dict())
+    blind = FollowerPPO(MTFG, SMALL.replace(observe_incentive=False), device="cpu")
+    with pytest.raises(ValueError, match=r"observe_incentive=True; this learner.s is .*False"):
+        blind.load_state_dict(learner.state_dict())
+    # Files written before the field existed hold followers blind to the incentive.
+    legacy = blind.state_dict()
+    legacy["config"] = {k: v for k, v in legacy["config"].items() if k != "observe_incentive"}
+    ckpt.save(path, legacy)
+    assert not FollowerPPO.load(path, MTFG, device="cpu").config.observe_incentive

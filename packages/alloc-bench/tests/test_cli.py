@@ -102,8 +102,8 @@ def test_list_names_suites_scenarios_methods_and_tables(capsys: pytest.CaptureFi
                  "tirl-aaai24/edrp", "DyPS+IPPO", "Reg-TIRL"):  # fmt: skip
         assert name in out
     # Scenarios and methods of the papers that do not exist yet are listed as such.
-    assert re.search(r"edrp-n300 +not implemented \(named by tirl-aaai24/edrp\)", out)
-    assert re.search(r"TIRL +not implemented: ", out)
+    assert re.search(r"edrp-n300 +E-hailing driver repositioning", out)
+    assert re.search(r"RODE +not implemented: ", out)
 
 
 @pytest.fixture

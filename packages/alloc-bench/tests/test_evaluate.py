@@ -91,7 +91,7 @@ def test_reference_demand_option_gives_the_same_day_for_every_seed() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"scenario": "nope"}, "unknown scenario 'nope'; known scenarios: lbf-1, lbf-2, "),
+        ({"scenario": "nope"}, "unknown scenario 'nope'; known scenarios: edrp-n1000, "),
         (
             {"method": "nope"},
             "unknown method 'nope' for scenario 'ride-hailing-1'; "

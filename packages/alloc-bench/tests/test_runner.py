@@ -91,18 +91,28 @@ def test_not_implemented_runs_are_planned_reported_and_never_executed(store: Sto
         """
 [[runs]]
 scenarios = ["ride-hailing-1", "edrp-n300"]
-methods = ["greedy", "DyPS+CoPO", "TIRL"]
+methods = ["greedy", "RODE", "PS+IPPO", "TIRL"]
 seeds = "0-1"
 train_steps = 1000
 """,
         "mixed.toml",
     )
     plan = plan_suite(suite, store)
-    assert len(plan.pending) == 2 and plan.total == 12
+    # Runnable: greedy and PS+IPPO on ride-hailing-1, TIRL on edrp-n300 (not executed here).
+    assert plan.total == 16 and len(plan.pending) == 2 + 2 + 2
     reasons = {(c.scenario, c.method): r for c, r in plan.not_implemented}
-    assert reasons[("edrp-n300", "greedy")] == "scenario 'edrp-n300' is not registered yet"
-    assert "algorithm 'copo'" in reasons[("ride-hailing-1", "DyPS+CoPO")]
-    assert "alloc_agents.stackelberg" in reasons[("ride-hailing-1", "TIRL")]
+    assert reasons[("edrp-n300", "greedy")] == "method 'greedy' does not apply to edrp scenarios"
+    assert "alloc_agents.roles" in reasons[("ride-hailing-1", "RODE")]
+    assert "evaluates a trained leader" in reasons[("edrp-n300", "PS+IPPO")]
+    assert "not an EDRP/MTFG scenario" in reasons[("ride-hailing-1", "TIRL")]
+    # Only the runnable pair is executed; the rest are stored as "not implemented".
+    suite = parse_suite(
+        '[[runs]]\nscenarios = ["ride-hailing-1", "edrp-n300"]\nmethods = ["greedy", "RODE"]\n'
+        'seeds = "0-1"\n',
+        "mixed.toml",
+    )
+    plan = plan_suite(suite, store)
+    assert len(plan.pending) == 2 and plan.total == 8
     summary = run_suite(suite, store, jobs=1)
     assert summary.executed == 2 and len(store.rows()) == 2
     statuses = {(r["scenario"], r["method"]): r["status"] for r in collect(suite, store)}
@@ -110,7 +120,7 @@ train_steps = 1000
         ("ride-hailing-1", "greedy"): "finished",
         **{k: "not implemented" for k in statuses if k != ("ride-hailing-1", "greedy")},
     }
-    assert len(statuses) == 6
+    assert len(statuses) == 4
 
 
 def test_progress_reports_every_executed_run(tiny: Suite, store: Store) -> None:

@@ -789,3 +789,24 @@ def test_time_key_is_the_step_index_in_both_views(mode: str) -> None:
         par_obs, *_ = par.step({a: action[i] for i, a in enumerate(par.possible_agents)})
     np.testing.assert_array_equal(obs["time"], 5)
     assert env.observation_space.contains(obs)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_agent_neighbours_are_the_adjacent_hex_cells(preset: str) -> None:
+    env = RideHailingParallelEnv(preset=preset)
+    neighbours = env.agent_neighbours()
+    grid = env.scenario.grid
+    index = {a: i for i, a in enumerate(env.possible_agents)}
+    assert set(neighbours) == set(env.possible_agents)
+    for agent, others in neighbours.items():
+        cells = [index[o] for o in others]
+        assert 2 <= len(cells) <= 6 and len(set(cells)) == len(cells)
+        assert agent not in others
+        # exactly the cells at hex distance 1, clockwise from north as in the grid
+        assert cells == [int(j) for j in grid.neighbors[index[agent]] if j >= 0]
+        assert set(cells) == set(np.flatnonzero(grid.distances[index[agent]] == 1).tolist())
+        for other in others:  # symmetric
+            assert agent in neighbours[other]
+    # reachable through PettingZoo's wrappers
+    made = pettingzoo.make("parallel", ENV_ID, preset=preset)
+    assert made.unwrapped.agent_neighbours() == neighbours

@@ -201,3 +201,26 @@ def test_bad_policies_and_leaders_raise_value_errors() -> None:
         rollout(game, good, lambda t, m, x: np.full(game.n_incentives, np.nan))
     with pytest.raises(ValueError, match="start"):
         rollout(game, good, np.zeros(game.n_incentives), start=game.horizon)
+
+
+@pytest.mark.parametrize("name", sorted(GAMES))
+def test_a_policy_that_observes_the_incentive_is_played_at_each_steps_incentive(name: str) -> None:
+    game = GAMES[name]
+    rng = np.random.default_rng(0)
+    low, high = game.incentive_low[0], game.incentive_high[0]
+    tables = {level: random_policy(game, rng, game.horizon, 2.0) for level in (low, high)}
+
+    def leader(t: int, m: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return np.full(game.n_incentives, high if t % 2 else low)
+
+    def follower(t: int, u: np.ndarray) -> np.ndarray:
+        return tables[u[0]][t]
+
+    flow = rollout(game, follower, leader)
+    # The same flow as the table of what was played: at odd steps the high-incentive rows.
+    played = np.stack([tables[high if t % 2 else low][t] for t in range(game.horizon)])
+    np.testing.assert_array_equal(flow.policies, played)
+    np.testing.assert_allclose(rollout(game, played, leader).distributions, flow.distributions)
+    np.testing.assert_allclose(flow.distributions.sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="follower policy at step 0"):
+        rollout(game, lambda t, u: tables[low][t] * 2.0, leader)

@@ -2,8 +2,8 @@
 
 ``make_policy(name, seed=..., family=...)`` builds a rule-based policy by its benchmark name;
 names are looked up within a scenario family (``"ride-hailing"``, ...), since a rule such as
-``random`` means something different in each. ``train(env_fn, ...)`` trains IPPO / MAPPO with
-a parameter-sharing strategy on any PettingZoo ``ParallelEnv`` (:mod:`alloc_agents.ppo`).
+``random`` means something different in each. ``train(env_fn, ...)`` trains IPPO / MAPPO / CoPO
+with a parameter-sharing strategy on any PettingZoo ``ParallelEnv`` (:mod:`alloc_agents.ppo`).
 """
 
 from __future__ import annotations
@@ -42,9 +42,11 @@ def make_policy(name: str, seed: int | None = None, family: str = "ride-hailing"
 
 #: The PPO core (torch), imported on first use so that ``import alloc_agents`` stays light.
 _PPO_EXPORTS = (
+    "CoPOConfig",
     "DyPSConfig",
     "PPOConfig",
     "PPOPolicy",
+    "RoleAsStateConfig",
     "SePSConfig",
     "TrainResult",
     "evaluate",

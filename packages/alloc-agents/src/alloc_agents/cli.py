@@ -13,7 +13,10 @@ With ``--sharing seps``, ``--seps-clusters K|auto``, ``--seps-max-clusters``,
 ``--seps-pretrain-fraction``, ``--seps-z-dim`` and ``--seps-opt field=value`` set
 :class:`~alloc_agents.ppo.sharing.SePSConfig` fields; with ``--sharing dyps``, ``--dyps-groups``,
 ``--dyps-variant`` and ``--dyps-opt field=value`` set :class:`~alloc_agents.ppo.sharing.DyPSConfig`
-fields.
+fields; with ``--sharing role-as-state``, ``--role-as-state-dim`` and ``--role-as-state-opt
+field=value`` set :class:`~alloc_agents.ppo.sharing.RoleAsStateConfig` fields. With
+``--algorithm copo``, ``--lcf-lr``, ``--lcf-iters`` and ``--copo-opt field=value`` set
+:class:`~alloc_agents.ppo.copo.CoPOConfig` fields.
 """
 
 from __future__ import annotations
@@ -29,9 +32,17 @@ from functools import partial
 from typing import Any
 
 from alloc_agents.ppo.config import PRESETS, PPOConfig, get_preset
+from alloc_agents.ppo.copo import CoPOConfig
 from alloc_agents.ppo.evaluate import evaluate
 from alloc_agents.ppo.model import ALGORITHMS
-from alloc_agents.ppo.sharing import AUTO, DYPS_VARIANTS, SHARING, DyPSConfig, SePSConfig
+from alloc_agents.ppo.sharing import (
+    AUTO,
+    DYPS_VARIANTS,
+    SHARING,
+    DyPSConfig,
+    RoleAsStateConfig,
+    SePSConfig,
+)
 from alloc_agents.ppo.trainer import train
 
 
@@ -88,7 +99,8 @@ def _clusters(text: str) -> int | str:
 
 
 #: The strategies with options: label, config class, dedicated flags (argparse dest -> field;
-#: every other field through ``--<name>-opt FIELD=VALUE``).
+#: every other field through ``--<name>-opt FIELD=VALUE``, argparse dest ``<name>_opt`` with
+#: the name's hyphens as underscores).
 STRATEGY_OPTIONS: dict[str, tuple[str, type, dict[str, str]]] = {
     "seps": (
         "SePS",
@@ -101,16 +113,19 @@ STRATEGY_OPTIONS: dict[str, tuple[str, type, dict[str, str]]] = {
         },
     ),
     "dyps": ("DyPS", DyPSConfig, {"dyps_groups": "n_groups", "dyps_variant": "variant"}),
+    "role-as-state": ("Role-As-State", RoleAsStateConfig, {"role_as_state_dim": "role_dim"}),
 }
 
 
 def sharing_options(args: argparse.Namespace) -> dict[str, Any] | None:
     """The strategy options of the command line (``None`` when none is given), validated by the
     strategy's config class (``ValueError`` naming the field); ``--seps-*`` need ``--sharing
-    seps`` and ``--dyps-*`` need ``--sharing dyps``."""
+    seps``, ``--dyps-*`` need ``--sharing dyps`` and ``--role-as-state-*`` need ``--sharing
+    role-as-state``."""
     chosen = None
     for name, (label, config_class, flags) in STRATEGY_OPTIONS.items():
-        options = parse_pairs(getattr(args, f"{name}_opt"), f"--{name}-opt")
+        dest = name.replace("-", "_")
+        options = parse_pairs(getattr(args, f"{dest}_opt"), f"--{name}-opt")
         for flag, field in flags.items():
             value = getattr(args, flag)
             if value is not None:
@@ -133,10 +148,36 @@ def sharing_options(args: argparse.Namespace) -> dict[str, Any] | None:
     return chosen
 
 
+#: CoPO's dedicated flags (argparse dest -> CoPOConfig field); the others via ``--copo-opt``.
+COPO_FLAGS = {"lcf_lr": "lcf_lr", "lcf_iters": "lcf_iters"}
+
+
+def algorithm_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """CoPO's options of the command line (``None`` when none is given), validated by
+    :class:`~alloc_agents.ppo.copo.CoPOConfig` (``ValueError`` naming the field); they need
+    ``--algorithm copo``."""
+    options = parse_pairs(args.copo_opt, "--copo-opt")
+    for flag, field in COPO_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            if field in options:
+                raise ValueError(f"CoPO option {field} given twice (--copo-opt and a flag)")
+            options[field] = value
+    if not options:
+        return None
+    if args.algorithm != "copo":
+        raise ValueError(f"CoPO options need --algorithm copo (got --algorithm {args.algorithm})")
+    try:
+        CoPOConfig.from_any(options)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"CoPO options: {exc}") from None
+    return options
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alloc-agents", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train IPPO / MAPPO with a parameter-sharing strategy")
+    t = sub.add_parser("train", help="train IPPO / MAPPO / CoPO with a parameter-sharing strategy")
     t.add_argument("--env", required=True, help="parallel registry id or module:function")
     t.add_argument("--preset", default="default", help=f"one of {sorted(PRESETS)}")
     t.add_argument("--algorithm", default="ippo", choices=ALGORITHMS)
@@ -193,6 +234,36 @@ def _build_parser() -> argparse.ArgumentParser:
         help="any other DyPSConfig field: selector_lr, selector_critic_lr, selector_entropy, "
         "role_dim, vlstm_lr, cvae_steps, cvae_kl_weight, ...",
     )
+    ras = t.add_argument_group(
+        "Role-As-State options (with --sharing role-as-state; see RoleAsStateConfig)"
+    )
+    ras.add_argument(
+        "--role-as-state-dim",
+        type=int,
+        metavar="H",
+        help="role dimension = VLSTM width, appended to the network inputs (64)",
+    )
+    ras.add_argument(
+        "--role-as-state-opt",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="any other RoleAsStateConfig field: vlstm_z_dim, vlstm_hidden, vlstm_lr, "
+        "vlstm_sequences",
+    )
+    copo = t.add_argument_group("CoPO options (with --algorithm copo; see CoPOConfig)")
+    copo.add_argument("--lcf-lr", type=float, metavar="LR", help="LCF Adam learning rate (1e-4)")
+    copo.add_argument(
+        "--lcf-iters", type=int, metavar="N", help="LCF meta-update passes per iteration (5)"
+    )
+    copo.add_argument(
+        "--copo-opt",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="any other CoPOConfig field: lcf_init_mean, lcf_init_std, global_gamma, "
+        "lcf_minibatch_size",
+    )
     sub.add_parser("presets", help="list the presets")
     return parser
 
@@ -209,6 +280,7 @@ def _train(args: argparse.Namespace) -> int:
         algorithm=args.algorithm,
         sharing=args.sharing,
         sharing_options=options,
+        algorithm_options=algorithm_options(args),
         total_env_steps=args.steps if args.steps is not None else preset.total_env_steps,
         n_envs=args.n_envs if args.n_envs is not None else preset.n_envs,
         seed=args.seed,
@@ -227,6 +299,8 @@ def _train(args: argparse.Namespace) -> int:
         "episode_return": last.get("episode_return"),
     }
     summary.update({k: v for k, v in last.items() if k.startswith("info/")})
+    if "lcf_mean" in last:  # CoPO: the learned LCF distribution
+        summary["lcf"] = {"mean": last["lcf_mean"], "std": last["lcf_std"]}
     record = result.extra.get("seps")
     if record is not None:  # the clustering, without the embeddings
         summary["seps"] = {

@@ -49,10 +49,15 @@ def all_known_methods() -> set[str]:
 def check_known(scenario: str, method: str) -> None:
     """A :class:`BenchError` naming the known names if ``scenario`` or ``method`` is unknown."""
     if scenario not in known_scenarios():
+        unregistered = sorted(known_scenarios() - set(SCENARIOS))
+        named = (
+            f" and {', '.join(unregistered)} (named by published tables, not implemented yet)"
+            if unregistered
+            else ""
+        )
         raise BenchError(
             f"unknown scenario {scenario!r}; known scenarios: {', '.join(sorted(SCENARIOS))} "
-            f"(registered) and {', '.join(sorted(known_scenarios() - set(SCENARIOS)))} "
-            "(named by published tables, not implemented yet)"
+            f"(registered){named}"
         )
     if method not in all_known_methods():
         family = SCENARIOS[scenario].family if scenario in SCENARIOS else None

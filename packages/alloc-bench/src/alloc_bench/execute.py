@@ -26,7 +26,7 @@ from typing import Any
 
 from alloc_bench.config import RunConfig
 from alloc_bench.errors import BenchError
-from alloc_bench.methods import LEARNED, rule_based
+from alloc_bench.methods import LEARNED, load_entry, rule_based
 from alloc_bench.scenarios import EPISODE_RETURN, Scenario, get_scenario
 from alloc_bench.versions import run_versions
 
@@ -126,6 +126,22 @@ def make_run_policy(config: RunConfig, spec: Scenario, workdir: Path | None, log
     raise BenchError(f"method {config.method!r} is not available for scenario {spec.name!r}")
 
 
+def evaluate_policy(policy: Any, spec: Scenario, config: RunConfig) -> list[dict[str, float]]:
+    """The metrics of each of the run's ``eval_episodes`` evaluation episodes: played on a
+    fresh Gymnasium view (:func:`run_episode`), or given by the scenario's ``evaluator``."""
+    episodes = config.budget.eval_episodes
+    if spec.evaluator:
+        evaluator = load_entry(spec.evaluator)
+        return evaluator(policy, spec, config.options, config.seed, episodes)
+    env = spec.make_env(config.options)
+    try:
+        return [
+            run_episode(env, policy, spec, config.seed if e == 0 else None) for e in range(episodes)
+        ]
+    finally:
+        env.close()
+
+
 def perform_run(config: RunConfig, workdir: Path | None = None) -> dict[str, Any]:
     """Run ``config``; raises on failure (see :func:`execute_run` for the outcome dict).
 
@@ -136,14 +152,7 @@ def perform_run(config: RunConfig, workdir: Path | None = None) -> dict[str, Any
     spec = get_scenario(config.scenario)
     log = RunLog()
     policy = make_run_policy(config, spec, workdir, log)
-    env = spec.make_env(config.options)
-    try:
-        episodes = [
-            run_episode(env, policy, spec, config.seed if e == 0 else None)
-            for e in range(config.budget.eval_episodes)
-        ]
-    finally:
-        env.close()
+    episodes = evaluate_policy(policy, spec, config)
     metrics = {m: float(statistics.mean(ep[m] for ep in episodes)) for m in spec.metric_names}
     return {
         "metrics": metrics,

@@ -3,10 +3,11 @@
 A method name such as ``"PS-id+IPPO"`` is a parameter-sharing strategy and an algorithm; the
 adapter maps them to ``alloc_agents.train(..., sharing="ps-id", algorithm="ippo")`` (the DyPS
 ablations ``DyPS-noCVAE``, ``DyPS-noVLSTM``, ``DyPS-noRepr`` to ``sharing="dyps"`` with their
-``variant``) and follows the bench's trainer protocol (:mod:`alloc_bench.methods`).
-:func:`marl_support` says why a method cannot run (the strategy or algorithm is not in
-``alloc_agents`` yet, the scenario has no PettingZoo view): such methods are reported as "not
-implemented".
+``variant``; ``Role-As-State``, named without an algorithm in the DyPS paper's Table 5, is
+``Role-As-State+IPPO``: ``sharing="role-as-state"``) and follows the bench's trainer protocol
+(:mod:`alloc_bench.methods`). :func:`marl_support` says why a method cannot run (the strategy
+or algorithm is not in ``alloc_agents`` yet, the scenario has no PettingZoo view): such methods
+are reported as "not implemented".
 
 Training: ``train_steps`` environment steps (``total_env_steps``), seeded with the run's seed,
 ``device="auto"``, the scenario's PPO preset when ``alloc_agents`` has one (its config and number
@@ -40,13 +41,20 @@ SHARING_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+#: Methods the papers name without an algorithm -> their ``<sharing>+<algorithm>`` name. The
+#: DyPS paper does not state Role-As-State's algorithm; its Table 5 sets it beside IPPO and
+#: DyPS+IPPO, and the role-based comparison is only like for like on the same algorithm: IPPO.
+METHOD_ALIASES: dict[str, str] = {"Role-As-State": "Role-As-State+IPPO"}
+
+
 def parse_marl_name(method: str) -> tuple[str, str]:
-    """``("ps-id", "ippo")`` from ``"PS-id+IPPO"``.
+    """``("ps-id", "ippo")`` from ``"PS-id+IPPO"`` (an alias of :data:`METHOD_ALIASES` first
+    becomes its full name).
 
     Raises:
         BenchError: not of the form ``<sharing>+<algorithm>`` with a known algorithm.
     """
-    sharing, sep, algorithm = method.rpartition("+")
+    sharing, sep, algorithm = METHOD_ALIASES.get(method, method).rpartition("+")
     if not sep or not sharing or algorithm not in ALGORITHMS:
         raise BenchError(f"{method!r} is not <sharing>+<algorithm> ({'/'.join(ALGORITHMS)})")
     return sharing.lower(), ALGORITHMS[algorithm]
@@ -58,8 +66,11 @@ def marl_support(method: str, scenario: str) -> str:
         sharing, algorithm = parse_marl_name(method)
     except BenchError as exc:
         return str(exc)
-    if not get_scenario(scenario).parallel_entry:
+    spec = get_scenario(scenario)
+    if not spec.parallel_entry:
         return f"scenario {scenario!r} has no PettingZoo parallel view to train on"
+    if spec.evaluator:
+        return f"scenario {scenario!r} evaluates a trained leader, not agents of its parallel view"
     try:
         from alloc_agents.ppo import SHARING
         from alloc_agents.ppo.model import ALGORITHMS as AGENT_ALGORITHMS

@@ -58,7 +58,7 @@ class LearnedMethod:
         """Why the method cannot run on ``scenario`` now (empty when it can)."""
         try:
             self.load_trainer()
-            check = _load(self.supports) if self.supports is not None else None
+            check = load_entry(self.supports) if self.supports is not None else None
         except BenchError as exc:
             return str(exc)
         return "" if check is None else str(check(self.name, scenario))
@@ -69,7 +69,7 @@ class LearnedMethod:
         Raises:
             BenchError: the module or the function does not exist (yet).
         """
-        return _load(self.trainer)
+        return load_entry(self.trainer)
 
     def trainer_text(self) -> str:
         """The trainer as text (``module:function``)."""
@@ -78,7 +78,12 @@ class LearnedMethod:
         return self.trainer
 
 
-def _load(entry: str | Callable[..., Any]) -> Callable[..., Any]:
+def load_entry(entry: str | Callable[..., Any]) -> Callable[..., Any]:
+    """The function named by ``"module:function"`` (a callable is returned as is).
+
+    Raises:
+        BenchError: the module or the function does not exist (yet).
+    """
     if callable(entry):
         return entry
     module_name, _, attr = entry.partition(":")
@@ -132,9 +137,10 @@ _DYPS_SOURCE = "DyPS (KDD 2024)"
 _TIRL_SOURCE = "TIRL (AAAI 2024)"
 _MARL_TRAINER = "alloc_bench.learners:train_marl"
 _MARL_SUPPORT = "alloc_bench.learners:marl_support"
+_STACKELBERG_TRAINER = "alloc_bench.stackelberg:train_stackelberg"
+_STACKELBERG_SUPPORT = "alloc_bench.stackelberg:stackelberg_support"
 #: Trainers that do not exist yet (the lead points these at the agents' code when it lands).
-_ROLE_TRAINER = "alloc_agents.roles:train"
-_STACKELBERG_TRAINER = "alloc_agents.stackelberg:train"
+_RODE_TRAINER = "alloc_agents.roles:train"
 
 for _name, _text in (
     ("NoPS+IPPO", "IPPO, every agent its own parameters (DyPS Table 2 'NoPS', Table 4 'IPPO')"),
@@ -150,16 +156,20 @@ for _name, _text in (
     ("DyPS+CoPO", "CoPO with DyPS groups (DyPS Tables 4-5)"),
     ("PS+MAPPO", "MAPPO, shared parameters and a centralised critic (DyPS Table 4 'MAPPO')"),
     ("DyPS+MAPPO", "MAPPO with DyPS groups (DyPS Table 4)"),
+    ("Role-As-State", "IPPO, one shared network reading the agent's VLSTM role (DyPS Table 5)"),
 ):
     register_method(
         LearnedMethod(_name, f"{_text}; {_DYPS_SOURCE}", _MARL_TRAINER, supports=_MARL_SUPPORT)
     )
 
-for _name, _text in (
-    ("Role-As-State", "VLSTM role representation appended to the state (DyPS Table 5)"),
-    ("RODE", "Role-based decomposition of the action space on QMIX (DyPS Table 5 'Rode')"),
-):
-    register_method(LearnedMethod(_name, f"{_text}; {_DYPS_SOURCE}", _ROLE_TRAINER))
+register_method(
+    LearnedMethod(
+        "RODE",
+        f"Role-based decomposition of the action space on QMIX (DyPS Table 5 'Rode'); "
+        f"{_DYPS_SOURCE}",
+        _RODE_TRAINER,
+    )
+)
 
 for _name, _text in (
     ("M3RL", "Mind-aware multi-agent management RL leader (baseline)"),
@@ -170,4 +180,8 @@ for _name, _text in (
     ("TIRL", "Transition-informed RL"),
     ("Reg-TIRL", "Regularised transition-informed RL"),
 ):
-    register_method(LearnedMethod(_name, f"{_text}; {_TIRL_SOURCE}", _STACKELBERG_TRAINER))
+    register_method(
+        LearnedMethod(
+            _name, f"{_text}; {_TIRL_SOURCE}", _STACKELBERG_TRAINER, supports=_STACKELBERG_SUPPORT
+        )
+    )

@@ -66,6 +66,10 @@ class Scenario:
         requires: optional modules the environment needs, with the pip extra that installs
             them (e.g. ``{"lbforaging": "alloc-envs[third-party]"}``); runs are reported as not
             available, with that extra named, when a module is missing.
+        evaluator: ``"module:function"`` that evaluates a run's policy instead of playing
+            ``eval_episodes`` episodes of the Gymnasium view: ``(policy, scenario, options,
+            seed, episodes) -> [metrics of each evaluation episode]`` (the Stackelberg
+            scenarios' §5.1 protocol, :mod:`alloc_bench.stackelberg`); empty: play episodes.
     """
 
     name: str
@@ -78,6 +82,7 @@ class Scenario:
     rank_by: str = ""
     parallel_entry: str = ""
     requires: Mapping[str, str] = field(default_factory=dict)
+    evaluator: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "env_kwargs", MappingProxyType(dict(self.env_kwargs)))
@@ -251,3 +256,35 @@ for _name, _family, _text, (_module, _prefix, _metrics, _headline, _rank, _requi
             requires=_requires,
         )
     )
+
+
+#: The population sizes N of the TIRL paper's Table 2 (EDRP) and Figure 4 (MTFG).
+TIRL_POPULATIONS = (300, 500, 800, 1_000, 5_000, 10_000, 50_000, 100_000)
+_STACKELBERG_METRICS = {
+    "edrp": MetricSpec("orr", "ORR", unit="served / generated orders", compare="difference"),
+    "mtfg": MetricSpec("cr", "CR", unit="collected / supplied food", compare="difference"),
+}
+_STACKELBERG_TEXT = {
+    "edrp": "E-hailing driver repositioning (alloc/EDRP-v0), 63 zones, {:,} drivers",
+    "mtfg": "Multi-type food gathering (alloc/MTFG-v0), 10x10, {:,} followers",
+}
+for _family, _prefix in (("edrp", "EDRP"), ("mtfg", "MTFG")):
+    for _n in TIRL_POPULATIONS:
+        _metric = _STACKELBERG_METRICS[_family]
+        register_scenario(
+            Scenario(
+                name=f"{_family}-n{_n}",
+                description=_STACKELBERG_TEXT[_family].format(_n),
+                family=_family,
+                env_entry=f"alloc_envs.{_family}:{_prefix}LeaderEnv",
+                parallel_entry=f"alloc_envs.{_family}:{_prefix}ParallelEnv",
+                env_kwargs={"preset": _family, "n_followers": _n},
+                metrics=(
+                    _metric,
+                    MetricSpec(EPISODE_RETURN, "Leader return", unit="leader reward per episode"),
+                ),
+                headline=(_metric.name,),
+                rank_by=_metric.name,
+                evaluator="alloc_bench.stackelberg:evaluate_stackelberg",
+            )
+        )

@@ -6,7 +6,8 @@ sample, so a minibatch is ``(A, b, ...)``: exactly the layout the batched networ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -28,6 +29,31 @@ class Minibatch:
     #: PSA's shared critic: its rollout values and GAE returns (``None`` otherwise).
     values_shared: Tensor | None = None
     returns_shared: Tensor | None = None
+    #: CoPO: the agents' LCFs φ (``None`` otherwise), and per reward stream its critic's
+    #: rollout values and GAE returns.
+    lcf: Tensor | None = None
+    stream_values: dict[str, Tensor] = field(default_factory=dict)
+    stream_returns: dict[str, Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class Stream:
+    """A reward stream of a group with its own critic (CoPO's neighbourhood and global
+    rewards): ``(A, T, E)`` rewards, critic values (normalised units), denormalised values of
+    final observations where truncated, GAE advantages and returns; ``last_values`` (A, E)
+    denormalised values after the last step."""
+
+    rewards: Tensor
+    values: Tensor
+    final_values: Tensor
+    advantages: Tensor
+    returns: Tensor
+    last_values: Tensor
+
+    @classmethod
+    def zeros(cls, shape: tuple[int, int, int], device: torch.device) -> Stream:
+        z = lambda s: torch.zeros(s, dtype=torch.float32, device=device)  # noqa: E731
+        return cls(z(shape), z(shape), z(shape), z(shape), z(shape), z((shape[0], shape[2])))
 
 
 class GroupBuffer:
@@ -40,7 +66,11 @@ class GroupBuffer:
         n_envs: int,
         device: torch.device,
         shared_critic: bool = False,
+        streams: Sequence[str] = (),
+        lcf: bool = False,
     ):
+        """``shared_critic``: also store PSA's shared critic; ``streams``: names of extra
+        reward streams (:class:`Stream`); ``lcf``: store the agents' LCFs (CoPO)."""
         a, t, e = group.n_agents, n_steps, n_envs
         self.group = group
         self.shape = (a, t, e)
@@ -68,6 +98,8 @@ class GroupBuffer:
             self.final_values_shared = zeros(torch.float32)
             self.returns_shared = zeros(torch.float32)
             self.last_values_shared = torch.zeros((a, e), dtype=torch.float32, device=device)
+        self.streams = {name: Stream.zeros((a, t, e), device) for name in streams}
+        self.lcf: Tensor | None = zeros(torch.float32) if lcf else None
 
     def insert(
         self,
@@ -77,8 +109,10 @@ class GroupBuffer:
         logp: Tensor,
         values: Tensor,
         active: Tensor,
+        lcf: Tensor | None = None,
     ) -> None:
-        """Store step t: ``obs`` {key: (A, E, ...)}, ``actions`` (A, E, ...), the rest (A, E)."""
+        """Store step t: ``obs`` {key: (A, E, ...)}, ``actions`` (A, E, ...), the rest (A, E)
+        (``lcf``: the agents' LCFs, for a buffer that stores them)."""
         for key, value in obs.items():
             self.obs[key][:, t] = value
         if self.actions is None:
@@ -90,6 +124,10 @@ class GroupBuffer:
         self.logp[:, t] = logp
         self.values[:, t] = values
         self.active[:, t] = active
+        if self.lcf is not None:
+            if lcf is None:
+                raise ValueError("this buffer stores LCFs (CoPO): insert(..., lcf=...)")
+            self.lcf[:, t] = lcf
 
     def flat(self, x: Tensor) -> Tensor:
         """(A, T, E, ...) -> (A, T * E, ...)."""
@@ -110,4 +148,23 @@ class GroupBuffer:
             active=pick(self.active),
             values_shared=pick(self.values_shared) if self.shared else None,
             returns_shared=pick(self.returns_shared) if self.shared else None,
+            lcf=None if self.lcf is None else pick(self.lcf),
+            stream_values={name: pick(s.values) for name, s in self.streams.items()},
+            stream_returns={name: pick(s.returns) for name, s in self.streams.items()},
         )
+
+
+def minibatch_count(
+    buffers: Sequence[GroupBuffer], n_minibatches: int, minibatch_size: int | None
+) -> int:
+    """Minibatches per pass over a rollout of (T, E) samples: ``max(1, round(agent-steps /
+    minibatch_size))`` counting every agent of every group at every sample when
+    ``minibatch_size`` is set, else ``n_minibatches``; at most T · E."""
+    _, n_steps, n_envs = buffers[0].shape
+    n_samples = n_steps * n_envs
+    if minibatch_size is not None:
+        rows = sum(b.shape[0] for b in buffers) * n_samples
+        count = max(1, round(rows / minibatch_size))
+    else:
+        count = n_minibatches
+    return min(count, n_samples)

@@ -16,8 +16,9 @@ policy networks", trained by the PPO core on the transitions of the agents assig
    the *joint* log-probability (sum over agents) plus an entropy bonus. The inputs (h, z) used
    are those the assignment was sampled with.
 4. **Role models**: the CVAE is trained on the rollout's (group, state, action) rows, the VLSTM
-   on the agents' trajectories; the roles for the next selection are the VLSTM states after
-   this rollout (mean over env copies) and the CVAE's group means.
+   on the agents' trajectories (:mod:`alloc_agents.ppo.agent_roles`, shared with
+   Role-As-State); the roles for the next selection are the VLSTM states after this rollout
+   (mean over env copies) and the CVAE's group means.
 
 Variants (the paper's §4.3 ablations): ``"no-cvae"`` — logits from an MLP of [I_n, h_n];
 ``"no-vlstm"`` — logits ``I_n W z_m``; ``"no-repr"`` — an MLP of I_n alone.
@@ -38,16 +39,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from alloc_agents.ppo.agent_roles import AgentRoles, seeded_generator
 from alloc_agents.ppo.buffer import GroupBuffer
 from alloc_agents.ppo.model import GroupModel, MultiAgentModel
-from alloc_agents.ppo.ride_hailing import state_features
-from alloc_agents.ppo.roles import (
-    VLSTM,
-    GroupCVAE,
-    compact_action_dim,
-    compact_action_features,
-)
+from alloc_agents.ppo.roles import GroupCVAE
 from alloc_agents.ppo.sharing import DyPSConfig
+
+#: Key of DyPS's random stream (:func:`~alloc_agents.ppo.agent_roles.seeded_generator`).
+GENERATOR_KEY = 0xD795
 
 
 def _mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
@@ -106,18 +105,14 @@ class GroupSelector(nn.Module):
         return self.critic(x).reshape(())
 
 
-class _GroupRoles(nn.Module):
-    """DyPS's modules for one space group."""
+class _GroupRoles(AgentRoles):
+    """DyPS's modules for one space group: the VLSTM agent roles, the CVAE, the selector."""
 
     def __init__(self, gm: GroupModel, config: DyPSConfig) -> None:
-        super().__init__()
-        self.features, s_dim = state_features(gm.group)
-        self.action_spec = gm.actor.action
-        u_dim = compact_action_dim(self.action_spec)
-        self.vlstm = VLSTM(s_dim, u_dim, config.role_dim, config.vlstm_z_dim, config.vlstm_hidden)
+        super().__init__(gm, config)
+        s_dim, u_dim = self.state_dim, self.action_dim
         self.cvae = GroupCVAE(gm.n_members, s_dim, u_dim, config.cvae_z_dim, config.cvae_hidden)
         self.selector = GroupSelector(config, gm.group.n_agents, gm.n_members)
-        self.register_buffer("roles", torch.zeros(gm.group.n_agents, config.role_dim))
 
 
 class DyPSController:
@@ -141,8 +136,7 @@ class DyPSController:
                     "cvae": torch.optim.Adam(part.cvae.parameters(), config.cvae_lr),
                 }
             )
-        seed_seq = np.random.SeedSequence(seed, spawn_key=(0xD795,))
-        self.generator = torch.Generator(device).manual_seed(int(seed_seq.generate_state(1)[0]))
+        self.generator = seeded_generator(seed, GENERATOR_KEY, device)
         self.reward_stats = torch.zeros(3, dtype=torch.float64)  # mean, mean square, debias
         #: Per group, the (roles, latents, assignment) the current rollout was sampled with.
         self.pending: list[tuple[Tensor, Tensor, Tensor]] = []
@@ -175,11 +169,11 @@ class DyPSController:
         for g, (part, gm, buf) in enumerate(zip(self.parts, model.groups, buffers, strict=True)):
             roles, latents, assignment = self.pending[g]
             stats["entropy"].append(self._update_selector(g, roles, latents, assignment, r_norm))
-            states, actions = self._features(part, buf)
+            states, actions = part.rollout_features(buf)
             stats["cvae"].append(self._update_cvae(g, buf, states, actions, assignment))
-            loss, new_roles = self._update_vlstm(g, buf, states, actions)
+            vlstm_opt, sequences = self.optimizers[g]["vlstm"], self.config.vlstm_sequences
+            loss = part.learn(buf, states, actions, vlstm_opt, sequences, self.generator)
             stats["vlstm"].append(loss)
-            part.roles.copy_(new_roles)
             if self.history:  # the previous iteration's groups
                 previous = torch.tensor(self.history[-1]["groups"][g]["assignment"])
                 stats["switch"].append(float((previous != assignment.cpu()).float().mean()))
@@ -222,15 +216,6 @@ class DyPSController:
         opt["critic"].step()
         return float(entropy.detach())
 
-    @torch.no_grad()
-    def _features(self, part: _GroupRoles, buf: GroupBuffer) -> tuple[Tensor, Tensor]:
-        """State (A, T, E, S) and action (A, T, E, U) features of the rollout."""
-        a, t, e = buf.shape
-        assert buf.actions is not None
-        states = part.features({k: buf.flat(v) for k, v in buf.obs.items()}).reshape(a, t, e, -1)
-        actions = compact_action_features(part.action_spec, buf.flat(buf.actions).flatten(0, 1))
-        return states.float(), actions.reshape(a, t, e, -1)
-
     def _update_cvae(
         self, g: int, buf: GroupBuffer, states: Tensor, actions: Tensor, assignment: Tensor
     ) -> float:
@@ -255,41 +240,6 @@ class DyPSController:
             opt.step()
             losses.append(float(loss.detach()))
         return float(np.mean(losses)) if losses else math.nan
-
-    def _update_vlstm(
-        self, g: int, buf: GroupBuffer, states: Tensor, actions: Tensor
-    ) -> tuple[float, Tensor]:
-        part, opt = self.parts[g], self.optimizers[g]["vlstm"]
-        a, t, e = buf.shape
-        seq = lambda x: x.transpose(1, 2).reshape(a * e, t, *x.shape[3:])  # noqa: E731
-        s, u, r = seq(states), seq(actions), seq(buf.rewards)
-        feed = seq(buf.active)
-        done = seq(buf.terminated | buf.truncated)
-        next_s = torch.cat([s[:, 1:], torch.zeros_like(s[:, :1])], 1)
-        learn = feed & ~done
-        learn[:, -1] = False
-        learn[:, :-1] &= feed[:, 1:]
-        n = a * e
-        index = torch.randperm(n, generator=self.generator, device=s.device)[
-            : self.config.vlstm_sequences
-        ]
-        loss, _ = part.vlstm.run(
-            s[index],
-            u[index],
-            r[index],
-            next_s[index],
-            feed[index],
-            learn[index],
-            done[index],
-            sample=True,
-            generator=self.generator,
-        )
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            _, final = part.vlstm.run(s, u, r, next_s, feed, learn, done, sample=False)
-        return float(loss.detach()), final.reshape(a, e, -1).mean(1)
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:

@@ -52,3 +52,13 @@ def compute_gae(
         next_adv = adv
     returns = torch.where(active, advantages + values, torch.zeros_like(values))
     return advantages, returns
+
+
+@torch.no_grad()
+def standardize(x: Tensor, active: Tensor) -> Tensor:
+    """``(x − mean) / (std + 1e-8)`` over the ``active`` entries of ``x``, 0 elsewhere; ``x``
+    unchanged when fewer than two entries are active."""
+    if int(active.sum()) <= 1:
+        return x
+    values = x[active]
+    return torch.where(active, (x - values.mean()) / (values.std() + 1e-8), torch.zeros_like(x))

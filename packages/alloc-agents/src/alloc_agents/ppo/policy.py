@@ -12,6 +12,7 @@ import torch
 from alloc_agents.policy import BatchObservation, Policy
 from alloc_agents.ppo import checkpoint as ckpt
 from alloc_agents.ppo.config import PPOConfig
+from alloc_agents.ppo.copo import CoPOConfig
 from alloc_agents.ppo.model import MultiAgentModel
 from alloc_agents.ppo.sharing import make_sharing
 from alloc_agents.ppo.spaces import OBS_KEY, AgentLayout, SpaceGroup, stack_group_obs
@@ -28,6 +29,8 @@ class PPOPolicy(Policy):
     :meth:`act` takes an agent-major batch of *all* agents (``possible_agents`` order; e.g. the
     Gymnasium view of an ``alloc`` env) and needs every agent to have the same spaces;
     :meth:`act_parallel` takes any subset of agents by name, heterogeneous spaces included.
+
+    CoPO policies act with the LCF mean μ as every agent's LCF.
     """
 
     def __init__(
@@ -44,7 +47,8 @@ class PPOPolicy(Policy):
     def _group_actions(self, g: int, obs: Mapping[str, np.ndarray]) -> np.ndarray:
         gm = self.model.groups[g]
         tensors = {k: torch.as_tensor(v, device=self.device) for k, v in obs.items()}
-        dist = gm.distribution(tensors)
+        batch = next(iter(tensors.values())).shape[1]
+        dist = gm.distribution(tensors, self.model.deployed_lcf(g, batch))
         if self.deterministic:
             action = dist.mode()
         else:
@@ -125,6 +129,7 @@ def load_policy(
         meta["algorithm"],
         meta["central_dim"],
         config,
+        copo=CoPOConfig.from_any(meta.get("algorithm_options") or None),
     )
     model.load_state_dict(data["model"])
     return PPOPolicy(model.to(torch.device(device)), deterministic=deterministic, seed=seed)

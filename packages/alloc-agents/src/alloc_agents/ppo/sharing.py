@@ -22,7 +22,11 @@ Built in:
   :class:`SePSConfig`);
 * ``dyps`` — DyPS (the DyPS paper): ``n_groups`` members; a learned group selection assigns
   every agent to a member at the start of every iteration from VLSTM agent roles and CVAE group
-  roles (:mod:`alloc_agents.ppo.dyps`; options: :class:`DyPSConfig`).
+  roles (:mod:`alloc_agents.ppo.dyps`; options: :class:`DyPSConfig`);
+* ``role-as-state`` — Role-As-State (the DyPS paper's §4.5 comparison): one member, as ``ps``,
+  whose actor and critic also read the agent's VLSTM role h^(a) (the same role model as DyPS,
+  refreshed after every rollout; :mod:`alloc_agents.ppo.role_state`; options:
+  :class:`RoleAsStateConfig`).
 
 Strategies whose groups change during training (SePS, DyPS) plug in by returning their
 initial assignment from ``assign`` (and their member count from ``n_members``) and later calling
@@ -50,6 +54,12 @@ class SharingStrategy(ABC):
     agent_id: ClassVar[bool] = False
     #: Whether each group also has a critic shared by all its agents (PSA).
     shared_critic: ClassVar[bool] = False
+
+    @property
+    def input_role_dim(self) -> int:
+        """Width of the per-agent role appended to the actor's and critic's inputs (0: none;
+        Role-As-State: the VLSTM's ``role_dim``)."""
+        return 0
 
     def options(self) -> dict[str, Any]:
         """The strategy's options as plain containers (saved in checkpoints)."""
@@ -195,8 +205,8 @@ class SePSConfig(Options):
 
 
 class ConfiguredSharing(SharingStrategy):
-    """A strategy with options (a ``config_class`` instance) whose groups change during
-    training: every agent starts on member 0."""
+    """A strategy with options (a ``config_class`` instance): every agent starts on member 0
+    (the dynamic strategies, SePS and DyPS, move agents to other members during training)."""
 
     config_class: ClassVar[type[Options]]
 
@@ -226,9 +236,33 @@ DYPS_VARIANTS = ("full", "no-cvae", "no-vlstm", "no-repr")
 
 
 @dataclass(frozen=True)
-class DyPSConfig(Options):
+class VLSTMRoleConfig(Options):
+    """Options of the VLSTM agent-role model (:mod:`alloc_agents.ppo.agent_roles`) shared by
+    DyPS and Role-As-State, validated at construction (``ValueError`` naming the field).
+
+    Attributes:
+        role_dim: LSTM width of the VLSTM = dimension of an agent's role (A.1: 64).
+        vlstm_z_dim / vlstm_hidden / vlstm_lr: VLSTM latent width, MLP width, Adam rate.
+        vlstm_sequences: (agent, env copy) sequences per VLSTM step (a random subset).
+    """
+
+    role_dim: int = 64
+    vlstm_z_dim: int = 16
+    vlstm_hidden: int = 64
+    vlstm_lr: float = 1e-3
+    vlstm_sequences: int = 128
+
+    def __post_init__(self) -> None:
+        for name in ("role_dim", "vlstm_z_dim", "vlstm_hidden", "vlstm_sequences"):
+            _check_int(name, getattr(self, name), 1)
+        _check_number("vlstm_lr", self.vlstm_lr, 0.0, math.inf, low_open=True)
+
+
+@dataclass(frozen=True)
+class DyPSConfig(VLSTMRoleConfig):
     """Options of the ``dyps`` strategy (:mod:`alloc_agents.ppo.dyps`), validated at
-    construction (``ValueError`` naming the field).
+    construction (``ValueError`` naming the field). The VLSTM's fields (``role_dim``,
+    ``vlstm_*``) are those of :class:`VLSTMRoleConfig`.
 
     Attributes:
         n_groups: M, parameter groups per space group (capped at its number of agents); the
@@ -238,9 +272,6 @@ class DyPSConfig(Options):
             and critic (Table 6, Ride-Hailing: 1e-4).
         selector_entropy: entropy bonus of the selector (mean over agents).
         selector_hidden: hidden width of the selector's MLPs (critic; ablation actors).
-        role_dim: LSTM width of the VLSTM = dimension of an agent's role (A.1: 64).
-        vlstm_z_dim / vlstm_hidden / vlstm_lr: VLSTM latent width, MLP width, Adam rate.
-        vlstm_sequences: (agent, env copy) sequences per VLSTM step (a random subset).
         cvae_z_dim / cvae_hidden / cvae_lr: CVAE latent (A.1: 16), MLP width (A.1: 64), rate.
         cvae_steps / cvae_batch_size: CVAE Adam steps per iteration and rows per step.
         cvae_kl_weight: weight of the CVAE's KL term (the reference code's 1e-4; see
@@ -254,11 +285,6 @@ class DyPSConfig(Options):
     selector_critic_lr: float = 1e-4
     selector_entropy: float = 0.01
     selector_hidden: int = 64
-    role_dim: int = 64
-    vlstm_z_dim: int = 16
-    vlstm_hidden: int = 64
-    vlstm_lr: float = 1e-3
-    vlstm_sequences: int = 128
     cvae_z_dim: int = 16
     cvae_hidden: int = 64
     cvae_lr: float = 1e-3
@@ -268,14 +294,14 @@ class DyPSConfig(Options):
     reward_beta: float = 0.9
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.variant not in DYPS_VARIANTS:
             raise ValueError(f"variant must be one of {DYPS_VARIANTS}, got {self.variant!r}")
-        sizes = ("n_groups", "selector_hidden", "role_dim", "vlstm_z_dim", "vlstm_hidden")
-        sizes += ("vlstm_sequences", "cvae_z_dim", "cvae_hidden", "cvae_batch_size")
+        sizes = ("n_groups", "selector_hidden", "cvae_z_dim", "cvae_hidden", "cvae_batch_size")
         for name in sizes:
             _check_int(name, getattr(self, name), 1)
         _check_int("cvae_steps", self.cvae_steps, 0)
-        for name in ("selector_lr", "selector_critic_lr", "vlstm_lr", "cvae_lr"):
+        for name in ("selector_lr", "selector_critic_lr", "cvae_lr"):
             _check_number(name, getattr(self, name), 0.0, math.inf, low_open=True)
         _check_number("selector_entropy", self.selector_entropy, 0.0, math.inf, low_open=False)
         _check_number("cvae_kl_weight", self.cvae_kl_weight, 0.0, math.inf, low_open=False)
@@ -305,17 +331,46 @@ class DyPS(ConfiguredSharing):
         return min(self.config.n_groups, n_agents)
 
 
+@dataclass(frozen=True)
+class RoleAsStateConfig(VLSTMRoleConfig):
+    """Options of the ``role-as-state`` strategy (:mod:`alloc_agents.ppo.role_state`): the
+    VLSTM role model's, with the same meaning and defaults as in :class:`DyPSConfig`
+    (``role_dim`` is also the number of role features appended to the network inputs)."""
+
+
+class RoleAsState(ConfiguredSharing):
+    """Role-As-State: one member (as ``ps``); the actor and critic inputs end with the agent's
+    VLSTM role, set by :class:`alloc_agents.ppo.role_state.RoleStateController` after every
+    rollout (zeros before the first)."""
+
+    name = "role-as-state"
+    config_class = RoleAsStateConfig
+
+    @property
+    def input_role_dim(self) -> int:
+        return self.config.role_dim
+
+
 #: Strategies by name.
 SHARING: dict[str, type[SharingStrategy]] = {
     cls.name: cls
-    for cls in (ParameterSharing, ParameterSharingWithId, NoParameterSharing, PSA, SePS, DyPS)
+    for cls in (
+        ParameterSharing,
+        ParameterSharingWithId,
+        NoParameterSharing,
+        PSA,
+        SePS,
+        DyPS,
+        RoleAsState,
+    )
 }
 
 
 def make_sharing(name: str, options: Any = None) -> SharingStrategy:
     """The strategy ``name`` (``ValueError`` listing the known names); ``options``: the
-    strategy's options (``seps``: a :class:`SePSConfig`, ``dyps``: a :class:`DyPSConfig`, or a
-    dict of its fields; the other strategies take none)."""
+    strategy's options (``seps``: a :class:`SePSConfig`, ``dyps``: a :class:`DyPSConfig`,
+    ``role-as-state``: a :class:`RoleAsStateConfig`, or a dict of its fields; the other
+    strategies take none)."""
     if name not in SHARING:
         raise ValueError(f"unknown sharing {name!r}; known: {sorted(SHARING)}")
     cls = SHARING[name]

@@ -9,7 +9,10 @@ loss is the sum over groups):
     L    = L_pi + c_V · L_V − c_H · mean(H[π(·|o)])
 
 with ℓ the Huber loss (δ = ``huber_delta``) or the squared error, R̂ the GAE return in the value
-normaliser's units and Â the advantage standardised over the group's active entries.
+normaliser's units and Â the advantage standardised over the group's active entries. PSA's shared
+critic and CoPO's neighbourhood and global critics add their own L_V terms (same form, their
+own returns and value normalisers); CoPO's Â is its coordinated advantage, and its LCF
+meta-update follows every PPO update (:mod:`alloc_agents.ppo.copo`).
 """
 
 from __future__ import annotations
@@ -28,16 +31,27 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from alloc_agents.ppo import checkpoint as ckpt
-from alloc_agents.ppo.buffer import GroupBuffer
+from alloc_agents.ppo.buffer import GroupBuffer, minibatch_count
 from alloc_agents.ppo.config import PPOConfig, get_preset
+from alloc_agents.ppo.copo import CoPOConfig, CoPOController
 from alloc_agents.ppo.dyps import DyPSController
-from alloc_agents.ppo.gae import compute_gae
+from alloc_agents.ppo.gae import compute_gae, standardize
 from alloc_agents.ppo.logger import RunLogger
 from alloc_agents.ppo.model import ALGORITHMS, GroupModel, MultiAgentModel
 from alloc_agents.ppo.policy import PPOPolicy
+from alloc_agents.ppo.role_state import RoleStateController
 from alloc_agents.ppo.runner import EpisodeStats, Runner
 from alloc_agents.ppo.seps import SePSPhase
-from alloc_agents.ppo.sharing import SHARING, DyPS, DyPSConfig, SePS, SePSConfig, make_sharing
+from alloc_agents.ppo.sharing import (
+    SHARING,
+    DyPS,
+    DyPSConfig,
+    RoleAsState,
+    RoleAsStateConfig,
+    SePS,
+    SePSConfig,
+    make_sharing,
+)
 
 #: File of the log folder with the DyPS groups: one JSON line per iteration.
 DYPS_GROUPS = "dyps_groups.jsonl"
@@ -130,10 +144,13 @@ def collect(
     central: Tensor | None,
     n_steps: int,
     device: torch.device,
+    copo: CoPOController | None = None,
 ) -> list[EpisodeStats]:
-    """Fill the buffers (and the (T, E, S) centralised inputs) with ``n_steps`` lockstep steps."""
+    """Fill the buffers (and the (T, E, S) centralised inputs) with ``n_steps`` lockstep steps
+    (CoPO: the agents' LCFs and the neighbourhood and global streams too)."""
     episodes: list[EpisodeStats] = []
     groups = runner.layout.groups
+    lcf_of = (lambda g: None) if copo is None else copo.group_lcf
     for t in range(n_steps):
         acting = runner.acting()
         obs_np = runner.group_obs()
@@ -143,12 +160,16 @@ def collect(
         env_actions = []
         for group, gm, buf in zip(groups, model.groups, buffers, strict=True):
             obs = {k: torch.as_tensor(v, device=device) for k, v in obs_np[group.index].items()}
-            dist = gm.distribution(obs)
+            lcf = lcf_of(group.index)
+            dist = gm.distribution(obs, lcf)
             action = dist.sample()
             active = torch.as_tensor(acting[list(group.agents)], device=device)
-            buf.insert(t, obs, action, dist.log_prob(action), gm.value(obs, central_t), active)
+            value = gm.value(obs, central_t, lcf=lcf)
+            buf.insert(t, obs, action, dist.log_prob(action), value, active, lcf)
             if buf.shared:
-                buf.values_shared[:, t] = gm.value(obs, central_t, shared=True)
+                buf.values_shared[:, t] = gm.value(obs, central_t, shared=True, lcf=lcf)
+            for name, stream in buf.streams.items():  # CoPO: neighbourhood and global critics
+                stream.values[:, t] = gm.value(obs, central_t, lcf=lcf, stream=name)
             env_actions.append(gm.actor.env_action(action))
         out = runner.step(env_actions, acting)
         for group, buf in zip(groups, buffers, strict=True):
@@ -161,19 +182,29 @@ def collect(
             final_central = _tensor(out.final_central, device)
             for group, gm, buf in zip(groups, model.groups, buffers, strict=True):
                 obs = {k: torch.as_tensor(v, device=device) for k, v in final[group.index].items()}
-                buf.final_values[:, t] = gm.denormalize(gm.value(obs, final_central))
+                lcf = lcf_of(group.index)  # the ended episode's LCFs
+                buf.final_values[:, t] = gm.denormalize(gm.value(obs, final_central, lcf=lcf))
                 if buf.shared:
-                    value = gm.value(obs, final_central, shared=True)
+                    value = gm.value(obs, final_central, shared=True, lcf=lcf)
                     buf.final_values_shared[:, t] = gm.denormalize(value, shared=True)
+                for name, stream in buf.streams.items():
+                    value = gm.value(obs, final_central, lcf=lcf, stream=name)
+                    stream.final_values[:, t] = gm.denormalize(value, stream=name)
+        if copo is not None:  # neighbourhood and global rewards; new LCFs after resets
+            copo.after_step(runner, out, acting, buffers, t)
         episodes.extend(out.episodes)
     obs_np = runner.group_obs()
     central_last = _tensor(runner.central(), device)
     for group, gm, buf in zip(groups, model.groups, buffers, strict=True):
         obs = {k: torch.as_tensor(v, device=device) for k, v in obs_np[group.index].items()}
-        buf.last_values = gm.denormalize(gm.value(obs, central_last))
+        lcf = lcf_of(group.index)
+        buf.last_values = gm.denormalize(gm.value(obs, central_last, lcf=lcf))
         if buf.shared:
-            value = gm.value(obs, central_last, shared=True)
+            value = gm.value(obs, central_last, shared=True, lcf=lcf)
             buf.last_values_shared = gm.denormalize(value, shared=True)
+        for name, stream in buf.streams.items():
+            value = gm.value(obs, central_last, lcf=lcf, stream=name)
+            stream.last_values = gm.denormalize(value, stream=name)
     return episodes
 
 
@@ -182,51 +213,59 @@ def _tensor(array: np.ndarray | None, device: torch.device) -> Tensor | None:
 
 
 @torch.no_grad()
-def compute_advantages(gm: GroupModel, buf: GroupBuffer, config: PPOConfig) -> None:
+def compute_advantages(
+    gm: GroupModel, buf: GroupBuffer, config: PPOConfig, copo: CoPOController | None = None
+) -> None:
     """GAE on denormalised values; advantages standardised over the active entries.
 
     PSA (a shared critic besides the per-agent one): GAE is computed for each critic, each
     critic's return is its own GAE return, and the actor's advantage is the mean of the two
     advantages — GAE with the mean of the two values as baseline — then standardised.
+
+    CoPO: GAE of the neighbourhood and global streams with their critics, and the actor's
+    advantage is the coordinated advantage A^C of the individual and neighbourhood ones
+    (:meth:`~alloc_agents.ppo.copo.CoPOController.coordinate`), then standardised.
     """
     t_major = lambda x: x.transpose(0, 1)  # noqa: E731  (A, T, E) -> (T, A, E)
     terminated, truncated = buf.terminated, buf.truncated
     if not config.truncation_bootstrap:
         terminated, truncated = terminated | truncated, torch.zeros_like(truncated)
 
-    def gae(raw: Tensor, final: Tensor, last: Tensor, shared: bool) -> tuple[Tensor, Tensor]:
-        flat = buf.flat(raw)
-        values = (gm.denormalize(flat, shared=True) if shared else gm.denormalize(flat)).reshape(
-            raw.shape
-        )
+    def gae(
+        rewards: Tensor,
+        raw: Tensor,
+        final: Tensor,
+        last: Tensor,
+        shared: bool = False,
+        stream: str | None = None,
+        gamma: float = config.gamma,
+    ) -> tuple[Tensor, Tensor]:
+        which = {"stream": stream} if stream else ({"shared": True} if shared else {})
+        values = gm.denormalize(buf.flat(raw), **which).reshape(raw.shape)
         adv, ret = compute_gae(
-            t_major(buf.rewards),
+            t_major(rewards),
             t_major(values),
             t_major(buf.active),
             t_major(terminated),
             t_major(truncated),
             t_major(final),
             last,
-            config.gamma,
+            gamma,
             config.gae_lambda,
         )
         return adv.transpose(0, 1).contiguous(), ret.transpose(0, 1).contiguous()
 
-    buf.advantages, buf.returns = gae(buf.values, buf.final_values, buf.last_values, False)
+    rewards = buf.rewards
+    buf.advantages, buf.returns = gae(rewards, buf.values, buf.final_values, buf.last_values)
     if buf.shared:
         adv_shared, buf.returns_shared = gae(
-            buf.values_shared, buf.final_values_shared, buf.last_values_shared, True
+            rewards, buf.values_shared, buf.final_values_shared, buf.last_values_shared, True
         )
         buf.advantages = 0.5 * (buf.advantages + adv_shared)
+    if copo is not None:
+        copo.coordinate(gm.group.index, buf, gae)
     if config.normalize_advantages:
-        active = buf.active
-        n = int(active.sum())
-        if n > 1:
-            a = buf.advantages[active]
-            mean, std = a.mean(), a.std()
-            buf.advantages = torch.where(
-                active, (buf.advantages - mean) / (std + 1e-8), torch.zeros_like(buf.advantages)
-            )
+        buf.advantages = standardize(buf.advantages, buf.active)
 
 
 # ---------------------------------------------------------------------------------- update
@@ -248,7 +287,7 @@ def group_loss(
     count = mask.sum()
     if float(count) == 0:
         return None
-    dist = gm.distribution(mb.obs)
+    dist = gm.distribution(mb.obs, mb.lcf)
     logp = dist.log_prob(mb.actions)
     entropy = _masked_mean(dist.entropy(), mask, count)
     log_ratio = torch.where(mb.active, logp - mb.logp, torch.zeros_like(logp))
@@ -257,19 +296,11 @@ def group_loss(
     surrogate = torch.min(ratio * mb.advantages, ratio.clamp(1 - eps, 1 + eps) * mb.advantages)
     policy_loss = -_masked_mean(surrogate, mask, count)
 
-    if gm.value_norm is not None:
-        gm.value_norm.update(mb.returns, gm.route, mb.active)
-        target = gm.value_norm.normalize(mb.returns, gm.route)
-    else:
-        target = mb.returns
-    value = gm.value(mb.obs, central)
-    value_loss_t = _value_error(target - value, config.huber_delta)
-    if config.value_clip is not None:
-        clipped = mb.values + (value - mb.values).clamp(-config.value_clip, config.value_clip)
-        value_loss_t = torch.max(value_loss_t, _value_error(target - clipped, config.huber_delta))
-    value_loss = _masked_mean(value_loss_t, mask, count)
+    value_loss = _critic_loss(gm, mb, central, config, mask, count)
     if gm.shared_critic is not None:  # PSA: the shared critic's loss, on its own returns
-        value_loss = value_loss + _shared_value_loss(gm, mb, central, config, mask, count)
+        value_loss = value_loss + _critic_loss(gm, mb, central, config, mask, count, shared=True)
+    for stream in gm.streams:  # CoPO: the neighbourhood and global critics
+        value_loss = value_loss + _critic_loss(gm, mb, central, config, mask, count, stream=stream)
 
     loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
     with torch.no_grad():
@@ -285,19 +316,33 @@ def group_loss(
     return loss, stats
 
 
-def _shared_value_loss(
-    gm: GroupModel, mb, central: Tensor | None, config: PPOConfig, mask: Tensor, count: Tensor
+def _critic_loss(
+    gm: GroupModel,
+    mb,
+    central: Tensor | None,
+    config: PPOConfig,
+    mask: Tensor,
+    count: Tensor,
+    shared: bool = False,
+    stream: str | None = None,
 ) -> Tensor:
-    norm = gm.shared_value_norm
-    if norm is not None:
-        norm.update(mb.returns_shared, None, mb.active)
-        target = norm.normalize(mb.returns_shared, None)
+    """L_V of one critic: the per-member one, PSA's ``shared`` one or a CoPO ``stream``'s —
+    its value normaliser updated with the minibatch's returns, then the clipped loss."""
+    if stream is not None:
+        returns, old = mb.stream_returns[stream], mb.stream_values[stream]
+    elif shared:
+        returns, old = mb.returns_shared, mb.values_shared
     else:
-        target = mb.returns_shared
-    value = gm.value(mb.obs, central, shared=True)
+        returns, old = mb.returns, mb.values
+    norm, route = gm.normalizer(shared, stream)
+    if norm is not None:
+        norm.update(returns, route, mb.active)
+        target = norm.normalize(returns, route)
+    else:
+        target = returns
+    value = gm.value(mb.obs, central, shared=shared, lcf=mb.lcf, stream=stream)
     loss_t = _value_error(target - value, config.huber_delta)
     if config.value_clip is not None:
-        old = mb.values_shared
         clipped = old + (value - old).clamp(-config.value_clip, config.value_clip)
         loss_t = torch.max(loss_t, _value_error(target - clipped, config.huber_delta))
     return _masked_mean(loss_t, mask, count)
@@ -313,12 +358,7 @@ def update(
     """``n_epochs`` passes of minibatch PPO over the rollout; mean statistics."""
     _, n_steps, n_envs = buffers[0].shape
     n_samples = n_steps * n_envs
-    if config.minibatch_size is not None:
-        rows = sum(b.shape[0] for b in buffers) * n_samples
-        n_mb = max(1, round(rows / config.minibatch_size))
-    else:
-        n_mb = config.n_minibatches
-    n_mb = min(n_mb, n_samples)
+    n_mb = minibatch_count(buffers, config.n_minibatches, config.minibatch_size)
     central_flat = None if central is None else central.reshape(n_samples, -1)
     actor_params = list(model.actor_parameters())
     critic_params = list(model.critic_parameters())
@@ -389,7 +429,8 @@ def train(
     *,
     algorithm: str = "ippo",
     sharing: str = "ps",
-    sharing_options: SePSConfig | DyPSConfig | dict[str, Any] | None = None,
+    sharing_options: SePSConfig | DyPSConfig | RoleAsStateConfig | dict[str, Any] | None = None,
+    algorithm_options: CoPOConfig | dict[str, Any] | None = None,
     total_env_steps: int,
     n_envs: int = 4,
     seed: int = 0,
@@ -406,13 +447,19 @@ def train(
     Args:
         env_fn: a zero-argument callable returning a fresh ``ParallelEnv`` (called ``n_envs``
             times; the copies are stepped in lockstep).
-        algorithm: ``"ippo"`` (critic on the local observation) or ``"mappo"`` (centralised
-            critic on ``state()``, else on the joint observation, plus a one-hot agent id).
-        sharing: ``"ps"``, ``"ps-id"``, ``"nops"``, ``"psa"`` or ``"seps"``
-            (:mod:`alloc_agents.ppo.sharing`).
+        algorithm: ``"ippo"`` (critic on the local observation), ``"mappo"`` (centralised
+            critic on ``state()``, else on the joint observation, plus a one-hot agent id) or
+            ``"copo"`` (CoPO: local critics of the own, neighbourhood and global rewards, the
+            coordinated advantage and the LCF meta-update; :mod:`alloc_agents.ppo.copo`).
+        sharing: ``"ps"``, ``"ps-id"``, ``"nops"``, ``"psa"``, ``"seps"``, ``"dyps"`` or
+            ``"role-as-state"`` (:mod:`alloc_agents.ppo.sharing`).
         sharing_options: the strategy's options: for ``"seps"`` a
-            :class:`~alloc_agents.ppo.sharing.SePSConfig` or a dict of its fields (``None``:
-            defaults); the other strategies take none.
+            :class:`~alloc_agents.ppo.sharing.SePSConfig`, for ``"dyps"`` a
+            :class:`~alloc_agents.ppo.sharing.DyPSConfig`, for ``"role-as-state"`` a
+            :class:`~alloc_agents.ppo.sharing.RoleAsStateConfig`, or a dict of its fields
+            (``None``: defaults); the other strategies take none.
+        algorithm_options: for ``"copo"`` a :class:`~alloc_agents.ppo.copo.CoPOConfig` or a
+            dict of its fields (``None``: defaults); the other algorithms take none.
         total_env_steps: budget in parallel env steps summed over copies, rounded up to whole
             iterations of ``config.n_steps * n_envs``.
         n_envs: number of env copies.
@@ -434,6 +481,7 @@ def train(
     if sharing not in SHARING:
         raise ValueError(f"sharing must be one of {sorted(SHARING)}, got {sharing!r}")
     make_sharing(sharing, sharing_options)  # validates the options before any work
+    copo_config = _algorithm_options(algorithm, algorithm_options)
     _check_int("total_env_steps", total_env_steps, 1)
     _check_int("n_envs", n_envs, 1)
     _check_int("seed", seed, 0)
@@ -462,7 +510,7 @@ def train(
     runner = Runner(env_fn, n_envs, seed, centralised=algorithm == "mappo")
     layout = runner.layout
     strategy = make_sharing(sharing, sharing_options)
-    model = MultiAgentModel(layout, strategy, algorithm, runner.central_dim, config)
+    model = MultiAgentModel(layout, strategy, algorithm, runner.central_dim, config, copo_config)
     model.to(dev)
     optimizer = torch.optim.Adam(
         [
@@ -475,6 +523,7 @@ def train(
         "algorithm": algorithm,
         "sharing": sharing,
         "sharing_options": strategy.options(),
+        "algorithm_options": {} if copo_config is None else copo_config.to_dict(),
         "config": config.to_dict(),
         "seed": seed,
         "n_envs": n_envs,
@@ -487,6 +536,16 @@ def train(
     n_iters = math.ceil(total_env_steps / steps_per_iter)
     seps = SePSPhase(strategy.config, n_iters, seed) if isinstance(strategy, SePS) else None
     dyps = DyPSController(strategy.config, model, seed, dev) if isinstance(strategy, DyPS) else None
+    roles = (
+        RoleStateController(strategy.config, model, seed, dev)
+        if isinstance(strategy, RoleAsState)
+        else None
+    )
+    copo = (
+        None
+        if copo_config is None
+        else CoPOController(copo_config, config, model, runner, seed, dev)
+    )
     if resume:
         data = ckpt.load(ckpt_path)
         _check_resume(data["meta"], meta)
@@ -500,6 +559,10 @@ def train(
             seps.load_state_dict(data["seps"])
         if dyps is not None:
             dyps.load_state_dict(data["dyps"])
+        if roles is not None:
+            roles.load_state_dict(data["role_state"])
+        if copo is not None:
+            copo.load_state_dict(data["copo"])
     else:
         runner.reset_all()
 
@@ -511,7 +574,9 @@ def train(
         lines = "".join(json.dumps(record) + "\n" for record in dyps.history)
         (log_path / DYPS_GROUPS).write_text(lines)
     buffers = [
-        GroupBuffer(g, config.n_steps, n_envs, dev, gm.shared_critic is not None)
+        GroupBuffer(
+            g, config.n_steps, n_envs, dev, gm.shared_critic is not None, gm.streams, gm.reads_lcf
+        )
         for g, gm in zip(layout.groups, model.groups, strict=True)
     ]
     central = (
@@ -535,6 +600,8 @@ def train(
                 "history": history,
                 **({"seps": seps.state_dict()} if seps is not None else {}),
                 **({"dyps": dyps.state_dict()} if dyps is not None else {}),
+                **({"role_state": roles.state_dict()} if roles is not None else {}),
+                **({"copo": copo.state_dict()} if copo is not None else {}),
             },
         )
 
@@ -548,9 +615,9 @@ def train(
             model.eval()
             if dyps is not None:
                 dyps.select(model)
-            episodes = collect(runner, model, buffers, central, config.n_steps, dev)
+            episodes = collect(runner, model, buffers, central, config.n_steps, dev, copo)
             for gm, buf in zip(model.groups, buffers, strict=True):
-                compute_advantages(gm, buf, config)
+                compute_advantages(gm, buf, config, copo)
             dyps_columns = (
                 {}
                 if dyps is None
@@ -558,12 +625,22 @@ def train(
                     model, buffers, counters.iteration + 1, counters.env_steps + steps_per_iter
                 )
             )
+            # Role-As-State: new roles from this rollout, applied after the PPO update (which
+            # must read the roles the rollout sampled with).
+            role_columns = {} if roles is None else roles.learn(buffers)
             seps_record = seps is not None and not seps.clustered
             if seps_record:
                 seps.record(model, buffers)
             t1 = time.perf_counter()
             model.train()
+            if copo is not None:
+                copo.snapshot(model)  # θ_old for the LCF meta-update
             stats = update(model, optimizer, buffers, central, config)
+            if copo is not None:
+                t_lcf = time.perf_counter()
+                stats.update(copo.meta_update(model, buffers), lcf_s=time.perf_counter() - t_lcf)
+            if roles is not None:
+                roles.apply(model)
             t2 = time.perf_counter()
             counters.iteration += 1
             counters.env_steps += steps_per_iter
@@ -595,6 +672,7 @@ def train(
                 row["seps_clustered"] = int(seps.clustered)
                 row.update(seps.columns())
             row.update(dyps_columns)
+            row.update(role_columns)
             if dyps is not None and log_path is not None:
                 with (log_path / DYPS_GROUPS).open("a") as f:
                     f.write(json.dumps(dyps.history[-1]) + "\n")
@@ -626,11 +704,22 @@ def _strategy_results(seps: SePSPhase | None, dyps: DyPSController | None) -> di
     return {}
 
 
+def _algorithm_options(algorithm: str, options: Any) -> CoPOConfig | None:
+    """CoPO's options (validated; ``ValueError`` naming the field), ``None`` for the other
+    algorithms, which take none."""
+    if algorithm == "copo":
+        return CoPOConfig.from_any(options)
+    if options:
+        raise ValueError(f"algorithm {algorithm!r} takes no algorithm_options, got {options!r}")
+    return None
+
+
 def _check_resume(saved: dict[str, Any], current: dict[str, Any]) -> None:
-    keys = ("algorithm", "sharing", "sharing_options", "config", "seed", "n_envs", "agents")
-    for key in (*keys, "central_dim"):
-        if saved.get(key, {} if key == "sharing_options" else None) != current[key]:
+    keys = ("algorithm", "sharing", "sharing_options", "algorithm_options", "config", "seed")
+    for key in (*keys, "n_envs", "agents", "central_dim"):
+        default = {} if key in ("sharing_options", "algorithm_options") else None
+        if saved.get(key, default) != current[key]:
             raise ValueError(
                 f"cannot resume: {key} differs from the checkpoint's "
-                f"({saved[key]!r} there, {current[key]!r} here)"
+                f"({saved.get(key, default)!r} there, {current[key]!r} here)"
             )

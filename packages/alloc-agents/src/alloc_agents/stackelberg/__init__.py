@@ -20,14 +20,22 @@ Leader trainers (issue #7; the shared loop in :mod:`~.trainer`):
 * :mod:`~.transition` — TIRL's P_eta; :mod:`~.learned_game` — the instantiated empirical
   Fokker-Planck equation; :mod:`~.model_based` — the followers' update on the generated mean
   field; :mod:`~.tirl` — :class:`TIRL` (and Reg-TIRL);
+* the leader baselines, with SMFU's followers: :mod:`~.population_model` — the
+  population-response model (M3RL's tracker, EBPG's follower-aware module);
+  :mod:`~.baseline_learner` — their shared learner; :mod:`~.m3rl` — :class:`M3RL`;
+  :mod:`~.ebpg` — :class:`EBPG`; :mod:`~.baseline_config` — :class:`M3RLConfig`,
+  :class:`EBPGConfig`;
 * :mod:`~.methods` — the paper's method names (:func:`make_trainer`);
 * :mod:`~.leader_evaluation` — :func:`evaluate_leader`, the §5.1 protocol.
 """
 
+from alloc_agents.stackelberg.baseline_config import EBPGConfig, M3RLConfig
 from alloc_agents.stackelberg.config import FollowerPPOConfig
+from alloc_agents.stackelberg.ebpg import EBPG
 from alloc_agents.stackelberg.evaluation import PolicyEvaluation, evaluate_policy
 from alloc_agents.stackelberg.followers import FollowerPPO
 from alloc_agents.stackelberg.leader_evaluation import LeaderEvaluation, evaluate_leader
+from alloc_agents.stackelberg.m3rl import M3RL
 from alloc_agents.stackelberg.methods import METHODS, make_trainer, method_config
 from alloc_agents.stackelberg.responder import PPOResponder
 from alloc_agents.stackelberg.smfu import SMFU
@@ -36,12 +44,16 @@ from alloc_agents.stackelberg.trainer import StackelbergTrainer
 from alloc_agents.stackelberg.trainer_config import StackelbergConfig, TIRLConfig
 
 __all__ = [
+    "EBPG",
+    "M3RL",
     "METHODS",
     "SMFU",
     "TIRL",
+    "EBPGConfig",
     "FollowerPPO",
     "FollowerPPOConfig",
     "LeaderEvaluation",
+    "M3RLConfig",
     "PPOResponder",
     "PolicyEvaluation",
     "StackelbergConfig",

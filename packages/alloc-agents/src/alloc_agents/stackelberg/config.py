@@ -50,6 +50,12 @@ class FollowerPPOConfig(Options):
             entropy, the regularised game that the exact solver solves (its exploitability is
             reported at this tau). ``None``: the scenario's ``follower_temperature`` (the
             game's config), so that learned and exact followers play the same game.
+        observe_incentive: the networks read the step's incentive u_t (scaled to [0, 1] over
+            the box) besides (s, t): the leader acts first and the followers see her action
+            (TIRL paper §3.2), so a follower policy is ``pi(a | s, t, u_t)`` and responds to a
+            change of incentive within the episode. ``False``: ``pi(a | s, t)``, which can only
+            follow the incentives through learning across episodes (a leader trained against
+            such followers sees no response to her own exploration).
     """
 
     n_followers: int = 10_000
@@ -67,6 +73,7 @@ class FollowerPPOConfig(Options):
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     temperature: float | None = None
+    observe_incentive: bool = True
 
     def __post_init__(self) -> None:
         check_int("n_followers", self.n_followers, 1, MAX_FOLLOWERS)
@@ -85,6 +92,8 @@ class FollowerPPOConfig(Options):
         check_choice("activation", self.activation, ACTIVATIONS)
         if self.temperature is not None:
             check_number("temperature", self.temperature, 0.0, 1e9)
+        if not isinstance(self.observe_incentive, bool):
+            raise ValueError(f"observe_incentive must be a bool, got {self.observe_incentive!r}")
 
 
 def follower_temperature(game: Any, config: FollowerPPOConfig) -> float:

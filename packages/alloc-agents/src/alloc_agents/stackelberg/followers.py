@@ -1,12 +1,15 @@
 """Model-free followers: one shared-parameter PPO policy trained on N-agent rollouts.
 
 Every follower of the homogeneous population uses the same network (:mod:`.network`) over
-``[one-hot s, one-hot t]``; the learner never reads the model. An iteration:
+``[one-hot s, one-hot t]`` and, by default, the step's incentive u_t (``observe_incentive``);
+the learner never reads the model. An iteration:
 
-1. evaluate the network on the (t, s) grid: the masked policy table pi_old and values V_old;
-2. play one episode of N followers (:func:`.rollout.play_episode`) from the start step and
+1. play one episode of N followers (:func:`.rollout.play_episode`) from the start step and
    distribution against the leader (an incentive, a schedule or a callable on the empirical
-   distribution, :func:`~alloc_envs.stackelberg.leader.as_leader_policy`);
+   distribution, :func:`~alloc_envs.stackelberg.leader.as_leader_policy`), each step's policy
+   rows evaluated after the leader has acted;
+2. evaluate the network on the (t, s) grid at the episode's incentives: the masked policy
+   table pi_old (the one that acted) and values V_old;
 3. soft rewards ``r - tau log pi_old(a | s)`` (the entropy-regularised objective of the
    scenario's followers, so that the learned policy aims at the exact solver's regularised
    equilibrium), GAE (:func:`alloc_agents.ppo.gae.compute_gae`; the horizon is terminal, gamma
@@ -44,12 +47,19 @@ from alloc_agents.stackelberg.evaluation import PolicyEvaluation, evaluate_polic
 from alloc_agents.stackelberg.network import FollowerNetwork
 from alloc_agents.stackelberg.rollout import Episode, play_episode
 from alloc_envs.core.validation import check_int
+from alloc_envs.stackelberg.fokker_planck import IncentivePolicy, rollout
 from alloc_envs.stackelberg.leader import as_leader_policy
 from alloc_envs.stackelberg.matching import MatchingGame
 from alloc_envs.stackelberg.population import Population
 
 #: ``kind`` of a followers checkpoint (see :meth:`FollowerPPO.save`).
 CHECKPOINT_KIND = "stackelberg-followers"
+
+
+def saved_config(state: dict[str, Any]) -> FollowerPPOConfig:
+    """The config of a followers checkpoint; files written before ``observe_incentive`` existed
+    hold followers that do not observe the incentive."""
+    return FollowerPPOConfig.from_dict({"observe_incentive": False, **state["config"]})
 
 
 def _probabilities(policy: MaskedCategorical) -> np.ndarray:
@@ -112,10 +122,15 @@ class FollowerPPO:
         self.device = resolve_device(device)
         self.population = Population(game, self.config.n_followers, seed=seed)
         self.generator = torch.Generator().manual_seed(seed)
+        box = (game.incentive_low, game.incentive_high) if self.config.observe_incentive else None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             network = FollowerNetwork(
-                game.action_mask, game.horizon, self.config.hidden_sizes, self.config.activation
+                game.action_mask,
+                game.horizon,
+                self.config.hidden_sizes,
+                self.config.activation,
+                box,
             )
         self.network = network.to(self.device)
         self.optimizer = torch.optim.Adam(
@@ -125,11 +140,41 @@ class FollowerPPO:
 
     # ------------------------------------------------------------------ the learned policy
     @torch.no_grad()
-    def policy_table(self, start: int = 0) -> np.ndarray:
+    def policy_table(self, start: int = 0, incentives: Any = None) -> np.ndarray:
         """(T - start, S, A) float64 ``pi[t - start, s, a]``: the network at every step and
-        state, masked (zero on invalid actions), rows summing to one."""
+        state, masked (zero on invalid actions), rows summing to one; ``incentives``: the
+        (T - start, U) incentives of those steps, needed when the followers observe them
+        (:meth:`realized_table` gives the table against a leader policy)."""
         self._check_start(start)
-        return _probabilities(self.network.policy(start))
+        return _probabilities(self.network.policy(start, incentives))
+
+    def acting_policy(self, start: int = 0) -> IncentivePolicy:
+        """The current policy as ``(t, u_t) -> (S, A)`` float64 rows for steps ``start..T-1``
+        (a snapshot when the followers do not observe the incentive, else the live network)."""
+        self._check_start(start)
+        if not self.network.observes_incentive:
+            table = self.policy_table(start)
+            return lambda t, incentive: table[t - start]
+
+        @torch.no_grad()
+        def act(t: int, incentive: np.ndarray) -> np.ndarray:
+            return _probabilities(self.network.step_policy(t, incentive))
+
+        return act
+
+    def realized_table(
+        self,
+        leader: Any,
+        *,
+        start: int = 0,
+        distribution: np.ndarray | None = None,
+        exogenous: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """(T - start, S, A) the policy the followers play along the mean-field flow against
+        ``leader`` (from ``start`` with m and x as in :meth:`train`): the table of the
+        exact model's tools (exploitability, the responder's answer)."""
+        where = {"start": start, "distribution": distribution, "exogenous": exogenous}
+        return rollout(self.game, self.acting_policy(start), leader, **where).policies
 
     def evaluate(
         self,
@@ -140,16 +185,11 @@ class FollowerPPO:
         exogenous: np.ndarray | None = None,
     ) -> PolicyEvaluation:
         """The current policy's exploitability (at ``temperature``) and mean-field metrics
-        against ``leader`` on the exact model (:func:`.evaluation.evaluate_policy`)."""
-        return evaluate_policy(
-            self.game,
-            self.policy_table(start),
-            leader,
-            temperature=self.temperature,
-            start=start,
-            distribution=distribution,
-            exogenous=exogenous,
-        )
+        against ``leader`` on the exact model (:func:`.evaluation.evaluate_policy`; the policy
+        is :meth:`realized_table`)."""
+        where = {"start": start, "distribution": distribution, "exogenous": exogenous}
+        table = self.realized_table(leader, **where)
+        return evaluate_policy(self.game, table, leader, temperature=self.temperature, **where)
 
     # ------------------------------------------------------------------ training
     def train(
@@ -222,13 +262,14 @@ class FollowerPPO:
         """
         self._check_start(start)
         leader_policy = as_leader_policy(self.game, leader, start)
-        with torch.no_grad():
-            old = self.network.policy(start)
-            old_values = self.network.denormalize(self.network.values(start))
         where = {"start": start, "distribution": distribution, "exogenous": exogenous}
-        episode = play_episode(self.population, _probabilities(old), leader_policy, **where)
+        episode = play_episode(self.population, self.acting_policy(start), leader_policy, **where)
+        incentives = episode.incentives
+        with torch.no_grad():
+            old = self.network.policy(start, incentives)
+            old_values = self.network.denormalize(self.network.values(start, incentives))
         batch = self._batch(episode, old.log_probs, old_values)
-        stats = self._update(batch, start)
+        stats = self._update(batch, start, incentives)
         self.iteration += 1
         scalars = {k: v for k, v in episode.metrics.items() if np.isscalar(v)}
         row = {
@@ -275,8 +316,11 @@ class FollowerPPO:
             "returns": returns,
         }
 
-    def _update(self, batch: dict[str, Tensor], start: int) -> dict[str, float]:
-        """``n_epochs`` passes of minibatch PPO over the batch; mean statistics."""
+    def _update(
+        self, batch: dict[str, Tensor], start: int, incentives: np.ndarray
+    ) -> dict[str, float]:
+        """``n_epochs`` passes of minibatch PPO over the batch (an episode from ``start`` with
+        the (T', U) ``incentives``); mean statistics."""
         cfg, net = self.config, self.network
         flat = {k: v.reshape(-1) for k, v in batch.items() if k != "soft_rewards"}
         net.update_value_norm(flat["returns"])
@@ -287,7 +331,8 @@ class FollowerPPO:
         for _ in range(cfg.n_epochs):
             perm = torch.randperm(n, generator=self.generator).to(self.device)
             for index in perm.tensor_split(min(cfg.n_minibatches, n)):
-                loss, stats = self._loss({k: v[index] for k, v in flat.items()}, start)
+                minibatch = {k: v[index] for k, v in flat.items()}
+                loss, stats = self._loss(minibatch, start, incentives)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm)
@@ -297,14 +342,16 @@ class FollowerPPO:
                 count += 1
         return {key: total / count for key, total in totals.items()}
 
-    def _loss(self, mb: dict[str, Tensor], start: int) -> tuple[Tensor, dict[str, float]]:
+    def _loss(
+        self, mb: dict[str, Tensor], start: int, incentives: np.ndarray
+    ) -> tuple[Tensor, dict[str, float]]:
         """The PPO loss of a minibatch (module docstring) and its statistics."""
         cfg, net = self.config, self.network
-        dist = net.policy(start)
+        dist = net.policy(start, incentives)
         logp = dist.log_probs[mb["steps"], mb["states"], mb["actions"]]
         entropy = dist.entropy()[mb["steps"], mb["states"]].mean()
         policy_loss, stats = clipped_surrogate(logp - mb["logp"], mb["advantages"], cfg.clip_coef)
-        value = net.values(start)[mb["steps"], mb["states"]]
+        value = net.values(start, incentives)[mb["steps"], mb["states"]]
         value_loss = 0.5 * (value - mb["targets"]).pow(2).mean()
         loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
         stats = {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy, **stats}
@@ -341,15 +388,14 @@ class FollowerPPO:
                 f"checkpoint is for (S, A, T) = {tuple(state['shape'])}, this game has "
                 f"{tuple(shape)}"
             )
-        saved = FollowerPPOConfig.from_dict(state["config"])
-        if (saved.hidden_sizes, saved.activation) != (
-            self.config.hidden_sizes,
-            self.config.activation,
-        ):
+        saved, mine = saved_config(state), self.config
+        fields = ("hidden_sizes", "activation", "observe_incentive")
+        if any(getattr(saved, f) != getattr(mine, f) for f in fields):
             raise ValueError(
-                f"checkpoint network is hidden_sizes={saved.hidden_sizes}, activation="
-                f"{saved.activation!r}; this learner's is {self.config.hidden_sizes}, "
-                f"{self.config.activation!r}"
+                "checkpoint network is "
+                + ", ".join(f"{f}={getattr(saved, f)!r}" for f in fields)
+                + "; this learner's is "
+                + ", ".join(f"{f}={getattr(mine, f)!r}" for f in fields)
             )
         self.network.load_state_dict(state["network"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -369,6 +415,6 @@ class FollowerPPO:
         state = ckpt.load(Path(path))
         if state.get("kind") != CHECKPOINT_KIND:
             raise ValueError(f"{str(path)!r} is not a Stackelberg followers checkpoint")
-        learner = cls(game, FollowerPPOConfig.from_dict(state["config"]), device=device)
+        learner = cls(game, saved_config(state), device=device)
         learner.load_state_dict(state)
         return learner

@@ -39,6 +39,17 @@ INPUTS = ("full", "time")
 EDGE = 1e-6
 
 
+def incentive_bounds(game: MeanFieldGame) -> tuple[np.ndarray, np.ndarray]:
+    """The game's (U,) float64 incentive box ``(low, high)``; ``ValueError`` unless every
+    dimension has ``high > low`` (a Beta law needs a proper interval)."""
+    low = np.asarray(game.incentive_low, dtype=np.float64)
+    high = np.asarray(game.incentive_high, dtype=np.float64)
+    if (high <= low).any():
+        i = int(np.flatnonzero(high <= low)[0])
+        raise ValueError(f"the incentive box must have high > low; dimension {i} does not")
+    return low, high
+
+
 class LeaderFeatures:
     """The leader's observation vector of ``game`` (module docstring).
 
@@ -118,11 +129,7 @@ class LeaderNetwork(nn.Module):
         activation: str,
     ) -> None:
         super().__init__()
-        low = np.asarray(game.incentive_low, dtype=np.float64)
-        high = np.asarray(game.incentive_high, dtype=np.float64)
-        if (high <= low).any():
-            i = int(np.flatnonzero(high <= low)[0])
-            raise ValueError(f"the incentive box must have high > low; dimension {i} does not")
+        low, high = incentive_bounds(game)
         self.n_incentives = low.shape[0]
         self.policy_net = BatchedMLP(
             1, n_features, hidden_sizes, 2 * low.shape[0], activation, 0.01

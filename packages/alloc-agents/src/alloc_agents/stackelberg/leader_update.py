@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from alloc_agents.stackelberg.leader import LeaderFeatures, LeaderNetwork, MeanLeader, SampledLeader
-from alloc_agents.stackelberg.regularisers import clip_weights_, l1_penalty
+from alloc_agents.stackelberg.regularisers import regularised_step
 from alloc_agents.stackelberg.trainer_config import StackelbergConfig
 from alloc_envs.stackelberg.game import MeanFieldGame
 
@@ -91,24 +91,11 @@ class LeaderLearner:
         advantages = returns - values.detach()
         policy_loss = -(law.log_prob(draws) * advantages).mean()
         entropy = law.entropy().mean()
-        actor = list(net.policy_net.parameters())
-        l1 = l1_penalty(actor, cfg.l1_coef)
         value_loss = 0.5 * (values - returns).pow(2).mean()
-        loss = policy_loss - cfg.entropy_coef * entropy + l1 + value_loss
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(actor, cfg.leader_max_grad_norm)
-        torch.nn.utils.clip_grad_norm_(net.value_net.parameters(), cfg.leader_max_grad_norm)
-        self.optimizer.step()
-        if cfg.weight_clip is not None:
-            clip_weights_(actor, cfg.weight_clip)
-        stats = {
-            "leader_policy_loss": policy_loss,
-            "leader_value_loss": value_loss,
-            "leader_entropy": entropy,
-            "leader_l1": l1,
-        }
-        return {key: float(value.detach()) for key, value in stats.items()}
+        actor, critic = list(net.policy_net.parameters()), list(net.value_net.parameters())
+        return regularised_step(
+            self.optimizer, actor, critic, cfg, policy_loss, entropy, value_loss
+        )
 
     def state_dict(self) -> dict[str, Any]:
         """Network, optimizer and the sampling generator's state (plain containers)."""

@@ -7,12 +7,16 @@
 | ``reg-smfu`` | :class:`SMFU` | :data:`REGULARISERS` |
 | ``tirl`` | :class:`TIRL` | closed-loop leader |
 | ``reg-tirl`` | :class:`TIRL` | :data:`REGULARISERS` |
+| ``m3rl`` | :class:`~.m3rl.M3RL` | leader baseline (:class:`~.baseline_config.M3RLConfig`) |
+| ``ebpg`` | :class:`~.ebpg.EBPG` | leader baseline (:class:`~.baseline_config.EBPGConfig`) |
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from alloc_agents.stackelberg.ebpg import EBPG
+from alloc_agents.stackelberg.m3rl import M3RL
 from alloc_agents.stackelberg.smfu import SMFU
 from alloc_agents.stackelberg.tirl import TIRL
 from alloc_agents.stackelberg.trainer import StackelbergTrainer
@@ -31,6 +35,8 @@ METHODS: dict[str, tuple[type[StackelbergTrainer], dict[str, Any]]] = {
     "reg-smfu": (SMFU, REGULARISERS),
     "tirl": (TIRL, {}),
     "reg-tirl": (TIRL, REGULARISERS),
+    "m3rl": (M3RL, {}),
+    "ebpg": (EBPG, {}),
 }
 
 
@@ -46,8 +52,8 @@ def make_trainer(
     method: str, game: MatchingGame, *, seed: int = 0, device: str = "auto", **kwargs: Any
 ) -> StackelbergTrainer:
     """A trainer of ``method`` for ``game``; ``kwargs`` are config fields (see
-    :class:`StackelbergConfig`, :class:`TIRLConfig`) or the trainer's ``log_dir`` /
-    ``progress``."""
+    :class:`StackelbergConfig`, :class:`TIRLConfig`, :class:`M3RLConfig`, :class:`EBPGConfig`)
+    or the trainer's ``log_dir`` / ``progress``."""
     trainer_kwargs = {k: kwargs.pop(k) for k in ("log_dir", "progress") if k in kwargs}
     config = method_config(method, **kwargs)
     trainer_class = METHODS[method][0]

@@ -3,9 +3,11 @@ PPO update taken in expectation over it instead of over sampled followers (Eqs. 
 
 Our reading of §4.2 ("TIRL estimates the gradients of omega and theta by directly considering
 the transition happened in every pair of states"; "computed in a batch manner"): nothing is
-sampled. For the followers' current policy table ``pi_old`` and the leader:
+sampled. For the followers' current policy ``pi_old`` and the leader:
 
-1. the flow ``m_0..m_T`` comes from :func:`~alloc_envs.stackelberg.fokker_planck.rollout` on the
+1. the flow ``m_0..m_T`` (and the table ``pi_old`` played along it, at the generated
+   incentives when the followers observe them) comes from
+   :func:`~alloc_envs.stackelberg.fokker_planck.rollout` on the
    :class:`~alloc_agents.stackelberg.learned_game.LearnedKernelGame` (Eq. 10, P replaced by
    P_eta); the leader acts on the generated ``m_t``, and the rewards are the known reward
    functions of the generated step outcomes;
@@ -55,10 +57,10 @@ def generated_step(
     ``entropy``, ``approx_kl``, ``clip_frac``) and the generated flow.
     """
     cfg, net, tau = learner.config, learner.network, learner.temperature
+    flow = rollout(model, learner.acting_policy(0), leader)
+    policy, incentives = flow.policies, flow.incentives
     with torch.no_grad():
-        old = net.policy(0)
-    policy = learner.policy_table(0)
-    flow = rollout(model, policy, leader)
+        old = net.policy(0, incentives)
     result = backward(model, flow, policy, tau)
     valid = policy > 0
     log_pi = np.log(np.where(valid, policy, 1.0))
@@ -79,7 +81,7 @@ def generated_step(
     totals: dict[str, float] = {}
     n_steps = cfg.n_epochs * cfg.n_minibatches
     for _ in range(n_steps):
-        dist = net.policy(0)
+        dist = net.policy(0, incentives)
         log_ratio = dist.log_probs[valid_t] - old.log_probs[valid_t]
         policy_loss, stats = clipped_surrogate(log_ratio, adv_t, cfg.clip_coef, w_t)
         entropy = (state_weights * dist.entropy()).sum()

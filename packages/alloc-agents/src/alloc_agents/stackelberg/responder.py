@@ -37,7 +37,8 @@ class PPOResponder:
        ``np_random``), so a fresh learner's response is a function of its inputs, and the
        leader view stays reproducible from ``reset(seed=...)`` (with a kept learner, given
        the learner's history too);
-    3. the answer: the network's policy table from t (:meth:`FollowerPPO.policy_table`) and its
+    3. the answer: the network's policy table from t along the mean field against ``leader``
+       (:meth:`FollowerPPO.realized_table`) and its
        exploitability on the exact model (:meth:`FollowerPPO.evaluate`: regularised at the
        learner's temperature, so comparable with the exact responder's).
 
@@ -102,4 +103,5 @@ class PPOResponder:
         seed = int(rng.integers(2**63))
         self.history = learner.train(leader, iterations, seed=seed, **where)
         evaluation = learner.evaluate(leader, **where)
-        return FollowerResponse(learner.policy_table(start), evaluation.exploitability)
+        table = learner.realized_table(leader, **where)
+        return FollowerResponse(table, evaluation.exploitability)

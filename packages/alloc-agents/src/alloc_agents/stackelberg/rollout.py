@@ -1,4 +1,5 @@
-"""One training episode of N followers: a :class:`Population` played under a policy table.
+"""One training episode of N followers: a :class:`Population` played under the followers' policy
+(a table, or a callable of the step and its incentive for followers who observe it).
 
 Everything is vectorised over the (N,) arrays (no per-follower Python): actions are drawn with
 :meth:`Population.sample_actions` (the same grouped sampler the leader view uses) from the rows
@@ -13,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from alloc_envs.stackelberg.fokker_planck import IncentivePolicy
+from alloc_envs.stackelberg.game import check_incentive
 from alloc_envs.stackelberg.leader import LeaderPolicy
 from alloc_envs.stackelberg.population import Population
 
@@ -29,6 +32,7 @@ class Episode:
             the next states of step t are ``states[t + 1]`` (``final_states`` for the last).
         leader_rewards: (T',) float64 the leader's reward of every step.
         metrics: the scenario's episode metrics (e.g. ``orr``, ``cr``).
+        incentives: (T', U) float64 the leader's incentive of every step.
     """
 
     states: np.ndarray
@@ -37,6 +41,7 @@ class Episode:
     final_states: np.ndarray
     leader_rewards: np.ndarray
     metrics: dict[str, Any]
+    incentives: np.ndarray
 
     @property
     def leader_return(self) -> float:
@@ -51,7 +56,7 @@ class Episode:
 
 def play_episode(
     population: Population,
-    policy: np.ndarray,
+    policy: np.ndarray | IncentivePolicy,
     leader: LeaderPolicy,
     *,
     start: int,
@@ -59,14 +64,17 @@ def play_episode(
     exogenous: np.ndarray | None,
 ) -> Episode:
     """Play ``population`` from ``start`` (states drawn from ``distribution``, default m_0;
-    ``exogenous`` default x_0) to the horizon under the (T - start, S, A) ``policy``; the leader
-    sees the empirical distribution at every step."""
+    ``exogenous`` default x_0) to the horizon under ``policy``, a (T - start, S, A) table or a
+    callable ``(t, u_t) -> (S, A)``; the leader acts first on the empirical distribution at
+    every step."""
     pop = population
     pop.reset(start=start, distribution=distribution, exogenous=exogenous)
-    states, actions, rewards, leader_rewards = [], [], [], []
+    states, actions, rewards, leader_rewards, incentives = [], [], [], [], []
     while not pop.done:
-        incentive = leader(pop.t, pop.distribution(), pop.exogenous)
-        acts = pop.sample_actions(policy[pop.t - start])
+        incentive = check_incentive(pop.game, leader(pop.t, pop.distribution(), pop.exogenous))
+        rows = policy(pop.t, incentive) if callable(policy) else policy[pop.t - start]
+        acts = pop.sample_actions(rows)
+        incentives.append(incentive)
         states.append(pop.states)
         actions.append(acts)
         step = pop.step(acts, incentive)
@@ -79,4 +87,5 @@ def play_episode(
         final_states=pop.states,
         leader_rewards=np.asarray(leader_rewards, dtype=np.float64),
         metrics=pop.metrics(),
+        incentives=np.asarray(incentives, dtype=np.float64),
     )

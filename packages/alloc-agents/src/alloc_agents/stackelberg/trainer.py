@@ -39,7 +39,6 @@ from alloc_agents.ppo import checkpoint as ckpt
 from alloc_agents.ppo.logger import RunLogger
 from alloc_agents.ppo.trainer import resolve_device
 from alloc_agents.stackelberg.followers import FollowerPPO
-from alloc_agents.stackelberg.leader import SampledLeader
 from alloc_agents.stackelberg.leader_update import LeaderLearner
 from alloc_agents.stackelberg.trainer_config import StackelbergConfig
 from alloc_envs.core.validation import check_int
@@ -82,7 +81,7 @@ class StackelbergTrainer(abc.ABC):
         log_dir: where ``progress.csv`` and ``tb/`` go (``None``: no files).
         progress: show the progress bar (``None``: when stderr is a terminal).
 
-    Attributes: ``followers`` (:class:`FollowerPPO`), ``leader`` (:class:`LeaderLearner`),
+    Attributes: ``followers`` (:class:`FollowerPPO`), ``leader`` (``leader_class``),
     ``iteration``, ``episodes``, ``agent_steps``, ``history`` (the rows so far).
     """
 
@@ -90,6 +89,11 @@ class StackelbergTrainer(abc.ABC):
     method: ClassVar[str]
     #: The settings' class.
     config_class: ClassVar[type[StackelbergConfig]] = StackelbergConfig
+    #: The leader's learner, built as ``leader_class(game, config, seed, device)``: anything
+    #: with :class:`LeaderLearner`'s interface (``actor()``, whose ``take()`` returns a tuple
+    #: that ``update`` receives followed by the episode's (T,) leader rewards; ``policy()``,
+    #: ``update(episodes)``, ``state_dict()``, ``load_state_dict()``).
+    leader_class: ClassVar[type[Any]] = LeaderLearner
 
     def __init__(
         self,
@@ -114,7 +118,7 @@ class StackelbergTrainer(abc.ABC):
         self.log_dir = None if log_dir is None else Path(log_dir)
         self.progress = progress
         self.followers = FollowerPPO(game, config.follower, seed=seed, device=self.device)
-        self.leader = LeaderLearner(game, config, seed, self.device)
+        self.leader = self.leader_class(game, config, seed, self.device)
         self.iteration = 0
         self.episodes = 0
         self.agent_steps = 0
@@ -188,7 +192,7 @@ class StackelbergTrainer(abc.ABC):
             self.agent_steps += played.agent_steps
             for key, value in played.row.items():
                 totals[key] = totals.get(key, 0.0) + float(value)
-            if isinstance(actor, SampledLeader):
+            if actor is not None:
                 episodes.append((*actor.take(), played.leader_rewards))
         leader_stats = self.leader.update(episodes) if episodes else {}
         self.iteration += 1

@@ -2,7 +2,7 @@
 and :class:`TIRLConfig` (adds the transition model).
 
 The paper gives no values. Defaults: K = 300 outer iterations and K1 = 10 as proposed by
-``research/smfg-reference.md`` §6.9; the rest are ours (leader lr 1e-3, 2 x 64 tanh MLPs like the
+``research/smfg-reference.md`` §6.9; the rest are ours (leader lr 1e-2, 2 x 64 tanh MLPs like the
 followers', P_eta with one hidden layer of 128 fitted by 30 Adam steps at lr 1e-2 per data
 episode; the regularisers are off here and set by the Reg- methods,
 :data:`alloc_agents.stackelberg.methods.REGULARISERS`). The package README gives the reasons.
@@ -54,7 +54,7 @@ class StackelbergConfig(Options):
     follower_iterations: int = 1
     follower: FollowerPPOConfig = field(default_factory=FollowerPPOConfig)
     leader_mode: str = "closed_loop"
-    leader_lr: float = 1e-3
+    leader_lr: float = 1e-2
     leader_hidden_sizes: tuple[int, ...] = (64, 64)
     leader_activation: str = "tanh"
     leader_max_grad_norm: float = 1.0

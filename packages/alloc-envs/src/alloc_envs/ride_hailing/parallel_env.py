@@ -22,6 +22,9 @@ class RideHailingParallelEnv(JointParallelEnv):
     concatenation of all cells' observation vectors. Every agent's info holds the episode
     metrics (see :class:`~alloc_envs.ride_hailing.gym_env.RideHailingEnv`). All agents are
     truncated together after ``episode_steps`` steps. Arguments as for the Gymnasium view.
+
+    :meth:`agent_neighbours` gives each cell's adjacent cells (the neighbourhoods that
+    neighbourhood-based learners such as CoPO read).
     """
 
     metadata = {"name": "ride_hailing_v0", "render_modes": ["ansi"], "is_parallelizable": True}
@@ -38,6 +41,13 @@ class RideHailingParallelEnv(JointParallelEnv):
         scenario = RideHailingScenario(build_config(preset, config, overrides), trips)
         super().__init__(scenario, render_mode)
         self.config = scenario.config
+
+    def agent_neighbours(self) -> dict[str, list[str]]:
+        """``{agent: [agents of the adjacent hex cells]}``, clockwise from north (2 to 6 per
+        cell; cells on the map only). Symmetric, and fixed for the city."""
+        names = self.possible_agents
+        neighbours = self.scenario.grid.neighbors
+        return {names[g]: [names[j] for j in neighbours[g] if j >= 0] for g in range(len(names))}
 
 
 def parallel_env(**kwargs: Any) -> RideHailingParallelEnv:

@@ -2,17 +2,25 @@
 
 ``m_{t+1}(k) = sum_l sum_a m_t(l) pi_t(a | l) P_t(k | l, a)``. Its cost depends on the sizes of
 the state and action sets, never on the number of followers.
+
+The followers' policy is a (T', S, A) table, or a callable ``(t, u_t) -> (S, A)`` for followers
+who observe the leader's incentive of the step before they act (the leader acts first, TIRL
+paper §3.2); :attr:`Flow.policies` is then the table the followers played along the flow.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from alloc_envs.stackelberg.game import MeanFieldGame, check_incentive
+from alloc_envs.stackelberg.game import MeanFieldGame, check_incentive, check_policy
 from alloc_envs.stackelberg.leader import as_leader_policy
+
+#: A follower policy that observes the step's incentive: ``(t, u_t) -> (S, A)`` probabilities.
+IncentivePolicy = Callable[[int, np.ndarray], np.ndarray]
 
 
 def fp_step(distribution: np.ndarray, policy_t: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -35,6 +43,8 @@ class Flow:
         leader_rewards: (T',) the leader's rewards.
         totals: summed step statistics.
         metrics: the game's episode metrics of ``totals`` (e.g. ``orr``, ``cr``).
+        policies: (T', S, A) the followers' policy at every step (the table given, or what an
+            incentive-observing policy played against the flow's incentives).
     """
 
     start: int
@@ -47,6 +57,7 @@ class Flow:
     leader_rewards: np.ndarray
     totals: dict[str, np.ndarray]
     metrics: dict[str, Any]
+    policies: np.ndarray
 
     @property
     def leader_return(self) -> float:
@@ -62,7 +73,7 @@ def add_statistics(totals: dict[str, np.ndarray], step: dict[str, np.ndarray]) -
 
 def rollout(
     game: MeanFieldGame,
-    policy: np.ndarray,
+    policy: np.ndarray | IncentivePolicy,
     leader: Any,
     *,
     start: int = 0,
@@ -70,8 +81,9 @@ def rollout(
     exogenous: np.ndarray | None = None,
 ) -> Flow:
     """Roll the mean field forward from ``start`` (default: m_0 and x_0 of the game) under the
-    (T - start, S, A) follower ``policy`` and the ``leader`` (a constant incentive, a schedule or
-    a callable: :func:`alloc_envs.stackelberg.leader.as_leader_policy`)."""
+    follower ``policy`` (a (T - start, S, A) table, or a callable ``(t, u_t) -> (S, A)`` whose
+    rows are checked like a table's) and the ``leader`` (a constant incentive, a schedule or a
+    callable: :func:`alloc_envs.stackelberg.leader.as_leader_policy`)."""
     if not 0 <= start < game.horizon:
         raise ValueError(f"start must be in [0, {game.horizon}), got {start}")
     leader_policy = as_leader_policy(game, leader, start)
@@ -79,12 +91,16 @@ def rollout(
     x = np.array(game.initial_exogenous if exogenous is None else exogenous, float)
     steps = game.horizon - start
     distributions, exo = [m], [x]
-    joints, incentives, outcomes, rewards, leader_rewards = [], [], [], [], []
+    joints, incentives, outcomes, rewards, leader_rewards, policies = [], [], [], [], [], []
     totals: dict[str, np.ndarray] = {}
     for i in range(steps):
         t = start + i
         u = check_incentive(game, leader_policy(t, m, x), f"leader incentive at step {t}")
-        joint = m[:, None] * policy[i]
+        if callable(policy):
+            policy_t = check_policy(game, policy(t, u)[None], 1, f"follower policy at step {t}")[0]
+        else:
+            policy_t = policy[i]
+        joint = m[:, None] * policy_t
         outcome = game.outcome(t, joint, x, u)
         rewards.append(game.follower_reward(t, outcome, x, u))
         leader_rewards.append(game.leader_reward(t, outcome, x, u))
@@ -92,6 +108,7 @@ def rollout(
         m = game.push_forward(t, outcome, joint)
         x = game.next_exogenous(t, outcome, x)
         joints.append(joint)
+        policies.append(policy_t)
         incentives.append(u)
         outcomes.append(outcome)
         distributions.append(m)
@@ -107,4 +124,5 @@ def rollout(
         leader_rewards=np.asarray(leader_rewards, dtype=np.float64),
         totals=totals,
         metrics=game.metrics(totals),
+        policies=np.stack(policies),
     )

@@ -1,0 +1,188 @@
+"""The bench's adapter to the Stackelberg leader trainers (``alloc_agents.stackelberg``): the TIRL
+paper's scenarios ``edrp-n<N>`` / ``mtfg-n<N>`` and its methods.
+
+* **Scenarios** (registered in :mod:`alloc_bench.scenarios`): EDRP and MTFG (their default
+  presets) played by N sampled followers, N in
+  :data:`~alloc_bench.scenarios.TIRL_POPULATIONS` (the paper's Table 2 grid).
+  The scenario's Gymnasium view is the leader's (``EDRPLeaderEnv`` / ``MTFGLeaderEnv``) and its
+  PettingZoo view the followers'.
+* **Methods**: the bench names map to :func:`alloc_agents.stackelberg.make_trainer` names
+  (:data:`TRAINER_NAMES`); :func:`stackelberg_support` reports a method the agents' package does
+  not have yet as "not implemented". ``train_steps`` counts the leader's environment steps (T
+  per episode), so a run trains ``ceil(train_steps / (T * follower_iterations))`` outer
+  iterations with the trainer's default settings and the scenario's N. An interrupted run
+  resumes from ``checkpoint.pt`` in its artifacts folder (the trainers resume exactly).
+* **Evaluation** (:func:`evaluate_stackelberg`, the scenarios' ``evaluator``): the paper's §5.1
+  protocol, not episodes of the leader's view. The trained leader is fixed (its mean incentive),
+  fresh PPO followers (N of them, :class:`FollowerPPOConfig` defaults) are trained from scratch
+  against it for :data:`EVAL_FOLLOWER_ITERATIONS` episodes seeded with the run's seed, and the
+  run's evaluation episodes are the last ``eval_episodes`` of those (the paper: 10). Their
+  metrics: ``orr`` (EDRP) or ``cr`` (MTFG) and ``return``, the leader's return. Every method,
+  SMFU-w/o-L included, is measured by the same follower solver.
+
+Why not episodes of the leader's Gymnasium view: there the followers answer each incentive with
+the exact solver's receding-horizon equilibrium (``alloc_envs.stackelberg.leader_env``), which
+is neither the followers the leader was trained against nor the paper's "re-train the followers
+from scratch".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alloc_bench.scenarios import EPISODE_RETURN, Scenario, get_scenario
+
+#: Bench method name -> ``alloc_agents.stackelberg.make_trainer`` name.
+TRAINER_NAMES = {
+    "SMFU-w/o-L": "smfu-wo-l",
+    "SMFU": "smfu",
+    "Reg-SMFU": "reg-smfu",
+    "TIRL": "tirl",
+    "Reg-TIRL": "reg-tirl",
+    "M3RL": "m3rl",
+    "EBPG": "ebpg",
+}
+
+#: Episodes of follower training per evaluation seed (the common follower solver's budget; the
+#: metric is averaged over the last ``eval_episodes`` of them).
+EVAL_FOLLOWER_ITERATIONS = 100
+
+#: The scenario families this adapter trains on.
+FAMILIES = ("edrp", "mtfg")
+
+
+def stackelberg_support(method: str, scenario: str) -> str:
+    """Why ``method`` cannot run on ``scenario`` now (empty when it can)."""
+    if get_scenario(scenario).family not in FAMILIES:
+        return f"{method} trains a Stackelberg leader; {scenario!r} is not an EDRP/MTFG scenario"
+    from alloc_agents.stackelberg import METHODS
+
+    name = TRAINER_NAMES.get(method)
+    if name not in METHODS:
+        return f"alloc_agents.stackelberg does not implement {method!r} yet"
+    return ""
+
+
+def game_of(make_env: Callable[[], Any]) -> Any:
+    """The model (``MatchingGame``) of the leader view ``make_env`` builds, the run's options
+    included."""
+    return make_env().unwrapped.game
+
+
+def leader_callable(policy: Any) -> Callable[[int, np.ndarray, np.ndarray], np.ndarray]:
+    """``policy.leader`` when the policy has one (:class:`TrainedLeader`), else a callable that
+    asks ``policy.act`` with the leader view's observation (any policy of that view)."""
+    leader = getattr(policy, "leader", None)
+    if leader is not None:
+        return leader
+
+    def act(t: int, distribution: np.ndarray, exogenous: np.ndarray) -> np.ndarray:
+        observation = {
+            "time": np.array([t], dtype=np.float32),
+            "distribution": distribution.astype(np.float32),
+            "exogenous": exogenous.astype(np.float32),
+        }
+        return np.asarray(policy.act(observation), dtype=np.float64)
+
+    return act
+
+
+class TrainedLeader:
+    """A trained leader as a bench policy: ``leader`` is the deterministic ``(t, m_t, x_t) ->
+    u_t`` callable (the mean incentive); :meth:`act` plays it in the scenario's leader view."""
+
+    def __init__(self, leader: Callable[[int, np.ndarray, np.ndarray], np.ndarray], name: str):
+        self.leader = leader
+        self.name = name
+
+    def reset(self, seed: int | None = None) -> None:
+        """Nothing to reset (the leader is deterministic)."""
+
+    def act(self, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+        """(U,) float32 incentive for the leader view's observation (``time``,
+        ``distribution``, ``exogenous``)."""
+        t = int(np.asarray(observation["time"]).reshape(-1)[0])
+        u = self.leader(
+            t,
+            np.asarray(observation["distribution"], dtype=np.float64),
+            np.asarray(observation["exogenous"], dtype=np.float64),
+        )
+        return np.asarray(u, dtype=np.float32)
+
+
+def train_stackelberg(
+    make_env: Callable[[], Any],
+    *,
+    method: str,
+    seed: int,
+    train_steps: int,
+    workdir: Path | None,
+    log: Any,
+    scenario: str,
+    make_parallel_env: Callable[[], Any],
+) -> TrainedLeader:
+    """Train ``method``'s leader on ``scenario`` (module doc; the bench's trainer protocol)."""
+    from alloc_agents.stackelberg import METHODS, FollowerPPOConfig, make_trainer
+
+    spec = get_scenario(scenario)
+    game = game_of(make_env)
+    name = TRAINER_NAMES[method]
+    n_followers = int(spec.env_kwargs["n_followers"])
+    checkpoint = None if workdir is None else workdir / "checkpoint.pt"
+    if checkpoint is not None and checkpoint.exists():
+        trainer = METHODS[name][0].load(checkpoint, game, log_dir=workdir, progress=False)
+    else:
+        trainer = make_trainer(
+            name,
+            game,
+            seed=seed,
+            follower=FollowerPPOConfig(n_followers=n_followers),
+            log_dir=workdir,
+            progress=False,
+        )
+        per_iteration = game.horizon * trainer.config.follower_iterations
+        trainer.config = trainer.config.replace(
+            iterations=max(1, math.ceil(train_steps / per_iteration))
+        )
+    trainer.train(checkpoint_path=checkpoint, checkpoint_every=25)
+    metric = spec.rank_by
+    for row in trainer.history:
+        log.curve(
+            int(row["env_steps"]), **{metric: row[metric], EPISODE_RETURN: row["leader_return"]}
+        )
+    log.device = str(trainer.device)
+    return TrainedLeader(trainer.leader_policy(), method)
+
+
+def evaluate_stackelberg(
+    policy: Any, scenario: Scenario, options: Mapping[str, Any], seed: int, episodes: int
+) -> list[dict[str, float]]:
+    """The §5.1 evaluation of a fixed leader (module doc): one dict of the scenario's metrics
+    per evaluation episode (the last ``episodes`` of the followers' training)."""
+    from alloc_agents.stackelberg import FollowerPPOConfig, evaluate_leader
+
+    config = FollowerPPOConfig(
+        n_followers=int(scenario.env_kwargs["n_followers"]),
+        iterations=max(EVAL_FOLLOWER_ITERATIONS, episodes),
+    )
+    result = evaluate_leader(
+        lambda: game_of(lambda: scenario.make_env(options)),
+        leader_callable(policy),
+        config,
+        seeds=[seed],
+        metric=scenario.rank_by,
+        last=episodes,
+    )
+    tail = result.histories[0][-episodes:]
+    return [
+        {
+            scenario.rank_by: float(row[scenario.rank_by]),
+            EPISODE_RETURN: float(row["leader_return"]),
+        }
+        for row in tail
+    ]

@@ -1,0 +1,82 @@
+"""The Stackelberg scenarios (edrp-n<N>, mtfg-n<N>) and the leader methods of the TIRL paper:
+registration, availability, a training run with resume, and the §5.1 evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alloc_bench import stackelberg
+from alloc_bench.availability import availability
+from alloc_bench.config import Budget, RunConfig
+from alloc_bench.execute import perform_run
+from alloc_bench.scenarios import SCENARIOS, TIRL_POPULATIONS, get_scenario
+
+
+@pytest.fixture
+def short_evaluation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Evaluations train the followers for 3 episodes instead of 100 (test speed)."""
+    monkeypatch.setattr(stackelberg, "EVAL_FOLLOWER_ITERATIONS", 3)
+
+
+def test_every_population_of_the_paper_is_a_scenario_of_both_families() -> None:
+    for family, metric in (("edrp", "orr"), ("mtfg", "cr")):
+        for n in TIRL_POPULATIONS:
+            spec = SCENARIOS[f"{family}-n{n}"]
+            assert spec.family == family and spec.rank_by == metric
+            assert dict(spec.env_kwargs) == {"preset": family, "n_followers": n}
+            assert spec.metric_names == (metric, "return") and spec.evaluator
+    env = get_scenario("mtfg-n300").make_env()
+    assert env.fidelity == "n-agent" and env.population.n_followers == 300
+    assert len(get_scenario("mtfg-n300").make_parallel_env().possible_agents) > 0
+
+
+def test_leader_methods_run_on_stackelberg_scenarios_only() -> None:
+    for method in ("SMFU-w/o-L", "SMFU", "Reg-SMFU", "TIRL", "Reg-TIRL"):
+        assert availability("edrp-n100000", method).implemented
+        reason = availability("ride-hailing-1", method).reason
+        assert "not an EDRP/MTFG scenario" in reason
+    # Agents of the followers' view are not what these scenarios measure.
+    assert "evaluates a trained leader" in availability("mtfg-n300", "PS+IPPO").reason
+    assert "does not apply to mtfg" in availability("mtfg-n300", "greedy").reason
+
+
+def test_a_run_trains_checkpoints_resumes_and_evaluates_by_retraining_followers(
+    tmp_path: Path, short_evaluation: None
+) -> None:
+    config = RunConfig("mtfg-n300", "SMFU", 0, {"horizon": 6}, Budget(3 * 6, 2))
+    out = perform_run(config, tmp_path)
+    assert (tmp_path / "checkpoint.pt").exists() and (tmp_path / "progress.csv").exists()
+    # train_steps counts leader steps: 18 steps of a 6-step game = 3 outer iterations.
+    assert [p["step"] for p in out["curve"]] == [6, 12, 18]
+    assert set(out["curve"][0]["metrics"]) == {"cr", "return"}
+    assert len(out["episodes"]) == 2 and 0.0 <= out["metrics"]["cr"] <= 1.0
+    assert out["metrics"]["cr"] == pytest.approx(np.mean([e["cr"] for e in out["episodes"]]))
+    # Again on the same folder: the finished checkpoint is resumed, not retrained.
+    again = perform_run(config, tmp_path)
+    assert again["curve"] == out["curve"] and again["metrics"] == out["metrics"]
+
+
+def test_the_evaluation_of_any_leader_view_policy_matches_its_callable(
+    short_evaluation: None,
+) -> None:
+    spec = get_scenario("mtfg-n300")
+    options = {"horizon": 4}
+    bonus = np.array([0.0, 0.25])  # exact in float32, which the leader view acts in
+
+    class Constant:
+        """A policy of the leader view (``act`` on its observation), not a trained leader."""
+
+        def act(self, observation: dict) -> np.ndarray:
+            assert observation["distribution"].shape == (100,)
+            return bonus.astype(np.float32)
+
+    by_act = stackelberg.evaluate_stackelberg(Constant(), spec, options, 1, 2)
+    as_leader = stackelberg.TrainedLeader(lambda t, m, x: bonus, "constant")
+    by_leader = stackelberg.evaluate_stackelberg(as_leader, spec, options, 1, 2)
+    assert by_act == by_leader and len(by_act) == 2
+    assert set(by_act[0]) == {"cr", "return"}
+    observation = {"time": np.array([2.0]), "distribution": np.ones(100) / 100, "exogenous": []}
+    np.testing.assert_array_equal(as_leader.act(observation), bonus.astype(np.float32))
