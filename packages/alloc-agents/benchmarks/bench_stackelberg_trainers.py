@@ -22,6 +22,8 @@ iteration) except N:
   module's fit).
 
 ``--scenarios`` takes preset names (``edrp``, ``edrp-small``, ``mtfg``, ``mtfg-small``).
+``--plot PATH`` also draws seconds per outer iteration against N (log-log, one panel per
+scenario, one line per column) into a PNG (needs matplotlib, which alloc-bench installs).
 """
 
 from __future__ import annotations
@@ -58,8 +60,8 @@ def seconds(rows: list[dict[str, Any]]) -> float:
     return float(np.median([row["seconds"] for row in rows]))
 
 
-def measure(name: str, n: int, repeats: int, methods: list[str]) -> str:
-    """One Markdown row: scenario, N, then the seconds of :data:`COLUMNS` of each method."""
+def measure(name: str, n: int, repeats: int, methods: list[str]) -> list[float]:
+    """The seconds of :data:`COLUMNS` of each method, for scenario ``name`` with N = ``n``."""
     game = SCENARIOS[name](name)
     follower = FollowerPPOConfig(n_followers=n)
     cells = []
@@ -73,7 +75,31 @@ def measure(name: str, n: int, repeats: int, methods: list[str]) -> str:
         trainer = make_trainer(method, game, device="cpu", follower=follower, progress=False)
         trainer.train(1)
         cells.append(seconds(trainer.train(repeats)))
-    return f"| {name} | {n:,} | " + " | ".join(f"{c:.3f}" for c in cells) + " |"
+    return cells
+
+
+def plot(
+    path: str, sizes: list[int], columns: list[str], table: dict[str, list[list[float]]]
+) -> None:
+    """Seconds per outer iteration against N, one log-log panel per scenario of ``table``
+    (scenario -> one row of cells per size)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, axes = plt.subplots(1, len(table), figsize=(5 * len(table), 4), squeeze=False)
+    for ax, (name, rows) in zip(axes[0], table.items(), strict=True):
+        for j, column in enumerate(columns):
+            ax.plot(sizes, [row[j] for row in rows], marker="o", label=column)
+        ax.set(
+            xscale="log", yscale="log", xlabel="followers N", ylabel="seconds per outer iteration"
+        )
+        ax.set_title(name)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 def main() -> None:
@@ -84,6 +110,7 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--methods", nargs="+", choices=sorted(COLUMNS), default=["smfu", "tirl"])
+    parser.add_argument("--plot", default=None, help="also write the log-log plot to this PNG")
     args = parser.parse_args()
     torch.set_num_threads(1)
     info = {
@@ -96,9 +123,15 @@ def main() -> None:
     columns = [c for method in args.methods for c in COLUMNS[method]]
     print("| scenario | N | " + " | ".join(columns) + " |")
     print("|---|---:|" + "---:|" * len(columns))
+    table: dict[str, list[list[float]]] = {}
     for name in args.scenarios:
         for n in args.sizes:
-            print(measure(name, n, args.repeats, args.methods), flush=True)
+            cells = measure(name, n, args.repeats, args.methods)
+            table.setdefault(name, []).append(cells)
+            print(f"| {name} | {n:,} | " + " | ".join(f"{c:.3f}" for c in cells) + " |", flush=True)
+    if args.plot:
+        plot(args.plot, args.sizes, columns, table)
+        print(f"\nplot: {args.plot}")
 
 
 if __name__ == "__main__":

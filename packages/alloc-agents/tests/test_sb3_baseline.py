@@ -6,6 +6,7 @@ tests skip when stable-baselines3 is not installed (``pip install alloc-agents[s
 from __future__ import annotations
 
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -183,9 +184,13 @@ def test_same_seed_gives_identical_parameters() -> None:
     assert any(not torch.equal(v, other[k]) for k, v in first.items())
 
 
-def test_diverged_training_is_an_error_not_a_silent_policy() -> None:
+def test_diverged_training_is_an_error_not_a_silent_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _sb3()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     model, _ = train_sb3_ppo(RH, env_kwargs=REPOSITION, total_timesteps=64, seed=0, **TINY)
+    assert list(tmp_path.iterdir()) == []  # no log_dir: nothing written to the temp directory
     check_finite(model)
     with torch.no_grad():
         model.policy.action_net.weight[0, 0] = float("nan")

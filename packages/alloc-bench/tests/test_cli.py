@@ -77,7 +77,7 @@ def test_evaluate_summary_is_human_readable(capsys: pytest.CaptureFixture[str]) 
         ((*EVAL, "--option", "nope=1"), "unknown ride-hailing option(s) ['nope']"),
         ((*EVAL, "--option", "action_mode=reposition"), "greedy is a dispatch policy"),
         ((*EVAL, "--episodes", "0"), "episodes must be a positive integer"),
-        (("run", "--suite", "nope"), "unknown suite 'nope'; known suites: dyps-ride-hailing-1, "),
+        (("run", "--suite", "nope"), "unknown suite 'nope'; known suites: dyps-comparisons-"),
         (("run", "--suite-file", "/nonexistent/x.toml"), "cannot read suite file"),
         (("evaluate", "--method", "greedy"), "the following arguments are required: --scenario"),
         (("run",), "one of the arguments --suite --suite-file is required"),

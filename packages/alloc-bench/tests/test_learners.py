@@ -3,6 +3,7 @@ strategy with IPPO; RODE stays "not implemented"."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,8 +12,15 @@ import pytest
 import alloc_agents
 from alloc_bench.availability import availability
 from alloc_bench.errors import BenchError
-from alloc_bench.learners import marl_support, parse_marl_name, train_marl
+from alloc_bench.learners import (
+    SHARING_VARIANTS,
+    dyps_group_count,
+    marl_support,
+    parse_marl_name,
+    train_marl,
+)
 from alloc_bench.methods import LEARNED
+from alloc_bench.plots import plot_group_counts
 
 
 def test_role_as_state_is_the_role_as_state_strategy_with_ippo() -> None:
@@ -50,3 +58,30 @@ def test_train_marl_passes_the_strategy_to_the_agents_trainer(
     assert kwargs["total_env_steps"] == 144
     assert curves == [(144, {"gmv": 2.0, "orr": 0.5, "episode_return": 1.0})]
     assert policy.device == "cpu" and log.device == "cpu"
+
+
+def test_dyps_with_m_groups_trains_dyps_with_n_groups_and_is_plotted_against_m(
+    tmp_path: Path,
+) -> None:
+    assert SHARING_VARIANTS["dyps-m6"] == ("dyps", {"n_groups": 6})
+    assert dyps_group_count("DyPS-M2+IPPO") == ("IPPO", 2)
+    assert dyps_group_count("DyPS+MAPPO") == ("MAPPO", alloc_agents.DyPSConfig().n_groups)
+    assert dyps_group_count("DyPS-noCVAE+IPPO") is None and dyps_group_count("greedy") is None
+    assert availability("ride-hailing-2", "DyPS-M3+IPPO").implemented
+
+    def result(method: str, gmv: float, status: str = "finished") -> dict[str, Any]:
+        return {
+            "scenario": "ride-hailing-2",
+            "method": method,
+            "options": {},
+            "status": status,
+            "mean": {"gmv": gmv},
+            "ci": {"gmv": [gmv - 1.0, gmv + 1.0]},
+        }
+
+    path = tmp_path / "m.png"
+    alone = [result("DyPS-M2+IPPO", 5.0), result("PS+IPPO", 6.0)]
+    assert plot_group_counts("ride-hailing-2", alone, path) is None  # one M: nothing to draw
+    sweep = [*alone, result("DyPS+IPPO", 7.0), result("DyPS-M6+IPPO", 4.0, "failed")]
+    assert plot_group_counts("ride-hailing-2", sweep, path) == path
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -33,11 +33,17 @@ from alloc_bench.scenarios import get_scenario
 #: Algorithm part of a method name -> ``alloc_agents.train(algorithm=...)``.
 ALGORITHMS = {"IPPO": "ippo", "MAPPO": "mappo", "CoPO": "copo"}
 
-#: Sharing parts that name a strategy with options: the DyPS paper's ablations (Table 3).
+#: Numbers of groups M of the ``DyPS-M<M>`` methods (the DyPS paper's Figure 6a sweep; plain
+#: ``DyPS`` is ``DyPSConfig``'s default, M = 4).
+DYPS_GROUP_COUNTS = (1, 2, 3, 5, 6, 8)
+
+#: Sharing parts that name a strategy with options: the DyPS paper's ablations (Table 3) and
+#: DyPS with M groups (Figure 6a).
 SHARING_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "dyps-nocvae": ("dyps", {"variant": "no-cvae"}),
     "dyps-novlstm": ("dyps", {"variant": "no-vlstm"}),
     "dyps-norepr": ("dyps", {"variant": "no-repr"}),
+    **{f"dyps-m{m}": ("dyps", {"n_groups": m}) for m in DYPS_GROUP_COUNTS},
 }
 
 
@@ -58,6 +64,21 @@ def parse_marl_name(method: str) -> tuple[str, str]:
     if not sep or not sharing or algorithm not in ALGORITHMS:
         raise BenchError(f"{method!r} is not <sharing>+<algorithm> ({'/'.join(ALGORITHMS)})")
     return sharing.lower(), ALGORITHMS[algorithm]
+
+
+def dyps_group_count(method: str) -> tuple[str, int] | None:
+    """``(algorithm part, M)`` of a DyPS method with the full role model: ``DyPS-M<M>+ALG``, or
+    ``DyPS+ALG`` with ``DyPSConfig``'s default M; ``None`` for any other name."""
+    sharing, sep, algorithm = method.rpartition("+")
+    if not sep:
+        return None
+    sharing = sharing.lower()
+    if sharing == "dyps":
+        from alloc_agents.ppo import DyPSConfig
+
+        return algorithm, DyPSConfig().n_groups
+    options = SHARING_VARIANTS.get(sharing, ("", {}))[1]
+    return (algorithm, int(options["n_groups"])) if "n_groups" in options else None
 
 
 def marl_support(method: str, scenario: str) -> str:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alloc_bench.errors import BenchError
+from alloc_bench.learners import DYPS_GROUP_COUNTS
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,16 @@ for _name, _text in (
 ):
     register_method(
         LearnedMethod(_name, f"{_text}; {_DYPS_SOURCE}", _MARL_TRAINER, supports=_MARL_SUPPORT)
+    )
+
+for _m in DYPS_GROUP_COUNTS:  # M = 4, the default, is DyPS+IPPO
+    register_method(
+        LearnedMethod(
+            f"DyPS-M{_m}+IPPO",
+            f"DyPS+IPPO with M = {_m} groups (DyPS Figure 6a); {_DYPS_SOURCE}",
+            _MARL_TRAINER,
+            supports=_MARL_SUPPORT,
+        )
     )
 
 register_method(

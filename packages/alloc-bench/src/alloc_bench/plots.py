@@ -6,6 +6,9 @@
   curves: the metric against training steps, mean over seeds with a ±std band per method.
 * :func:`plot_groups`: a run's DyPS group-evolution map, the agents' group at up to three
   logged moments (first, middle, last) on the agents' grid, one colour per group.
+* :func:`plot_group_counts`: the ranking metric against DyPS's number of groups M (the DyPS
+  paper's Figure 6a), one line per algorithm, from the ``DyPS-M<M>+ALG`` and ``DyPS+ALG``
+  results of a scenario (mean over seeds with the bootstrap CI).
 """
 
 from __future__ import annotations
@@ -175,5 +178,46 @@ def plot_groups(maps: Sequence[Mapping[str, Any]], title: str, path: Path) -> Pa
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(plt, fig, path)
+
+
+def plot_group_counts(
+    scenario: str, results: Sequence[Mapping[str, Any]], path: Path
+) -> Path | None:
+    """Write the metric-vs-M figure (module doc) of ``scenario`` to ``path``; ``None`` when no
+    algorithm has results for two or more values of M (per option set, the first one's)."""
+    from alloc_bench.learners import dyps_group_count
+
+    spec = get_scenario(scenario)
+    metric = spec.metric(spec.rank_by)
+    lines: dict[str, list[tuple[int, float, list[float]]]] = {}
+    for options, group in group_by_options(r for r in results if r["scenario"] == scenario).items():
+        for result in group:
+            count = dyps_group_count(result["method"])
+            if count is None or not has_numbers(result):
+                continue
+            mean = result["mean"][metric.name]
+            ci = result.get("ci", {}).get(metric.name, [mean, mean])
+            label = f"DyPS+{count[0]}" + ("" if options == "defaults" else f" · {options}")
+            lines.setdefault(label, []).append((count[1], mean, ci))
+    lines = {label: sorted(points) for label, points in lines.items() if len(points) >= 2}
+    if not lines:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.0, 3.6))
+    for label, points in lines.items():
+        m = np.array([p[0] for p in points])
+        mean = np.array([p[1] for p in points])
+        ci = np.array([p[2] for p in points])
+        ax.errorbar(
+            m, mean, yerr=[mean - ci[:, 0], ci[:, 1] - mean], fmt="o-", capsize=4, label=label
+        )
+    ax.set_xlabel("number of groups M")
+    ax.set_ylabel(f"{metric.label} ({metric.unit})" if metric.unit else metric.label)
+    ax.set_title(f"{scenario}: {metric.label} vs M (mean, 95% CI)", fontsize=10)
+    ax.xaxis.set_major_locator(_ticker().MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return _save(plt, fig, path)

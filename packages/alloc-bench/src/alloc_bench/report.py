@@ -9,6 +9,8 @@ Files written (each atomically; other files in the folder are left alone):
 * ``marl_eval.json``: the per-episode values in marl-eval's format (:mod:`alloc_bench.marl_eval`);
 * ``plots/<scenario>.png``: per scenario, the ranking metric per method with its CI beside the
   published value, and learning curves when runs logged them (:mod:`alloc_bench.plots`);
+* ``plots/<scenario>_groups_vs_m.png``: the metric against DyPS's number of groups M, when the
+  suite has DyPS runs with two or more M (``DyPS-M<M>+ALG``; the DyPS paper's Figure 6a);
 * ``plots/groups/<scenario>_<method>_seed<s>_<hash>.png``: DyPS group-evolution maps of the runs
   that logged them.
 """
@@ -83,7 +85,7 @@ def write_report(
     plots: bool = True,
 ) -> Report:
     """Write the report of ``suite`` from ``store`` into ``out_dir`` (module doc)."""
-    from alloc_bench.plots import plot_groups, plot_scenario, safe_name
+    from alloc_bench.plots import plot_group_counts, plot_groups, plot_scenario, safe_name
 
     results = collect(suite, store, resamples=resamples, confidence=confidence)
     tables = get_tables(suite.compare)
@@ -102,6 +104,9 @@ def write_report(
             if scenario in SCENARIOS:
                 path = out_dir / "plots" / f"{safe_name(scenario)}.png"
                 if plot_scenario(scenario, results, index, path) is not None:
+                    written.append(path)
+                path = out_dir / "plots" / f"{safe_name(scenario)}_groups_vs_m.png"
+                if plot_group_counts(scenario, results, path) is not None:
                     written.append(path)
         for result in results:
             for run in result.get("groups", []):

@@ -315,7 +315,7 @@ def train_sb3_ppo(
         :class:`SB3Policy` for the joint view.
     """
     sb3 = require_sb3()
-    from stable_baselines3.common.logger import configure
+    from stable_baselines3.common.logger import Logger, configure
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
@@ -361,8 +361,10 @@ def train_sb3_ppo(
         verbose=0,
         **ppo_kwargs,
     )
-    if log_path is not None:
-        model.set_logger(configure(str(log_path), ["csv"]))
+    # Without a log_dir, a logger with no outputs: SB3's default one makes an empty
+    # SB3-<date> folder in the temp directory on every learn().
+    logger = Logger(None, []) if log_path is None else configure(str(log_path), ["csv"])
+    model.set_logger(logger)
     model.learn(total_timesteps=total_timesteps)
     check_finite(model)
     normalizer = None
