@@ -1,0 +1,100 @@
+"""The TIRL runs of an alloc-bench store as one table: per (scenario, method) the §5.1 metric
+(followers re-trained from scratch against the fixed leader, what the bench stores), the same
+leader scored at the followers' exact equilibrium, and the training time.
+
+    alloc-bench run --suite tirl-mtfg --store results/tirl.sqlite
+    python benchmarks/tirl_leader_table.py results/tirl.sqlite
+
+Columns, mean ± std (ddof 0) over the seeds found:
+
+* **§5.1**: the stored metric (CR on MTFG, ORR on EDRP) and the leader's return, averaged over
+  the last ``eval_episodes`` episodes of the PPO followers re-trained against the leader;
+* **exact**: the trained leader (``trainer.leader_policy()``, restored from the run's
+  ``checkpoint.pt``) against the followers' regularised mean-field equilibrium
+  (``alloc_envs.stackelberg.solve_equilibrium`` at the game's follower temperature): the same
+  metric and return without the learned followers' noise or local optima;
+* **train s**: the trainer's wall-clock (the sum of its ``progress.csv`` ``seconds``; a run
+  resumed after an interruption includes the iterations of both processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sqlite3
+import statistics
+from pathlib import Path
+
+import torch
+
+from alloc_agents.stackelberg import METHODS
+from alloc_bench.scenarios import get_scenario
+from alloc_bench.stackelberg import TRAINER_NAMES, game_of
+from alloc_envs.stackelberg import solve_equilibrium
+
+ORDER = ["SMFU-w/o-L", "SMFU", "Reg-SMFU", "TIRL", "Reg-TIRL", "M3RL", "EBPG"]
+
+
+def exact_score(game: object, leader: object, metric: str) -> tuple[float, float]:
+    """``metric`` and the leader's return at the followers' exact equilibrium."""
+    temperature = game.config.follower_temperature
+    flow = solve_equilibrium(game, leader, temperature=temperature, tolerance=1e-3).flow
+    return float(flow.metrics[metric]), flow.leader_return
+
+
+def mean_std(values: list[float], fmt: str) -> str:
+    """``mean ± std`` (ddof 0) of ``values``."""
+    return f"{statistics.mean(values):{fmt}} ± {statistics.pstdev(values):{fmt}}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("store", type=Path, help="the alloc-bench SQLite store")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    artifacts = args.store.with_name(f"{args.store.stem}-artifacts")
+    query = (
+        "select config_hash, scenario, method, options, seed, metrics from runs "
+        "where status = 'finished' and (scenario like 'edrp-n%' or scenario like 'mtfg-n%')"
+    )
+    cells: dict[tuple[str, str], list[tuple[float, ...]]] = {}
+    for config_hash, scenario, method, options, _seed, metrics in sqlite3.connect(
+        args.store
+    ).execute(query):
+        spec = get_scenario(scenario)
+        key = spec.rank_by
+        stored = json.loads(metrics)
+        game = game_of(lambda: spec.make_env(json.loads(options)))  # noqa: B023
+        folder = artifacts / config_hash
+        trainer = METHODS[TRAINER_NAMES[method]][0].load(
+            folder / "checkpoint.pt", game, device="cpu", progress=False
+        )
+        exact = exact_score(game, trainer.leader_policy(), key)
+        with open(folder / "progress.csv") as handle:
+            train = sum(float(row["seconds"]) for row in csv.DictReader(handle))
+        row = (stored[key], stored["return"], *exact, train)
+        cells.setdefault((scenario, method), []).append(row)
+    print(
+        "| scenario | method | seeds | §5.1 metric | §5.1 leader return | exact metric "
+        "| exact leader return | train s |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for (scenario, method), rows in sorted(
+        cells.items(),
+        key=lambda kv: (
+            kv[0][0].split("-n")[0],
+            int(kv[0][0].split("-n")[1]),
+            ORDER.index(kv[0][1]),
+        ),
+    ):
+        columns = list(zip(*rows, strict=True))
+        print(
+            f"| {scenario} | {method} | {len(rows)} | {mean_std(columns[0], '.3f')} | "
+            f"{mean_std(columns[1], '.2f')} | {mean_std(columns[2], '.3f')} | "
+            f"{mean_std(columns[3], '.2f')} | {statistics.mean(columns[4]):.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
