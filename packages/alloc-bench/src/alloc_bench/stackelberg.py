@@ -127,7 +127,7 @@ def train_stackelberg(
     make_parallel_env: Callable[[], Any],
 ) -> TrainedLeader:
     """Train ``method``'s leader on ``scenario`` (module doc; the bench's trainer protocol)."""
-    from alloc_agents.stackelberg import METHODS, FollowerPPOConfig, make_trainer
+    from alloc_agents.stackelberg import METHODS, FollowerPPOConfig, make_trainer, method_config
 
     spec = get_scenario(scenario)
     game = game_of(make_env)
@@ -137,17 +137,15 @@ def train_stackelberg(
     if checkpoint is not None and checkpoint.exists():
         trainer = METHODS[name][0].load(checkpoint, game, log_dir=workdir, progress=False)
     else:
+        per_iteration = game.horizon * method_config(name).follower_iterations
         trainer = make_trainer(
             name,
             game,
             seed=seed,
+            iterations=max(1, math.ceil(train_steps / per_iteration)),
             follower=FollowerPPOConfig(n_followers=n_followers),
             log_dir=workdir,
             progress=False,
-        )
-        per_iteration = game.horizon * trainer.config.follower_iterations
-        trainer.config = trainer.config.replace(
-            iterations=max(1, math.ceil(train_steps / per_iteration))
         )
     trainer.train(checkpoint_path=checkpoint, checkpoint_every=25)
     metric = spec.rank_by

@@ -40,6 +40,7 @@ t = 0) and must be played from t = 0.
 
 from __future__ import annotations
 
+import abc
 import copy
 import math
 from typing import Any, NamedTuple
@@ -238,7 +239,7 @@ class EBPGRecord(NamedTuple):
     distributions: np.ndarray
 
 
-class _EventLeader:
+class _EventLeader(abc.ABC):
     """What the EBPG leaders share: the event triggers, the hold, and the policy's inputs."""
 
     def __init__(
@@ -296,11 +297,13 @@ class _EventLeader:
         )
         return inputs, tokens, law
 
+    @abc.abstractmethod
     def _choose(self, law: BoxBeta) -> np.ndarray:
         """(U,) the unit-box incentive to play from ``law`` at an event."""
-        raise NotImplementedError
 
-    def _decided(self, t: int, inputs: np.ndarray, tokens: np.ndarray, z: np.ndarray) -> None:
+    def _decided(  # noqa: B027 (an optional hook: the deterministic leader records nothing)
+        self, t: int, inputs: np.ndarray, tokens: np.ndarray, z: np.ndarray
+    ) -> None:
         """Hook: an event at step t chose ``z``."""
 
     def __call__(self, t: int, distribution: np.ndarray, exogenous: np.ndarray) -> np.ndarray:
@@ -317,7 +320,7 @@ class _EventLeader:
         self.memory.end(self.held)
         return self.box.incentive(self.held)
 
-    def _stepped(self, history: np.ndarray) -> None:
+    def _stepped(self, history: np.ndarray) -> None:  # noqa: B027 (an optional hook)
         """Hook: the step's (H,) module input."""
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from alloc_envs.stackelberg.fokker_planck import Flow, rollout
+from alloc_envs.stackelberg.fokker_planck import Flow, IncentivePolicy, rollout
 from alloc_envs.stackelberg.game import MeanFieldGame
 from alloc_envs.stackelberg.solver import backward, exploitability_of
 
@@ -39,7 +39,7 @@ class PolicyEvaluation:
 
 def evaluate_policy(
     game: MeanFieldGame,
-    policy: np.ndarray,
+    policy: np.ndarray | IncentivePolicy,
     leader: Any,
     *,
     temperature: float,
@@ -47,11 +47,13 @@ def evaluate_policy(
     distribution: np.ndarray | None = None,
     exogenous: np.ndarray | None = None,
 ) -> PolicyEvaluation:
-    """Score the (T - start, S, A) ``policy`` against ``leader`` (a constant incentive, a
-    schedule or a callable) in the subgame from ``start`` (default: m_0, x_0)."""
+    """Score ``policy`` (a (T - start, S, A) table, or a callable ``(t, u_t) -> (S, A)`` of
+    followers who observe the incentive: the table it plays along the flow is scored) against
+    ``leader`` (a constant incentive, a schedule or a callable) in the subgame from ``start``
+    (default: m_0, x_0)."""
     flow = rollout(
         game, policy, leader, start=start, distribution=distribution, exogenous=exogenous
     )
-    soft = exploitability_of(flow, backward(game, flow, policy, temperature))
-    hard = exploitability_of(flow, backward(game, flow, policy, 0.0))
+    soft = exploitability_of(flow, backward(game, flow, flow.policies, temperature))
+    hard = exploitability_of(flow, backward(game, flow, flow.policies, 0.0))
     return PolicyEvaluation(soft, hard, flow)

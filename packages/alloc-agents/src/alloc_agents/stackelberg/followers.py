@@ -185,11 +185,11 @@ class FollowerPPO:
         exogenous: np.ndarray | None = None,
     ) -> PolicyEvaluation:
         """The current policy's exploitability (at ``temperature``) and mean-field metrics
-        against ``leader`` on the exact model (:func:`.evaluation.evaluate_policy`; the policy
-        is :meth:`realized_table`)."""
+        against ``leader`` on the exact model (:func:`.evaluation.evaluate_policy`; the table
+        scored, ``flow.policies``, is :meth:`realized_table`)."""
         where = {"start": start, "distribution": distribution, "exogenous": exogenous}
-        table = self.realized_table(leader, **where)
-        return evaluate_policy(self.game, table, leader, temperature=self.temperature, **where)
+        policy = self.acting_policy(start)
+        return evaluate_policy(self.game, policy, leader, temperature=self.temperature, **where)
 
     # ------------------------------------------------------------------ training
     def train(

@@ -38,7 +38,7 @@ class PPOResponder:
        leader view stays reproducible from ``reset(seed=...)`` (with a kept learner, given
        the learner's history too);
     3. the answer: the network's policy table from t along the mean field against ``leader``
-       (:meth:`FollowerPPO.realized_table`) and its
+       (as :meth:`FollowerPPO.realized_table`) and its
        exploitability on the exact model (:meth:`FollowerPPO.evaluate`: regularised at the
        learner's temperature, so comparable with the exact responder's).
 
@@ -103,5 +103,4 @@ class PPOResponder:
         seed = int(rng.integers(2**63))
         self.history = learner.train(leader, iterations, seed=seed, **where)
         evaluation = learner.evaluate(leader, **where)
-        table = learner.realized_table(leader, **where)
-        return FollowerResponse(table, evaluation.exploitability)
+        return FollowerResponse(evaluation.flow.policies, evaluation.exploitability)
