@@ -28,19 +28,11 @@ from pathlib import Path
 
 import torch
 
-from alloc_agents.stackelberg import METHODS
+from alloc_agents.stackelberg import METHODS, exact_leader_score
 from alloc_bench.scenarios import get_scenario
 from alloc_bench.stackelberg import TRAINER_NAMES, game_of
-from alloc_envs.stackelberg import solve_equilibrium
 
 ORDER = ["SMFU-w/o-L", "SMFU", "Reg-SMFU", "TIRL", "Reg-TIRL", "M3RL", "EBPG"]
-
-
-def exact_score(game: object, leader: object, metric: str) -> tuple[float, float]:
-    """``metric`` and the leader's return at the followers' exact equilibrium."""
-    temperature = game.config.follower_temperature
-    flow = solve_equilibrium(game, leader, temperature=temperature, tolerance=1e-3).flow
-    return float(flow.metrics[metric]), flow.leader_return
 
 
 def mean_std(values: list[float], fmt: str) -> str:
@@ -70,7 +62,7 @@ def main() -> None:
         trainer = METHODS[TRAINER_NAMES[method]][0].load(
             folder / "checkpoint.pt", game, device="cpu", progress=False
         )
-        exact = exact_score(game, trainer.leader_policy(), key)
+        exact = exact_leader_score(game, trainer.leader_policy(), key)
         with open(folder / "progress.csv") as handle:
             train = sum(float(row["seconds"]) for row in csv.DictReader(handle))
         row = (stored[key], stored["return"], *exact, train)

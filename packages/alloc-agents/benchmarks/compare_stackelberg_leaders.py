@@ -36,13 +36,18 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from alloc_agents.stackelberg import METHODS, evaluate_leader, make_trainer  # noqa: E402
+from alloc_agents.stackelberg import (  # noqa: E402
+    METHODS,
+    evaluate_leader,
+    exact_leader_score,
+    make_trainer,
+)
 from alloc_agents.stackelberg.config import FollowerPPOConfig  # noqa: E402
 from alloc_envs.edrp import make_game as edrp_game  # noqa: E402
 from alloc_envs.edrp import oversupply_charge  # noqa: E402
 from alloc_envs.mtfg import make_game as mtfg_game  # noqa: E402
 from alloc_envs.mtfg import value_gap_bonus  # noqa: E402
-from alloc_envs.stackelberg import no_incentive, solve_equilibrium  # noqa: E402
+from alloc_envs.stackelberg import no_incentive  # noqa: E402
 
 PRESETS = {"edrp": edrp_game, "edrp-small": edrp_game, "mtfg": mtfg_game, "mtfg-small": mtfg_game}
 RULES = {"edrp": oversupply_charge, "mtfg": value_gap_bonus}
@@ -116,21 +121,13 @@ def main() -> None:
         )
     for name, leader, spent, per_iteration, last in leaders:
         result = evaluate_leader(game, leader, evaluation, args.eval_seeds, device="cpu")
-        exact = exact_score(game(), leader, result.metric)
+        exact = exact_leader_score(game(), leader, result.metric)
         print(
             f"| {name} | {spent} | {per_iteration} | {last} | {result.mean:.3f} ± "
             f"{result.std:.3f} | {result.leader_return.mean():.3f} | {exact[0]:.3f} | "
             f"{exact[1]:.3f} |",
             flush=True,
         )
-
-
-def exact_score(game: object, leader: object, metric: str) -> tuple[float, float]:
-    """``metric`` and the leader's return at the followers' exact equilibrium against
-    ``leader`` (mean field, the game's follower temperature)."""
-    temperature = game.config.follower_temperature
-    flow = solve_equilibrium(game, leader, temperature=temperature, tolerance=1e-3).flow
-    return float(flow.metrics[metric]), flow.leader_return
 
 
 if __name__ == "__main__":

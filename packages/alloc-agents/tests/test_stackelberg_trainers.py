@@ -20,6 +20,7 @@ from alloc_agents.stackelberg import (
     StackelbergConfig,
     TIRLConfig,
     evaluate_leader,
+    exact_leader_score,
     make_trainer,
     method_config,
 )
@@ -32,6 +33,7 @@ from alloc_agents.stackelberg.rollout import play_episode
 from alloc_agents.stackelberg.transition import TransitionModel
 from alloc_envs.edrp import make_game as edrp_game
 from alloc_envs.mtfg import make_game as mtfg_game
+from alloc_envs.mtfg import value_gap_bonus
 from alloc_envs.stackelberg import Population, no_incentive, rollout, uniform_policy
 from alloc_envs.stackelberg.leader import as_leader_policy
 
@@ -298,3 +300,12 @@ def test_evaluate_leader_retrains_followers_per_seed() -> None:
         evaluate_leader(lambda: MTFG, leader, config.replace(iterations=5), [0], device="cpu")
     with pytest.raises(ValueError, match="orr"):
         evaluate_leader(lambda: MTFG, leader, config, [0], metric="orr", device="cpu")
+
+
+def test_exact_leader_score_ranks_the_hand_rule_above_no_incentive_on_mtfg() -> None:
+    none = exact_leader_score(MTFG, no_incentive(MTFG), "cr")
+    rule = exact_leader_score(MTFG, value_gap_bonus(MTFG), "cr")
+    assert none[0] == pytest.approx(0.951, abs=2e-3) and none[1] == pytest.approx(3.10, abs=0.01)
+    assert rule[0] > none[0] + 0.02  # the type-1 bonus raises the collection ratio
+    with pytest.raises(ValueError, match="'orr' is not among"):
+        exact_leader_score(MTFG, no_incentive(MTFG), "orr")

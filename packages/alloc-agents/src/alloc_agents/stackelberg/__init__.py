@@ -34,7 +34,11 @@ from alloc_agents.stackelberg.config import FollowerPPOConfig
 from alloc_agents.stackelberg.ebpg import EBPG
 from alloc_agents.stackelberg.evaluation import PolicyEvaluation, evaluate_policy
 from alloc_agents.stackelberg.followers import FollowerPPO
-from alloc_agents.stackelberg.leader_evaluation import LeaderEvaluation, evaluate_leader
+from alloc_agents.stackelberg.leader_evaluation import (
+    LeaderEvaluation,
+    evaluate_leader,
+    exact_leader_score,
+)
 from alloc_agents.stackelberg.m3rl import M3RL
 from alloc_agents.stackelberg.methods import METHODS, make_trainer, method_config
 from alloc_agents.stackelberg.responder import PPOResponder
@@ -61,6 +65,7 @@ __all__ = [
     "TIRLConfig",
     "evaluate_leader",
     "evaluate_policy",
+    "exact_leader_score",
     "make_trainer",
     "method_config",
 ]

@@ -5,6 +5,9 @@ metric (ORR in EDRP, CR in MTFG) averaged over the last 10 episodes, over severa
 The common solver is :class:`~alloc_agents.stackelberg.followers.FollowerPPO` (model-free PPO on
 N-agent episodes) with the given :class:`FollowerPPOConfig`: ``follower_config.iterations``
 episodes per seed, the leader acting on the followers' empirical distribution.
+
+:func:`exact_leader_score` is the noise-free reference: the same leader against the followers'
+exact regularised mean-field equilibrium.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from alloc_agents.stackelberg.config import FollowerPPOConfig
 from alloc_agents.stackelberg.followers import FollowerPPO
 from alloc_envs.core.validation import check_int
 from alloc_envs.stackelberg.matching import MatchingGame
+from alloc_envs.stackelberg.solver import solve_equilibrium
 
 #: The leader's metric of each scenario, by the key of the game's episode metrics.
 METRICS = ("orr", "cr")
@@ -100,6 +104,20 @@ def evaluate_leader(
         leader_return=np.asarray(returns, dtype=np.float64),
         histories=tuple(histories),
     )
+
+
+def exact_leader_score(
+    game: MatchingGame, leader: Any, metric: str, *, tolerance: float = 1e-3
+) -> tuple[float, float]:
+    """``(metric, leader return)`` of ``leader`` (anything :func:`evaluate_leader` accepts)
+    against the followers' regularised mean-field equilibrium at the game's
+    ``follower_temperature`` (:func:`~alloc_envs.stackelberg.solver.solve_equilibrium`, stopped
+    at exploitability ``tolerance``): the §5.1 score without the learned followers' noise."""
+    temperature = game.config.follower_temperature
+    flow = solve_equilibrium(game, leader, temperature=temperature, tolerance=tolerance).flow
+    if metric not in flow.metrics:
+        raise ValueError(f"metric {metric!r} is not among the game's {sorted(flow.metrics)}")
+    return float(flow.metrics[metric]), flow.leader_return
 
 
 def _default_metric(row: dict[str, Any]) -> str:
