@@ -104,6 +104,9 @@ def test_list_names_suites_scenarios_methods_and_tables(capsys: pytest.CaptureFi
     # Scenarios and methods of the papers that do not exist yet are listed as such.
     assert re.search(r"edrp-n300 +E-hailing driver repositioning", out)
     assert re.search(r"RODE +not implemented: ", out)
+    # A learned method is listed with the families it runs on, whichever scenario sorts first.
+    assert re.search(r"DyPS\+IPPO +\(lbf, ride-hailing, rware, vaccine\) IPPO", out)
+    assert re.search(r"TIRL +\(edrp, mtfg\) Transition-informed", out)
 
 
 @pytest.fixture

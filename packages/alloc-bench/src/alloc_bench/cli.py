@@ -335,10 +335,11 @@ def cmd_list(out: TextIO) -> int:
             {n: _first_line(c.__doc__) for n, c in sorted(rule_based(family).items())},
         )
     learned = {}
-    probe = next(iter(sorted(SCENARIOS)), "")
     for name, method in LEARNED.items():
-        status = availability(probe, name) if probe else None
-        state = "" if status and status.implemented else "not implemented: "
+        runs_on = sorted(
+            {s.family for n, s in SCENARIOS.items() if availability(n, name).implemented}
+        )
+        state = f"({', '.join(runs_on)}) " if runs_on else "not implemented: "
         learned[name] = f"{state}{method.description} [trainer {method.trainer_text()}]"
     section("methods (learned)", learned)
     section(
