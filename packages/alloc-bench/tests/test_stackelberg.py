@@ -80,3 +80,26 @@ def test_the_evaluation_of_any_leader_view_policy_matches_its_callable(
     assert set(by_act[0]) == {"cr", "return"}
     observation = {"time": np.array([2.0]), "distribution": np.ones(100) / 100, "exogenous": []}
     np.testing.assert_array_equal(as_leader.act(observation), bonus.astype(np.float32))
+
+
+def test_the_common_follower_solver_is_ppo_at_the_evaluation_learning_rate(
+    monkeypatch: pytest.MonkeyPatch, short_evaluation: None
+) -> None:
+    import alloc_agents.stackelberg as agents
+
+    seen = []
+    real = agents.evaluate_leader
+
+    def spy(game_factory, leader, config, seeds, **kwargs):
+        seen.append((config, list(seeds), kwargs["last"]))
+        return real(game_factory, leader, config, seeds, **kwargs)
+
+    monkeypatch.setattr(agents, "evaluate_leader", spy)
+    spec = get_scenario("mtfg-n300")
+    stackelberg.evaluate_stackelberg(
+        stackelberg.TrainedLeader(lambda t, m, x: np.zeros(2), "none"), spec, {"horizon": 4}, 7, 2
+    )
+    [(config, seeds, last)] = seen
+    assert config.lr == stackelberg.EVAL_FOLLOWER_LR == 3e-3
+    assert config.iterations == 3 and config.n_followers == 300
+    assert seeds == [7] and last == 2

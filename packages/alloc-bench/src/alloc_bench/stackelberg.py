@@ -14,7 +14,8 @@ paper's scenarios ``edrp-n<N>`` / ``mtfg-n<N>`` and its methods.
   resumes from ``checkpoint.pt`` in its artifacts folder (the trainers resume exactly).
 * **Evaluation** (:func:`evaluate_stackelberg`, the scenarios' ``evaluator``): the paper's §5.1
   protocol, not episodes of the leader's view. The trained leader is fixed (its mean incentive),
-  fresh PPO followers (N of them, :class:`FollowerPPOConfig` defaults) are trained from scratch
+  fresh PPO followers (N of them, :class:`FollowerPPOConfig` defaults but the learning rate
+  :data:`EVAL_FOLLOWER_LR`) are trained from scratch
   against it for :data:`EVAL_FOLLOWER_ITERATIONS` episodes seeded with the run's seed, and the
   run's evaluation episodes are the last ``eval_episodes`` of those (the paper: 10). Their
   metrics: ``orr`` (EDRP) or ``cr`` (MTFG) and ``return``, the leader's return. Every method,
@@ -51,6 +52,16 @@ TRAINER_NAMES = {
 #: Episodes of follower training per evaluation seed (the common follower solver's budget; the
 #: metric is averaged over the last ``eval_episodes`` of them).
 EVAL_FOLLOWER_ITERATIONS = 100
+
+#: Adam learning rate of the common follower solver (``FollowerPPOConfig.lr`` is 1e-3). Fresh
+#: followers against no incentive, 100 episodes, N = 1,000 (exploitability on the exact model,
+#: reward units per follower and episode):
+#: MTFG, seeds 0-2: at 1e-3 they settle within 50 episodes on type-0 food (type 1 at 2%; CR
+#: 0.856 in every seed, exploitability 2.2 / 3.6 / 1.3) where the exact equilibrium has CR 0.893;
+#: at 3e-3 they reach CR 0.892-0.893 (exploitability 2.0 / 2.1 / 0.8).
+#: EDRP, seeds 0-1: ORR 0.766 / 0.768 (exploitability 13.9 / 12.9) at 1e-3, 0.779 / 0.777 (12.6 /
+#: 11.2) at 3e-3. 1e-2 is worse on EDRP (exploitability 17.1, seed 0).
+EVAL_FOLLOWER_LR = 3e-3
 
 #: The scenario families this adapter trains on.
 FAMILIES = ("edrp", "mtfg")
@@ -167,6 +178,7 @@ def evaluate_stackelberg(
     config = FollowerPPOConfig(
         n_followers=int(scenario.env_kwargs["n_followers"]),
         iterations=max(EVAL_FOLLOWER_ITERATIONS, episodes),
+        lr=EVAL_FOLLOWER_LR,
     )
     result = evaluate_leader(
         lambda: game_of(lambda: scenario.make_env(options)),
