@@ -58,7 +58,8 @@ EVAL_FOLLOWER_ITERATIONS = 100
 #: reward units per follower and episode):
 #: MTFG, seeds 0-2: at 1e-3 they settle within 50 episodes on type-0 food (type 1 at 2%; CR
 #: 0.856 in every seed, exploitability 2.2 / 3.6 / 1.3) where the exact equilibrium has CR 0.893;
-#: at 3e-3 they reach CR 0.892-0.893 (exploitability 2.0 / 2.1 / 0.8).
+#: at 3e-3 they reach CR 0.892-0.893 (exploitability 2.0 / 2.1 / 0.8). At N = 10,000 (seed 0):
+#: CR 0.854 (exploitability 2.4) at 1e-3, 0.893 (0.7) at 3e-3.
 #: EDRP, seeds 0-1: ORR 0.766 / 0.768 (exploitability 13.9 / 12.9) at 1e-3, 0.779 / 0.777 (12.6 /
 #: 11.2) at 3e-3. 1e-2 is worse on EDRP (exploitability 17.1, seed 0).
 EVAL_FOLLOWER_LR = 3e-3
