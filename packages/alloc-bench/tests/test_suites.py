@@ -151,3 +151,9 @@ def test_typos_are_errors_but_known_unimplemented_names_are_not(text: str, messa
     text = "[[runs]]\nscenarios = ['ride-hailing-1']\nmethods = ['RODE']\nseeds = [0]"
     ok = parse_suite(text, "x")
     assert "alloc_agents.roles" in ok.runs[0].availability().reason
+
+
+def test_the_readme_suite_table_lists_every_shipped_suite() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("`")[1] for line in readme.splitlines() if line.startswith("| `")}
+    assert set(list_suites()) <= rows, sorted(set(list_suites()) - rows)
