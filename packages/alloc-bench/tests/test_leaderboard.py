@@ -126,7 +126,9 @@ def test_not_implemented_cells_are_reported_never_dropped() -> None:
     # greedy is in no compared table: an extra row of this table (its scenarios).
     assert rows_by["greedy"][9] == "231,000 ± 100 (n=5)"
     assert "Not implemented yet:\n- method 'DyPS+IPPO': not yet (2 cells)" in md
-    assert "30,000 train steps, 10 eval episodes per seed; 1 eval episode per seed." in md
+    assert (
+        "30,000 train steps, 10 eval episodes per seed; no training, 1 eval episode per seed." in md
+    )
 
 
 def test_methods_as_columns_tables_are_transposed() -> None:

@@ -329,10 +329,14 @@ def _budgets(section: Section) -> str:
         for cell in cells:
             if cell.result is not None:
                 budgets[(cell.result.get("train_steps", 0), cell.result["episodes"])] = None
+    trained = any(steps for steps, _ in budgets)
     parts = []
     for steps, episodes in budgets:
         text = f"{episodes} eval episode" + ("s" if episodes != 1 else "") + " per seed"
-        parts.append(f"{steps:,} train steps, {text}" if steps else text)
+        if steps:
+            parts.append(f"{steps:,} train steps, {text}")
+        else:  # rule-based rows; named so when trained rows share the section
+            parts.append(f"no training, {text}" if trained else text)
     return "; ".join(parts)
 
 
