@@ -15,9 +15,9 @@ paper's scenarios ``edrp-n<N>`` / ``mtfg-n<N>`` and its methods.
 * **Evaluation** (:func:`evaluate_stackelberg`, the scenarios' ``evaluator``): the paper's §5.1
   protocol, not episodes of the leader's view. The trained leader is fixed (its mean incentive),
   fresh PPO followers (N of them, :class:`FollowerPPOConfig` defaults but the learning rate
-  :data:`EVAL_FOLLOWER_LR`) are trained from scratch
-  against it for :data:`EVAL_FOLLOWER_ITERATIONS` episodes seeded with the run's seed, and the
-  run's evaluation episodes are the last ``eval_episodes`` of those (the paper: 10). Their
+  :data:`EVAL_FOLLOWER_LR`) are trained from scratch against it for
+  :data:`EVAL_FOLLOWER_ITERATIONS` episodes seeded with the run's seed, and the run's
+  evaluation episodes are the last ``eval_episodes`` of those (the paper: 10). Their
   metrics: ``orr`` (EDRP) or ``cr`` (MTFG) and ``return``, the leader's return. Every method,
   SMFU-w/o-L included, is measured by the same follower solver.
 
