@@ -13,8 +13,8 @@ then
 * **exploitability**: what a soft best response gains over the policy on its own flow (reward
   units per follower and episode; 0 at the regularised equilibrium);
 
-and one row for the exact equilibrium (``solve_equilibrium`` at the game's follower
-temperature). One torch thread.
+and one row for the exact equilibrium (``exact_leader_score``: ``solve_equilibrium`` at the
+game's follower temperature). One torch thread.
 """
 
 from __future__ import annotations
@@ -25,10 +25,15 @@ import time
 import numpy as np
 import torch
 
-from alloc_agents.stackelberg import FollowerPPO, FollowerPPOConfig, evaluate_policy
+from alloc_agents.stackelberg import (
+    FollowerPPO,
+    FollowerPPOConfig,
+    evaluate_policy,
+    exact_leader_score,
+)
 from alloc_bench.scenarios import get_scenario
 from alloc_bench.stackelberg import game_of
-from alloc_envs.stackelberg.solver import solve_equilibrium
+from alloc_envs.stackelberg import no_incentive
 
 
 def main() -> None:
@@ -42,12 +47,12 @@ def main() -> None:
     spec = get_scenario(args.scenario)
     game = game_of(spec.make_env)
     metric, tau = spec.rank_by, game.config.follower_temperature
-    no_incentive = np.clip(0.0, game.incentive_low, game.incentive_high)
-    exact = solve_equilibrium(game, no_incentive, temperature=tau, tolerance=1e-3).flow
+    zero = no_incentive(game)
+    exact_metric, _ = exact_leader_score(game, zero, metric)
     print(f"{args.scenario}, no incentive, {args.iterations} follower episodes")
     print(f"| lr | seed | last 10 {metric} | mean-field {metric} | exploitability | s |")
     print("|---|---:|---:|---:|---:|---:|")
-    print(f"| exact equilibrium | | | {exact.metrics[metric]:.4f} | | |")
+    print(f"| exact equilibrium | | | {exact_metric:.4f} | | |")
     for lr in args.lr:
         for seed in args.seeds:
             start = time.perf_counter()
@@ -57,8 +62,8 @@ def main() -> None:
                 lr=lr,
             )
             followers = FollowerPPO(game, config, seed=seed, device="cpu")
-            history = followers.train(no_incentive)
-            scored = evaluate_policy(game, followers.acting_policy(), no_incentive, temperature=tau)
+            history = followers.train(zero)
+            scored = evaluate_policy(game, followers.acting_policy(), zero, temperature=tau)
             last = np.mean([row[metric] for row in history[-10:]])
             print(
                 f"| {lr:g} | {seed} | {last:.4f} | {scored.flow.metrics[metric]:.4f} "
