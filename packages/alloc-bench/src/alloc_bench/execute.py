@@ -52,8 +52,9 @@ class RunLog:
     def groups(
         self, step: int, assignment: Sequence[int], shape: Sequence[int] | None = None
     ) -> None:
-        """The group of every agent after ``step`` env steps (DyPS); ``shape`` = the agents'
-        grid (rows, columns) for the group-evolution map."""
+        """The group of every agent after ``step`` env steps (DyPS); ``shape`` = (rows,
+        columns) of Ride-Hailing's hexagonal grid (agent i on cell i), drawn as the paper's
+        Figure 6b map; ``None`` draws the agents in a row."""
         self.group_maps.append(
             {
                 "step": int(step),

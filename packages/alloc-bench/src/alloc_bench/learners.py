@@ -153,8 +153,11 @@ def train_marl(
 
 
 def _grid_shape(make_env: Callable[[], Any]) -> tuple[int, int] | None:
-    """(rows, columns) of the agents' grid when the env has one (Ride-Hailing: one agent per
-    cell, cell id = row * columns + column), else ``None``."""
+    """(rows, columns) of Ride-Hailing's hexagonal grid (one agent per cell, cell id = row *
+    columns + column), ``None`` for envs whose agents are not hex cells."""
+    from alloc_envs.ride_hailing.config import RideHailingConfig
+
     config = getattr(make_env(), "config", None)
-    rows, cols = getattr(config, "rows", None), getattr(config, "cols", None)
-    return (int(rows), int(cols)) if isinstance(rows, int) and isinstance(cols, int) else None
+    if not isinstance(config, RideHailingConfig):
+        return None
+    return int(config.rows), int(config.cols)

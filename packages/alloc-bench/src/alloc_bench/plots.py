@@ -5,7 +5,8 @@
   published value as a red cross where one exists. Second row, only when runs logged learning
   curves: the metric against training steps, mean over seeds with a ±std band per method.
 * :func:`plot_groups`: a run's DyPS group-evolution map, the agents' group at up to three
-  logged moments (first, middle, last) on the agents' grid, one colour per group.
+  logged moments (first, middle, last), one colour per group: on Ride-Hailing's hexagonal city
+  (the paper's Figure 6b) when the maps carry the grid's shape, else as a row of agents.
 * :func:`plot_group_counts`: the ranking metric against DyPS's number of groups M (the DyPS
   paper's Figure 6a), one line per algorithm, from the ``DyPS-M<M>+ALG`` and ``DyPS+ALG``
   results of a scenario (mean over seeds with the bootstrap CI).
@@ -24,6 +25,7 @@ import numpy as np
 from alloc_bench.leaderboard import Key, group_by_options, has_numbers
 from alloc_bench.published import PublishedEntry
 from alloc_bench.scenarios import get_scenario
+from alloc_envs.core.hexgrid import HexGrid
 
 #: Resolution of the written PNGs (dots per inch).
 DPI = 100
@@ -162,8 +164,21 @@ def _plot_curves(ax: Any, group: Sequence[Mapping[str, Any]], metric: str, label
     ax.legend(fontsize=7)
 
 
+def hex_cell_vertices(rows: int, cols: int) -> np.ndarray:
+    """(rows * cols, 6, 2) float64 corners of the cells of a ``rows x cols``
+    :class:`~alloc_envs.core.hexgrid.HexGrid` (cell id order; flat-topped hexagons of unit
+    circumradius around its ``centres``; y grows southwards)."""
+    angles = np.deg2rad(60.0 * np.arange(6))
+    corners = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    return HexGrid(rows, cols).centres[:, None, :] + corners[None]
+
+
 def plot_groups(maps: Sequence[Mapping[str, Any]], title: str, path: Path) -> Path:
-    """Write a group-evolution map (module doc) of the logged ``maps`` to ``path``."""
+    """Write a group-evolution map (module doc) of the logged ``maps`` to ``path``. A map's
+    ``shape`` (rows, columns) is that of Ride-Hailing's hexagonal grid, agent i on cell i."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.patches import Patch
+
     plt = _pyplot()
     picks = sorted({0, len(maps) // 2, len(maps) - 1})
     n_groups = 1 + max(max(m["assignment"]) for m in maps)
@@ -172,13 +187,24 @@ def plot_groups(maps: Sequence[Mapping[str, Any]], title: str, path: Path) -> Pa
     for ax, index in zip(axes[0], picks, strict=True):
         snapshot = maps[index]
         values = np.asarray(snapshot["assignment"])
-        shape = snapshot.get("shape") or [1, values.size]
-        ax.imshow(values.reshape(shape), cmap=cmap, vmin=-0.5, vmax=n_groups - 0.5)
+        if snapshot.get("shape"):
+            rows, cols = snapshot["shape"]
+            cells = PolyCollection(
+                hex_cell_vertices(rows, cols), facecolors=cmap(values), edgecolors="white"
+            )
+            ax.add_collection(cells)
+            ax.autoscale_view()
+            ax.set_aspect("equal")
+            ax.invert_yaxis()
+        else:
+            ax.imshow(values.reshape(1, -1), cmap=cmap, vmin=-0.5, vmax=n_groups - 0.5)
         ax.set_title(f"step {snapshot['step']:,}", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
+    handles = [Patch(color=cmap(m), label=f"group {m}") for m in range(n_groups)]
+    fig.legend(handles=handles, loc="lower center", ncol=min(n_groups, 10), fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0.0, 0.08, 1.0, 1.0))
     return _save(plt, fig, path)
 
 
