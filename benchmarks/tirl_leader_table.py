@@ -21,18 +21,15 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import sqlite3
 import statistics
 from pathlib import Path
 
 import torch
 
-from alloc_agents.stackelberg import METHODS, exact_leader_score
+from alloc_agents.stackelberg import exact_leader_score
 from alloc_bench.scenarios import get_scenario
-from alloc_bench.stackelberg import TRAINER_NAMES, game_of
-
-ORDER = ["SMFU-w/o-L", "SMFU", "Reg-SMFU", "TIRL", "Reg-TIRL", "M3RL", "EBPG"]
+from alloc_bench.stackelberg import finished_leader_runs, restore_leader_run
+from alloc_bench.store import artifacts_dir
 
 
 def mean_std(values: list[float], fmt: str) -> str:
@@ -45,41 +42,21 @@ def main() -> None:
     parser.add_argument("store", type=Path, help="the alloc-bench SQLite store")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    artifacts = args.store.with_name(f"{args.store.stem}-artifacts")
-    query = (
-        "select config_hash, scenario, method, options, seed, metrics from runs "
-        "where status = 'finished' and (scenario like 'edrp-n%' or scenario like 'mtfg-n%')"
-    )
     cells: dict[tuple[str, str], list[tuple[float, ...]]] = {}
-    for config_hash, scenario, method, options, _seed, metrics in sqlite3.connect(
-        args.store
-    ).execute(query):
-        spec = get_scenario(scenario)
-        key = spec.rank_by
-        stored = json.loads(metrics)
-        game = game_of(lambda: spec.make_env(json.loads(options)))  # noqa: B023
-        folder = artifacts / config_hash
-        trainer = METHODS[TRAINER_NAMES[method]][0].load(
-            folder / "checkpoint.pt", game, device="cpu", progress=False
-        )
+    for run in finished_leader_runs(args.store):
+        key = get_scenario(run["scenario"]).rank_by
+        game, trainer = restore_leader_run(args.store, run)
         exact = exact_leader_score(game, trainer.leader_policy(), key)
-        with open(folder / "progress.csv") as handle:
+        with open(artifacts_dir(args.store) / run["config_hash"] / "progress.csv") as handle:
             train = sum(float(row["seconds"]) for row in csv.DictReader(handle))
-        row = (stored[key], stored["return"], *exact, train)
-        cells.setdefault((scenario, method), []).append(row)
+        row = (run["metrics"][key], run["metrics"]["return"], *exact, train)
+        cells.setdefault((run["scenario"], run["method"]), []).append(row)
     print(
         "| scenario | method | seeds | §5.1 metric | §5.1 leader return | exact metric "
         "| exact leader return | train s |"
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for (scenario, method), rows in sorted(
-        cells.items(),
-        key=lambda kv: (
-            kv[0][0].split("-n")[0],
-            int(kv[0][0].split("-n")[1]),
-            ORDER.index(kv[0][1]),
-        ),
-    ):
+    for (scenario, method), rows in cells.items():  # in finished_leader_runs' order
         columns = list(zip(*rows, strict=True))
         print(
             f"| {scenario} | {method} | {len(rows)} | {mean_std(columns[0], '.3f')} | "

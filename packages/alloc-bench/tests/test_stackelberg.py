@@ -103,3 +103,40 @@ def test_the_common_follower_solver_is_ppo_at_the_evaluation_learning_rate(
     assert config.lr == stackelberg.EVAL_FOLLOWER_LR == 3e-3
     assert config.iterations == 3 and config.n_followers == 300
     assert seeds == [7] and last == 2
+
+
+def test_finished_leader_runs_are_listed_in_order_and_restore_their_trained_leader(
+    tmp_path: Path, short_evaluation: None
+) -> None:
+    from alloc_bench.errors import BenchError
+    from alloc_bench.runner import run_suite
+    from alloc_bench.store import Store, artifacts_dir
+    from alloc_bench.suites import parse_suite
+
+    suite = parse_suite(
+        '[[runs]]\nscenarios = ["mtfg-n1000", "mtfg-n300"]\nmethods = ["TIRL", "SMFU"]\n'
+        "seeds = [0]\ntrain_steps = 8\neval_episodes = 1\noptions = { horizon = 4 }\n"
+        '[[runs]]\nscenarios = ["ride-hailing-1"]\nmethods = ["random"]\nseeds = [0]\n',
+        "leaders.toml",
+    )
+    path = tmp_path / "store.sqlite"
+    with Store(path) as store:
+        run_suite(suite, store, jobs=1)
+    runs = stackelberg.finished_leader_runs(path)
+    # Ordered by family, N, then the methods' order (SMFU before TIRL); no ride-hailing run.
+    assert [(r["scenario"], r["method"]) for r in runs] == [
+        ("mtfg-n300", "SMFU"),
+        ("mtfg-n300", "TIRL"),
+        ("mtfg-n1000", "SMFU"),
+        ("mtfg-n1000", "TIRL"),
+    ]
+    game, trainer = stackelberg.restore_leader_run(path, runs[1])
+    assert game.horizon == 4 and type(trainer).__name__ == "TIRL"
+    assert len(trainer.history) == 2  # 8 leader steps of a 4-step game
+    # The restored leader is the one the run evaluated (its curve's last leader return).
+    assert trainer.history[-1]["leader_return"] == runs[1]["curve"][-1]["metrics"]["return"]
+    (artifacts_dir(path) / runs[0]["config_hash"] / "checkpoint.pt").unlink()
+    with pytest.raises(BenchError, match=r"\(mtfg-n300 SMFU seed 0\): no checkpoint"):
+        stackelberg.restore_leader_run(path, runs[0])
+    with pytest.raises(BenchError, match="no store"):
+        stackelberg.finished_leader_runs(tmp_path / "missing.sqlite")

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from alloc_bench.errors import BenchError
 from alloc_bench.scenarios import EPISODE_RETURN, Scenario, get_scenario
 
 #: Bench method name -> ``alloc_agents.stackelberg.make_trainer`` name.
@@ -197,3 +198,47 @@ def evaluate_stackelberg(
         }
         for row in tail
     ]
+
+
+def finished_leader_runs(store_path: str | Path) -> list[dict[str, Any]]:
+    """The finished runs of the Stackelberg scenarios in the store at ``store_path`` (rows as
+    :meth:`Store.rows` gives them), ordered by family, N, method (:data:`TRAINER_NAMES`'
+    order) and seed; ``BenchError`` when there is no store there."""
+    from alloc_bench.store import Store
+
+    with Store(store_path, create=False) as store:
+        rows = [
+            row
+            for row in store.rows().values()
+            if row["status"] == "finished"
+            and row["method"] in TRAINER_NAMES
+            and get_scenario(row["scenario"]).family in FAMILIES
+        ]
+    methods = list(TRAINER_NAMES)
+
+    def order(row: dict[str, Any]) -> tuple[str, int, int, int]:
+        spec = get_scenario(row["scenario"])
+        n = int(spec.env_kwargs["n_followers"])
+        return spec.family, n, methods.index(row["method"]), int(row["seed"])
+
+    return sorted(rows, key=order)
+
+
+def restore_leader_run(store_path: str | Path, row: Mapping[str, Any]) -> tuple[Any, Any]:
+    """``(game, trainer)`` of a finished leader run ``row`` of the store at ``store_path``: the
+    scenario's model with the run's options and the trained trainer on the CPU, restored from
+    ``checkpoint.pt`` in the run's artifacts folder (``BenchError`` naming the run when the
+    checkpoint is missing)."""
+    from alloc_agents.stackelberg import METHODS
+    from alloc_bench.store import artifacts_dir
+
+    spec = get_scenario(row["scenario"])
+    checkpoint = artifacts_dir(store_path) / row["config_hash"] / "checkpoint.pt"
+    if not checkpoint.exists():
+        raise BenchError(
+            f"run {row['config_hash']} ({row['scenario']} {row['method']} seed {row['seed']}): "
+            f"no checkpoint at {str(checkpoint)!r}"
+        )
+    game = game_of(lambda: spec.make_env(row["options"]))
+    trainer_class = METHODS[TRAINER_NAMES[row["method"]]][0]
+    return game, trainer_class.load(checkpoint, game, device="cpu", progress=False)
