@@ -1,8 +1,12 @@
 """PPO followers of the Stackelberg scenarios (alloc_agents.stackelberg): config validation, valid
-policy tables, exploitability reduction on mtfg-small, determinism, the responder inside the
-leader's Gymnasium view, and checkpoint round trips."""
+policy tables, exploitability reduction on mtfg-small, determinism, the update on per-cell sums
+against PPO on the samples, the responder inside the leader's Gymnasium view, and checkpoint
+round trips."""
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import gymnasium
 import numpy as np
@@ -15,6 +19,12 @@ from alloc_agents.stackelberg import (
     FollowerPPOConfig,
     PPOResponder,
     evaluate_policy,
+)
+from alloc_agents.stackelberg.followers import (
+    cell_sums,
+    clipped_surrogate,
+    grouped_clipped_surrogate,
+    minibatch_labels,
 )
 from alloc_envs.edrp import make_game as edrp_game
 from alloc_envs.mtfg import make_game as mtfg_game
@@ -107,6 +117,57 @@ def test_same_seed_same_result_other_seed_other_result() -> None:
     ]
     np.testing.assert_array_equal(p1, p2)
     assert not np.array_equal(p1, p3)
+
+
+def test_minibatch_labels_split_the_permutation_as_tensor_split_does() -> None:
+    perm = torch.randperm(103, generator=torch.Generator().manual_seed(0))
+    labels = minibatch_labels(perm, 4)
+    for j, piece in enumerate(perm.tensor_split(4)):
+        assert set(torch.nonzero(labels == j).flatten().tolist()) == set(piece.tolist())
+
+
+def test_grouped_surrogate_equals_the_surrogate_on_the_samples() -> None:
+    generator = torch.Generator().manual_seed(0)
+    cells = torch.randint(0, 6, (500,), generator=generator)
+    cells[:6] = torch.arange(6)  # every cell has a sample
+    advantages = torch.randn(500, generator=generator, dtype=torch.float64)
+    # Ratios from 0.37 to 2.7: most cells are outside the clip range [0.8, 1.2].
+    log_ratio = torch.linspace(-1.0, 1.0, 6, dtype=torch.float64).requires_grad_()
+    loss, stats = clipped_surrogate(log_ratio[cells], advantages, 0.2)
+    parts = {"positive": advantages.clamp(min=0.0), "negative": advantages.clamp(max=0.0)}
+    sums = {k: v.double() for k, v in cell_sums(cells, parts, 6).items()}
+    assert sums["count"].sum() == 500
+    grouped, grouped_stats = grouped_clipped_surrogate(
+        log_ratio, sums["positive"], sums["negative"], sums["count"], 0.2
+    )
+    torch.testing.assert_close(grouped, loss, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(
+        torch.autograd.grad(grouped, log_ratio)[0],
+        torch.autograd.grad(loss, log_ratio)[0],
+        rtol=1e-6,
+        atol=1e-7,
+    )
+    for key in ("approx_kl", "clip_frac"):
+        assert float(grouped_stats[key]) == pytest.approx(float(stats[key]), rel=1e-6)
+
+
+def test_the_update_on_cell_sums_equals_ppo_on_the_samples() -> None:
+    """Two FollowerPPO iterations against the textbook update that takes the PPO loss sample by
+    sample (``benchmarks/bench_follower_update.py``), from the same episodes and permutations."""
+    path = Path(__file__).parents[1] / "benchmarks" / "bench_follower_update.py"
+    spec = importlib.util.spec_from_file_location("bench_follower_update", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    config = FollowerPPOConfig(n_followers=300, n_minibatches=3, ent_coef=0.01)
+    grouped = FollowerPPO(EDRP, config, seed=3, device="cpu")
+    reference = bench.with_per_sample_update(FollowerPPO(EDRP, config, seed=3, device="cpu"))
+    u = no_incentive(EDRP)
+    rows = grouped.train(u, 2)
+    reference.train(u, 2)
+    mine, theirs = grouped.network.state_dict(), reference.network.state_dict()
+    for key in mine:
+        torch.testing.assert_close(mine[key], theirs[key], rtol=1e-5, atol=1e-6)
+    assert rows[-1]["approx_kl"] > 0 and 0.0 <= rows[-1]["clip_frac"] <= 1.0
 
 
 def test_ppo_responder_plugs_into_the_leader_view() -> None:

@@ -20,7 +20,10 @@ the learner never reads the model. An iteration:
            - c_H mean(H[pi(.|s)])
 
    (values and returns in the units of the running value normaliser,
-   :class:`alloc_agents.ppo.valuenorm.ValueNorm`).
+   :class:`alloc_agents.ppo.valuenorm.ValueNorm`). Every follower shares the policy, so a
+   sample's terms depend on it only through its cell (t, s, a), its advantage and its target:
+   each minibatch is summed per cell once (:func:`cell_sums`, one pass over its samples) and
+   its Adam steps cost O(T' S A), not O(N T').
 
 Randomness: the network is initialised from ``seed`` (a forked torch generator: the global one
 is untouched); rollouts draw from the :class:`Population`'s numpy generator and minibatch order
@@ -91,6 +94,52 @@ def clipped_surrogate(
             "clip_frac": expect(((ratio - 1).abs() > clip_coef).float()),
         }
     return loss, stats
+
+
+def grouped_clipped_surrogate(
+    log_ratio: Tensor, positive: Tensor, negative: Tensor, counts: Tensor, clip_coef: float
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """:func:`clipped_surrogate` over samples grouped by cell, when every sample of a cell
+    shares its ratio (the followers' (t, s, a): one policy for the whole population).
+
+    For ``A >= 0``, ``min(rho A, clip(rho) A) = min(rho, 1 + eps) A``, and for ``A < 0`` it is
+    ``max(rho, 1 - eps) A``, so a cell's terms add up to ``min(rho, 1 + eps) P + max(rho, 1 -
+    eps) M`` with P and M its samples' summed positive and negative advantages. All arguments
+    are (G,) per cell: ``log_ratio``, ``positive`` (P >= 0), ``negative`` (M <= 0) and
+    ``counts`` (samples, at least one per cell); the loss and the statistics are the means over
+    the ``counts.sum()`` samples, equal to :func:`clipped_surrogate` on the samples up to the
+    order of float additions.
+    """
+    ratio = log_ratio.exp()
+    samples = counts.sum()
+    upper, lower = ratio.clamp(max=1 + clip_coef), ratio.clamp(min=1 - clip_coef)
+    loss = -(upper * positive + lower * negative).sum() / samples
+    with torch.no_grad():
+        stats = {
+            "approx_kl": (counts * ((ratio - 1) - log_ratio)).sum() / samples,
+            "clip_frac": (counts * ((ratio - 1).abs() > clip_coef)).sum() / samples,
+        }
+    return loss, stats
+
+
+def minibatch_labels(perm: Tensor, parts: int) -> Tensor:
+    """(n,) long: the minibatch of every sample when the (n,) permutation ``perm`` is split
+    into ``parts`` consecutive pieces as ``perm.tensor_split(parts)`` splits it (sample
+    ``perm[i]`` is in the piece of position i)."""
+    size, extra = divmod(perm.shape[0], parts)  # the first `extra` pieces get one more
+    sizes = torch.tensor([size + 1] * extra + [size] * (parts - extra), device=perm.device)
+    by_position = torch.repeat_interleave(torch.arange(parts, device=perm.device), sizes)
+    return torch.empty_like(perm).scatter_(0, perm, by_position)
+
+
+def cell_sums(keys: Tensor, weights: dict[str, Tensor], size: int) -> dict[str, Tensor]:
+    """(size,) float32 sums over the samples per key: ``count`` and one per entry of
+    ``weights`` ((n,) float64 per sample, summed in float64). ``keys``: (n,) long in
+    ``[0, size)``."""
+    sums = {"count": torch.bincount(keys, minlength=size).float()}
+    for name, values in weights.items():
+        sums[name] = torch.bincount(keys, weights=values, minlength=size).float()
+    return sums
 
 
 class FollowerPPO:
@@ -269,7 +318,7 @@ class FollowerPPO:
             old = self.network.policy(start, incentives)
             old_values = self.network.denormalize(self.network.values(start, incentives))
         batch = self._batch(episode, old.log_probs, old_values)
-        stats = self._update(batch, start, incentives)
+        stats = self._update(batch, old.log_probs, start, incentives)
         self.iteration += 1
         scalars = {k: v for k, v in episode.metrics.items() if np.isscalar(v)}
         row = {
@@ -317,22 +366,47 @@ class FollowerPPO:
         }
 
     def _update(
-        self, batch: dict[str, Tensor], start: int, incentives: np.ndarray
+        self, batch: dict[str, Tensor], old_log_probs: Tensor, start: int, incentives: np.ndarray
     ) -> dict[str, float]:
         """``n_epochs`` passes of minibatch PPO over the batch (an episode from ``start`` with
-        the (T', U) ``incentives``); mean statistics."""
+        the (T', U) ``incentives``; ``old_log_probs``: the (T', S, A) table that acted); mean
+        statistics.
+
+        A sample enters the loss only through its cell (t, s, a), its advantage and its value
+        target, so every minibatch is first summed per cell (:func:`cell_sums`) and the loss
+        is taken on the (T', S, A) grid (:meth:`_loss`): after the sums, an Adam step costs the
+        same whatever N. The minibatches are those of a random permutation split into
+        ``n_minibatches`` parts, and the loss equals the per-sample mean up to the order of
+        float additions.
+        """
         cfg, net = self.config, self.network
-        flat = {k: v.reshape(-1) for k, v in batch.items() if k != "soft_rewards"}
-        net.update_value_norm(flat["returns"])
-        flat["targets"] = net.normalize(flat["returns"])
-        n = flat["targets"].shape[0]
+        n_states, n_actions = old_log_probs.shape[1:]
+        steps, states, actions = batch["steps"], batch["states"], batch["actions"]
+        cells = ((steps * n_states + states) * n_actions + actions).reshape(-1)
+        advantages = batch["advantages"].reshape(-1).double()
+        returns = batch["returns"].reshape(-1)
+        net.update_value_norm(returns)
+        targets = net.normalize(returns).double()
+        per_sample = {  # what the loss sums per cell (float64)
+            "positive": advantages.clamp(min=0.0),
+            "negative": advantages.clamp(max=0.0),
+            "target": targets,
+            "target_sq": targets.square(),
+        }
+        n, n_cells = cells.shape[0], old_log_probs.numel()
+        parts = min(cfg.n_minibatches, n)
         totals: dict[str, float] = {}
         count = 0
         for _ in range(cfg.n_epochs):
             perm = torch.randperm(n, generator=self.generator).to(self.device)
-            for index in perm.tensor_split(min(cfg.n_minibatches, n)):
-                minibatch = {k: v[index] for k, v in flat.items()}
-                loss, stats = self._loss(minibatch, start, incentives)
+            part = minibatch_labels(perm, parts)
+            flat_sums = cell_sums(part * n_cells + cells, per_sample, parts * n_cells)
+            sums = {
+                key: value.view(parts, *old_log_probs.shape) for key, value in flat_sums.items()
+            }
+            for j in range(parts):
+                minibatch = {key: value[j] for key, value in sums.items()}
+                loss, stats = self._loss(minibatch, old_log_probs, start, incentives)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm)
@@ -343,16 +417,33 @@ class FollowerPPO:
         return {key: total / count for key, total in totals.items()}
 
     def _loss(
-        self, mb: dict[str, Tensor], start: int, incentives: np.ndarray
+        self,
+        sums: dict[str, Tensor],
+        old_log_probs: Tensor,
+        start: int,
+        incentives: np.ndarray,
     ) -> tuple[Tensor, dict[str, float]]:
-        """The PPO loss of a minibatch (module docstring) and its statistics."""
+        """The PPO loss (module docstring) of a minibatch given by its (T', S, A) per-cell
+        sums (:func:`cell_sums`), and its statistics: means over the minibatch's samples."""
         cfg, net = self.config, self.network
+        counts = sums["count"]
+        samples = counts.sum()
+        used = counts > 0
         dist = net.policy(start, incentives)
-        logp = dist.log_probs[mb["steps"], mb["states"], mb["actions"]]
-        entropy = dist.entropy()[mb["steps"], mb["states"]].mean()
-        policy_loss, stats = clipped_surrogate(logp - mb["logp"], mb["advantages"], cfg.clip_coef)
-        value = net.values(start, incentives)[mb["steps"], mb["states"]]
-        value_loss = 0.5 * (value - mb["targets"]).pow(2).mean()
+        log_ratio = dist.log_probs[used] - old_log_probs[used]
+        policy_loss, stats = grouped_clipped_surrogate(
+            log_ratio, sums["positive"][used], sums["negative"][used], counts[used], cfg.clip_coef
+        )
+        state_counts = counts.sum(dim=-1)
+        entropy = (state_counts * dist.entropy()).sum() / samples
+        value = net.values(start, incentives)
+        # sum over samples of (V - target)^2 = n V^2 - 2 V sum(target) + sum(target^2) per (t, s)
+        squared = (
+            state_counts * value.square()
+            - 2 * value * sums["target"].sum(dim=-1)
+            + sums["target_sq"].sum(dim=-1)
+        )
+        value_loss = 0.5 * squared.sum() / samples
         loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
         stats = {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy, **stats}
         return loss, {key: float(value.detach()) for key, value in stats.items()}
