@@ -8,8 +8,9 @@ textbook update that takes the loss sample by sample, in one process, on one CPU
 For each scenario (default presets: EDRP S = 189, A = 7, T = 36; MTFG S = 100, A = 5, T = 24)
 and N: two learners with the same seed play the same episodes against no incentive; one updates
 on per-cell sums (the library), the other with :func:`per_sample_update`. Reported: seconds per
-iteration (median over ``--iterations`` after one warm-up), the ratio, and the largest parameter
-difference after the last iteration (the two agree up to the order of float additions).
+iteration (median over ``--iterations`` after one warm-up, the two learners taking turns), the
+ratio, and the largest parameter difference after the last iteration (the two agree up to the
+order of float additions).
 """
 
 from __future__ import annotations
@@ -75,18 +76,26 @@ def with_per_sample_update(learner: FollowerPPO) -> FollowerPPO:
     return learner
 
 
-def seconds_per_iteration(learner: FollowerPPO, leader: Any, iterations: int) -> float:
-    """Median wall-clock of ``iterations`` iterations after one warm-up."""
-    learner.train(leader, 1)
-    rows = learner.train(leader, iterations)
-    return statistics.median(row["seconds"] for row in rows)
+def seconds_per_iteration(
+    learners: tuple[FollowerPPO, FollowerPPO], leader: Any, iterations: int
+) -> tuple[float, float]:
+    """Median wall-clock per iteration of each learner over ``iterations`` iterations after one
+    warm-up, the two taking turns iteration by iteration (so that other load on the machine
+    falls on both alike)."""
+    seconds: tuple[list[float], list[float]] = ([], [])
+    for k in range(iterations + 1):
+        for learner, times in zip(learners, seconds, strict=True):
+            row = learner.train(leader, 1)[0]
+            if k > 0:
+                times.append(row["seconds"])
+    return statistics.median(seconds[0]), statistics.median(seconds[1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scenarios", nargs="+", default=["edrp", "mtfg"], choices=list(GAMES))
     parser.add_argument("--sizes", nargs="+", type=int, default=[1_000, 10_000, 100_000])
-    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)
     print("| scenario | N | per-cell sums s/it | per-sample s/it | ratio | max parameter diff |")
@@ -98,10 +107,12 @@ def main() -> None:
             config = FollowerPPOConfig(n_followers=n)
             grouped = FollowerPPO(game, config, seed=0, device="cpu")
             reference = with_per_sample_update(FollowerPPO(game, config, seed=0, device="cpu"))
-            fast = seconds_per_iteration(grouped, leader, args.iterations)
-            slow = seconds_per_iteration(reference, leader, args.iterations)
-            mine, theirs = grouped.network.state_dict(), reference.network.state_dict()
-            diff = max(float((mine[k] - theirs[k]).abs().max()) for k in mine)
+            fast, slow = seconds_per_iteration((grouped, reference), leader, args.iterations)
+            theirs = dict(reference.network.named_parameters())
+            diff = max(
+                float((p - theirs[k]).detach().abs().max())
+                for k, p in grouped.network.named_parameters()
+            )
             print(f"| {name} | {n:,} | {fast:.3f} | {slow:.3f} | ×{slow / fast:.2f} | {diff:.1e} |")
 
 
