@@ -3,7 +3,7 @@
 leader scored at the followers' exact equilibrium, and the training time.
 
     alloc-bench run --suite tirl-mtfg --store results/tirl.sqlite
-    python benchmarks/tirl_leader_table.py results/tirl.sqlite
+    python benchmarks/tirl_leader_table.py results/tirl.sqlite [--scenarios mtfg-n1000 ...]
 
 Columns, mean ± std (ddof 0) over the seeds found:
 
@@ -40,10 +40,13 @@ def mean_std(values: list[float], fmt: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("store", type=Path, help="the alloc-bench SQLite store")
+    parser.add_argument("--scenarios", nargs="+", help="only these scenarios (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     cells: dict[tuple[str, str], list[tuple[float, ...]]] = {}
     for run in finished_leader_runs(args.store):
+        if args.scenarios and run["scenario"] not in args.scenarios:
+            continue
         key = get_scenario(run["scenario"]).rank_by
         game, trainer = restore_leader_run(args.store, run)
         exact = exact_leader_score(game, trainer.leader_policy(), key)
