@@ -27,7 +27,8 @@ from alloc_agents.stackelberg.baseline_learner import (
     discounted_reward_to_go,
     masked_log_prob,
 )
-from alloc_agents.stackelberg.ebpg import DimensionMap, EBPGLearner
+from alloc_agents.stackelberg.dimensions import DimensionMap
+from alloc_agents.stackelberg.ebpg import EBPGLearner, dimension_tokens
 from alloc_agents.stackelberg.leader_update import reward_to_go
 from alloc_agents.stackelberg.m3rl import M3RLLearner, gae
 from alloc_agents.stackelberg.population_model import EpisodeMemory, ResponseLearner
@@ -194,9 +195,15 @@ def test_dimension_map_reads_the_games_structure() -> None:
     assert np.array_equal(edrp.sites, np.eye(8, dtype=bool))  # zone i's charge acts on zone i
     mtfg = DimensionMap(MTFG)
     assert np.array_equal(mtfg.sites, MTFG.types[None, :] == np.arange(2)[:, None])
-    assert mtfg.states.any(axis=1).all() and edrp.size == 8 + 4
-    tokens = edrp.tokens(
-        0, EDRP.initial_distribution, EDRP.initial_distribution, EDRP.initial_exogenous, np.zeros(8)
+    assert mtfg.states.any(axis=1).all()
+    m0, x0 = EDRP.initial_distribution, EDRP.initial_exogenous
+    tokens = dimension_tokens(edrp, 0, m0, m0, x0, np.zeros(8))
+    local = edrp.local_state(0, m0, x0)
+    assert np.allclose(local, tokens[:, [8, 10]]) and ((local >= 0) & (local < 1)).all()
+    idle = np.zeros(EDRP.n_states)
+    idle[3] = 1.0  # every driver idle in zone 3: only zone 3 and its neighbours can be reached
+    assert np.flatnonzero(edrp.local_state(0, idle, x0)[:, 0]).tolist() == sorted(
+        {3, *EDRP.city.neighbors[3][EDRP.city.neighbors[3] >= 0].tolist()}
     )
     assert tokens.shape == (8, 12) and ((tokens >= 0) & (tokens <= 1)).all()
 

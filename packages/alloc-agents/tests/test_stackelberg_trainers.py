@@ -24,6 +24,7 @@ from alloc_agents.stackelberg import (
     make_trainer,
     method_config,
 )
+from alloc_agents.stackelberg.dimensions import LOCAL_STATE, DimensionMap
 from alloc_agents.stackelberg.leader import LeaderFeatures, LeaderNetwork, MeanLeader
 from alloc_agents.stackelberg.leader_update import LeaderLearner, reward_to_go
 from alloc_agents.stackelberg.learned_game import LearnedKernelGame
@@ -120,6 +121,65 @@ def test_leader_acts_inside_the_box_and_sees_what_its_mode_allows() -> None:
     assert not np.array_equal(mean(2, m, x), mean(2, np.roll(m, 1), x))
     open_loop = _learner(EDRP, leader_mode="open_loop").policy()  # reading B: mu(u | t)
     assert np.array_equal(open_loop(2, m, x), open_loop(2, np.roll(m, 1), 0 * x))
+
+
+def test_per_dimension_head_applies_one_rule_to_each_dimensions_local_state() -> None:
+    learner = _learner(EDRP, leader_head="per_dimension")
+    dims = DimensionMap(EDRP)
+    m, x = EDRP.initial_distribution, EDRP.initial_exogenous
+    feats = learner.features(3, m, x)
+    assert feats.shape == (EDRP.horizon + 16 + 8 + 8 * LOCAL_STATE,)
+    assert np.allclose(feats[-8 * LOCAL_STATE :].reshape(8, 2), dims.local_state(3, m, x))
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # a trained-looking head: large weights, so dimensions differ
+        for p in learner.network.policy_net.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator))
+    law = learner.network.distribution(torch.as_tensor(feats))
+    assert law.alpha.shape == (8,) and law.alpha.std() > 1e-3
+    # the same local state gives the same law in every dimension, whatever m_t and x_t say
+    # elsewhere; permuting the dimensions' local states permutes their laws
+    local = torch.as_tensor(feats[-8 * LOCAL_STATE :]).reshape(8, 2)
+    perm = torch.randperm(8, generator=generator)
+    moved = torch.as_tensor(feats).clone()
+    moved[-8 * LOCAL_STATE :] = local[perm].reshape(-1)
+    moved[EDRP.horizon : EDRP.horizon + 16] = 0.0
+    law_moved = learner.network.distribution(moved)
+    assert torch.allclose(law_moved.alpha, law.alpha[perm])
+    assert torch.allclose(law_moved.beta, law.beta[perm])
+    same = torch.as_tensor(feats).clone()
+    same[-8 * LOCAL_STATE :] = local[0].repeat(8)
+    alpha = learner.network.distribution(same).alpha
+    assert torch.allclose(alpha, alpha[0].expand(8))
+    # the update reaches the shared head
+    before = [p.clone() for p in learner.network.policy_net.parameters()]
+    learner.update(_fake_episodes(learner, EDRP, np.linspace(0.0, 1.0, EDRP.horizon)))
+    after = list(learner.network.policy_net.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+def test_per_dimension_head_trains_and_resumes_on_both_games(tmp_path) -> None:
+    for game in (EDRP, MTFG):
+        path = tmp_path / "smfu.pt"
+        kwargs = {"iterations": 2, "follower": FOLLOWERS, "leader_head": "per_dimension"}
+        trainer = make_trainer("smfu", game, device="cpu", **kwargs)
+        trainer.train(checkpoint_path=path)
+        resumed = SMFU.load(path, game, device="cpu")
+        assert resumed.config.leader_head == "per_dimension"
+        m, x = game.initial_distribution, game.initial_exogenous
+        u = trainer.leader_policy()(1, m, x)
+        assert np.array_equal(u, resumed.leader_policy()(1, m, x))
+        assert ((u >= game.incentive_low) & (u <= game.incentive_high)).all()
+
+
+def test_per_dimension_head_is_refused_where_it_cannot_read_local_states() -> None:
+    with pytest.raises(ValueError, match="open-loop"):
+        StackelbergConfig(leader_mode="open_loop", leader_head="per_dimension")
+    with pytest.raises(ValueError, match="leader_head"):
+        method_config("ebpg", leader_head="per_dimension")
+    with pytest.raises(ValueError, match="MatchingGame"):
+        DimensionMap(object())
+    with pytest.raises(ValueError, match="features"):
+        LeaderNetwork(EDRP, EDRP.horizon + 3, (8,), "tanh", head="per_dimension")
 
 
 # ---------------------------------------------------------------------- TIRL's model
@@ -243,6 +303,7 @@ def test_checkpoint_resume_is_exact(tmp_path) -> None:
         ("leader_lr", 0.0),
         ("leader_hidden_sizes", ()),
         ("leader_activation", "gelu"),
+        ("leader_head", "shared"),
         ("leader_max_grad_norm", 0.0),
         ("entropy_coef", -0.1),
         ("l1_coef", float("nan")),

@@ -22,7 +22,8 @@ from alloc_envs.core.validation import check_choice, check_int, check_number
 @dataclass(frozen=True)
 class ResponseModelConfig(StackelbergConfig):
     """:class:`StackelbergConfig` plus the population-response model and the leader's discount,
-    shared by both baselines. Only the closed-loop leader is allowed (``leader_mode``).
+    shared by both baselines. Only the closed-loop leader is allowed (``leader_mode``), with
+    the baselines' own networks (``leader_head`` must stay ``"joint"``).
 
     Attributes:
         leader_gamma: discount of the leader's rewards per step (1: the finite-horizon sum of
@@ -55,6 +56,11 @@ class ResponseModelConfig(StackelbergConfig):
             raise ValueError(
                 f"leader_mode must be 'closed_loop' for {type(self).__name__}, "
                 f"got {self.leader_mode!r}"
+            )
+        if self.leader_head != "joint":
+            raise ValueError(
+                f"leader_head must be 'joint' for {type(self).__name__} (its leader network is "
+                f"its own), got {self.leader_head!r}"
             )
         check_number("leader_gamma", self.leader_gamma, 0.0, 1.0)
         check_int("response_history", self.response_history, 1, 1000)

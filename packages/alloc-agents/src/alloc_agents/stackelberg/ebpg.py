@@ -27,11 +27,12 @@ an action-abstraction policy gradient. The adaptation (``research/smfg-reference
   of the policy's and the critic's input.
 * **Attention over incentive dimensions** (:class:`AttentionLeaderNetwork`): one token per
   dimension (a node in EDRP, a food type in MTFG) with the dimension's local state
-  (:class:`DimensionMap`): its identity, the followers' mass now and predicted in the states
-  that can reach its sites, its share of the sites' capacity (orders, food) and the incentive
-  held on it; plus a context vector from ``[one-hot t, m_t, x_t / x_high, m_hat]``. One
-  single-head self-attention layer (with a residual) mixes the tokens, and a head per token
-  gives that dimension's Beta law. The critic is an MLP on the global input.
+  (:class:`~.dimensions.DimensionMap`, :func:`dimension_tokens`): its identity, the followers'
+  mass now and predicted in the states that can reach its sites, its share of the sites'
+  capacity (orders, food) and the incentive held on it; plus a context vector from
+  ``[one-hot t, m_t, x_t / x_high, m_hat]``. One single-head self-attention layer (with a
+  residual) mixes the tokens, and a head per token gives that dimension's Beta law.
+  The critic is an MLP on the global input.
 
 Evaluation (:meth:`EBPGLearner.policy`) plays the mean incentive at events and holds it in
 between, with the same triggers; the returned leader keeps the episode's history (reset at
@@ -57,6 +58,7 @@ from alloc_agents.stackelberg.baseline_learner import (
     IncentiveBox,
     discounted_reward_to_go,
 )
+from alloc_agents.stackelberg.dimensions import DimensionMap
 from alloc_agents.stackelberg.leader import EDGE, BoxBeta, LeaderFeatures, incentive_bounds
 from alloc_agents.stackelberg.population_model import (
     EpisodeMemory,
@@ -67,89 +69,31 @@ from alloc_agents.stackelberg.smfu import SMFU
 from alloc_envs.stackelberg.leader import no_incentive
 from alloc_envs.stackelberg.matching import MatchingGame
 
-#: Local features per token besides the one-hot identity (see :meth:`DimensionMap.tokens`).
+#: Local features per token besides the one-hot identity (see :func:`dimension_tokens`).
 LOCAL_FEATURES = 4
 
 
-def _bounded_ratio(share: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``r / (1 + r)`` with ``r = share / reference`` (0.5 at the reference; 0 where the
-    reference is 0)."""
-    ratio = np.divide(share, reference, out=np.zeros_like(share), where=reference > 0)
-    return ratio / (1.0 + ratio)
-
-
-class DimensionMap:
-    """Which sites and follower states each incentive dimension acts on, read off the game.
-
-    A site y belongs to dimension i when moving ``u_i`` changes the payoff at y at some step
-    (probed around the box's centre); a state s belongs to i when a valid action from s reaches
-    one of i's sites (``site_of``). EDRP: dimension i is zone i and its neighbourhood; MTFG:
-    food type k, its food cells and the cells next to them.
-
-    Attributes: ``sites`` ((U, Y) bool), ``states`` ((U, S) bool), ``size`` (token width,
-    U + :data:`LOCAL_FEATURES`).
-    """
-
-    def __init__(self, game: MatchingGame) -> None:
-        self.game = game
-        low = np.asarray(game.incentive_low, dtype=np.float64)
-        high = np.asarray(game.incentive_high, dtype=np.float64)
-        n_incentives = low.shape[0]
-        centre, step = (low + high) / 2.0, (high - low) / 4.0
-        x0 = game.initial_exogenous
-        sites = np.zeros((n_incentives, game.n_sites), dtype=bool)
-        for t in range(game.horizon):
-            base = game.payoff(t, x0, centre)
-            for i in range(n_incentives):
-                moved = centre.copy()
-                moved[i] += step[i]
-                sites[i] |= game.payoff(t, x0, moved) != base
-        reach = np.zeros((game.n_sites, game.n_states), dtype=bool)
-        valid = game.action_mask & (game.site_of >= 0)
-        s_idx, a_idx = np.nonzero(valid)
-        reach[game.site_of[s_idx, a_idx], s_idx] = True
-        self.sites = sites
-        self.states = (sites.astype(np.float64) @ reach.astype(np.float64)) > 0
-        self.n_incentives = n_incentives
-        self.size = n_incentives + LOCAL_FEATURES
-        self._state_weights = self.states.astype(np.float64)
-        self._state_reference = self.states.mean(axis=1)
-        self._site_weights = sites.astype(np.float64)
-        self._site_reference = sites.mean(axis=1)
-
-    def mass(self, distribution: np.ndarray) -> np.ndarray:
-        """(U,) the mass of each dimension's states relative to a uniform population, as
-        ``r / (1 + r)`` (0.5: as much as uniform)."""
-        return _bounded_ratio(self._state_weights @ distribution, self._state_reference)
-
-    def capacity(self, t: int, exogenous: np.ndarray) -> np.ndarray:
-        """(U,) each dimension's share of the sites' capacity at step t relative to an even
-        split, as ``r / (1 + r)``."""
-        capacity = np.asarray(self.game.capacity(t, exogenous), dtype=np.float64)
-        total = capacity.sum()
-        share = self._site_weights @ capacity / total if total > 0 else np.zeros(self.n_incentives)
-        return _bounded_ratio(share, self._site_reference)
-
-    def tokens(
-        self,
-        t: int,
-        distribution: np.ndarray,
-        predicted: np.ndarray,
-        exogenous: np.ndarray,
-        held: np.ndarray,
-    ) -> np.ndarray:
-        """(U, U + 4) float32 tokens: ``[one-hot i, mass(m_t)_i, mass(m_hat)_i,
-        capacity(t, x_t)_i, z_held_i]`` (``held``: the unit-box incentive being held)."""
-        local = np.stack(
-            (
-                self.mass(distribution),
-                self.mass(predicted),
-                self.capacity(t, exogenous),
-                np.asarray(held, dtype=np.float64),
-            ),
-            axis=1,
-        )
-        return np.concatenate((np.eye(self.n_incentives), local), axis=1).astype(np.float32)
+def dimension_tokens(
+    dims: DimensionMap,
+    t: int,
+    distribution: np.ndarray,
+    predicted: np.ndarray,
+    exogenous: np.ndarray,
+    held: np.ndarray,
+) -> np.ndarray:
+    """(U, U + :data:`LOCAL_FEATURES`) float32 tokens: ``[one-hot i, mass(m_t)_i,
+    mass(m_hat)_i, capacity(t, x_t)_i, z_held_i]`` (``held``: the unit-box incentive being
+    held; :class:`~.dimensions.DimensionMap` for mass and capacity)."""
+    local = np.stack(
+        (
+            dims.mass(distribution),
+            dims.mass(predicted),
+            dims.capacity(t, exogenous),
+            np.asarray(held, dtype=np.float64),
+        ),
+        axis=1,
+    )
+    return np.concatenate((np.eye(dims.n_incentives), local), axis=1).astype(np.float32)
 
 
 class AttentionLeaderNetwork(nn.Module):
@@ -291,7 +235,7 @@ class _EventLeader(abc.ABC):
         predicted /= predicted.sum()
         observed = self.features(t, distribution, exogenous)
         inputs = np.concatenate((observed, predicted)).astype(np.float32)
-        tokens = self.dims.tokens(t, distribution, predicted, exogenous, held)
+        tokens = dimension_tokens(self.dims, t, distribution, predicted, exogenous, held)
         law = self.network.distribution(
             torch.as_tensor(inputs, **to), torch.as_tensor(tokens, **to)
         )
@@ -405,7 +349,7 @@ class EBPGLearner(BaselineLearner):
         return AttentionLeaderNetwork(
             self.game,
             self.features.size + self.game.n_states,
-            self.dims.size,
+            self.dims.n_incentives + LOCAL_FEATURES,
             cfg.attention_dim,
             cfg.leader_hidden_sizes,
             cfg.leader_activation,

@@ -3,7 +3,15 @@
 **Observation** (:class:`LeaderFeatures`): ``[one-hot t (T), m_t (S), x_t / x_high (X)]``
 (float32), the public state of the step: time, the followers' distribution (empirical in the
 N-agent fidelity, generated in TIRL's) and the exogenous state scaled to [0, 1]. The open-loop
-leader (SMFU-w/o-L, reading B) sees ``one-hot t`` only.
+leader (SMFU-w/o-L, reading B) sees ``one-hot t`` only. With a per-dimension head the
+observation ends with each incentive dimension's local state (``U * LOCAL_STATE`` floats,
+:meth:`~.dimensions.DimensionMap.local_state`).
+
+**Heads** (:class:`LeaderNetwork`): ``"joint"`` (the paper's, default) maps the observation to
+the (a, b) of all U dimensions at once; ``"per_dimension"`` (ours) applies one MLP, shared by
+the dimensions, to ``[one-hot t, local state of dimension i]`` for each i. The joint head learns
+each dimension's response separately from one return per episode; the shared head pools the
+dimensions' evidence into one rule of the local state (EDRP: 63 zone charges, one rule).
 
 **Distribution** (:class:`BoxBeta`): independent Beta laws on ``z in (0, 1)^U``, one per
 incentive dimension, mapped affinely onto the game's box, ``u = low + z (high - low)``, with
@@ -30,11 +38,14 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from alloc_agents.ppo.batched import BatchedMLP
+from alloc_agents.stackelberg.dimensions import LOCAL_STATE, DimensionMap
 from alloc_envs.core.validation import check_choice
 from alloc_envs.stackelberg.game import MeanFieldGame
 
 #: What the leader observes: ``"full"`` (t, m_t, x_t) or ``"time"`` (t only: open loop).
 INPUTS = ("full", "time")
+#: The policy heads of :class:`LeaderNetwork` (module docstring).
+HEADS = ("joint", "per_dimension")
 #: Draws are kept this far inside (0, 1) so that log-densities stay finite in float32.
 EDGE = 1e-6
 
@@ -56,24 +67,34 @@ class LeaderFeatures:
     Args:
         game: the scenario's model (its horizon, state count and exogenous bounds).
         inputs: ``"full"`` or ``"time"``.
+        dimensions: append each incentive dimension's local state (``"full"`` inputs only;
+            ``ValueError`` otherwise).
     """
 
-    def __init__(self, game: MeanFieldGame, inputs: str = "full") -> None:
+    def __init__(
+        self, game: MeanFieldGame, inputs: str = "full", dimensions: DimensionMap | None = None
+    ) -> None:
         check_choice("inputs", inputs, INPUTS)
+        if dimensions is not None and inputs != "full":
+            raise ValueError("the dimensions' local state needs the full inputs (t, m_t, x_t)")
         self.horizon = game.horizon
         self.inputs = inputs
+        self.dimensions = dimensions
         high = np.asarray(game.exogenous_high, dtype=np.float64)
         self.exogenous_scale = np.divide(1.0, high, out=np.zeros_like(high), where=high > 0)
         extra = game.n_states + high.shape[0] if inputs == "full" else 0
-        self.size = game.horizon + extra
+        local = 0 if dimensions is None else dimensions.n_incentives * LOCAL_STATE
+        self.size = game.horizon + extra + local
 
     def __call__(self, t: int, distribution: np.ndarray, exogenous: np.ndarray) -> np.ndarray:
         """(F,) float32 features of step ``t`` with (S,) m_t and (X,) x_t."""
         out = np.zeros(self.size, dtype=np.float32)
         out[t] = 1.0
         if self.inputs == "full":
-            rest = np.concatenate((distribution, exogenous * self.exogenous_scale))
-            out[self.horizon :] = rest
+            parts = [distribution, exogenous * self.exogenous_scale]
+            if self.dimensions is not None:
+                parts.append(self.dimensions.local_state(t, distribution, exogenous).ravel())
+            out[self.horizon :] = np.concatenate(parts)
         return out
 
 
@@ -119,6 +140,10 @@ class LeaderNetwork(nn.Module):
         game: the scenario (incentive box; ``ValueError`` if some ``high <= low``).
         n_features: F.
         hidden_sizes, activation: the MLPs' hidden widths and activation.
+        head: ``"joint"`` or ``"per_dimension"`` (module docstring; :data:`HEADS`). The
+            per-dimension head reads the one-hot t (the first T features) and the local states
+            (the last ``U * LOCAL_STATE``, as :class:`LeaderFeatures` with ``dimensions``
+            lays them out); the value MLP reads all F features either way.
     """
 
     def __init__(
@@ -127,20 +152,45 @@ class LeaderNetwork(nn.Module):
         n_features: int,
         hidden_sizes: tuple[int, ...],
         activation: str,
+        head: str = "joint",
     ) -> None:
         super().__init__()
+        check_choice("head", head, HEADS)
         low, high = incentive_bounds(game)
         self.n_incentives = low.shape[0]
-        self.policy_net = BatchedMLP(
-            1, n_features, hidden_sizes, 2 * low.shape[0], activation, 0.01
-        )
+        self.head = head
+        self.horizon = game.horizon
+        if head == "joint":
+            self.policy_net = BatchedMLP(
+                1, n_features, hidden_sizes, 2 * self.n_incentives, activation, 0.01
+            )
+        else:
+            local = self.n_incentives * LOCAL_STATE
+            if n_features < self.horizon + local:
+                raise ValueError(
+                    f"a per-dimension head needs at least T + U * {LOCAL_STATE} = "
+                    f"{self.horizon + local} features, got {n_features}"
+                )
+            self.policy_net = BatchedMLP(
+                1, self.horizon + LOCAL_STATE, hidden_sizes, 2, activation, 0.01
+            )
         self.value_net = BatchedMLP(1, n_features, hidden_sizes, 1, activation, 1.0)
         self.register_buffer("log_width", torch.tensor(np.log(high - low), dtype=torch.float32))
 
     def distribution(self, features: Tensor) -> BoxBeta:
         """The law of the incentive for (..., F) features: batch shape (...)."""
-        raw = self.policy_net(features)
-        a, b = raw[..., : self.n_incentives], raw[..., self.n_incentives :]
+        if self.head == "joint":
+            raw = self.policy_net(features)
+            a, b = raw[..., : self.n_incentives], raw[..., self.n_incentives :]
+        else:
+            u = self.n_incentives
+            time = features[..., : self.horizon].unsqueeze(-2)
+            local = features[..., features.shape[-1] - u * LOCAL_STATE :].unflatten(
+                -1, (u, LOCAL_STATE)
+            )
+            inputs = torch.cat((time.expand(*local.shape[:-1], self.horizon), local), dim=-1)
+            raw = self.policy_net(inputs)  # (..., U, 2)
+            a, b = raw[..., 0], raw[..., 1]
         return BoxBeta(1.0 + F.softplus(a), 1.0 + F.softplus(b), self.log_width)
 
     def value(self, features: Tensor) -> Tensor:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from alloc_agents.stackelberg.dimensions import DimensionMap
 from alloc_agents.stackelberg.leader import LeaderFeatures, LeaderNetwork, MeanLeader, SampledLeader
 from alloc_agents.stackelberg.regularisers import regularised_step
 from alloc_agents.stackelberg.trainer_config import StackelbergConfig
@@ -54,11 +55,17 @@ class LeaderLearner:
         self.game = game
         self.config = config
         inputs = "time" if config.leader_mode == "open_loop" else "full"
-        self.features = LeaderFeatures(game, inputs)
+        per_dimension = config.leader_head == "per_dimension"
+        dimensions = DimensionMap(game) if per_dimension else None
+        self.features = LeaderFeatures(game, inputs, dimensions)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             network = LeaderNetwork(
-                game, self.features.size, config.leader_hidden_sizes, config.leader_activation
+                game,
+                self.features.size,
+                config.leader_hidden_sizes,
+                config.leader_activation,
+                config.leader_head,
             )
         self.network = network.to(device)
         self.device = device

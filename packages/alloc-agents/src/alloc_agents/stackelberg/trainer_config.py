@@ -16,6 +16,7 @@ from typing import Any
 from alloc_agents.options import Options, check_sizes
 from alloc_agents.ppo.config import ACTIVATIONS
 from alloc_agents.stackelberg.config import FollowerPPOConfig
+from alloc_agents.stackelberg.leader import HEADS
 from alloc_envs.core.validation import check_choice, check_int, check_number
 
 #: ``leader_mode`` values: the learned closed-loop leader (SMFU, TIRL), the learned open-loop
@@ -42,6 +43,10 @@ class StackelbergConfig(Options):
             readings of SMFU-w/o-L; :data:`LEADER_MODES`).
         leader_lr: Adam learning rate of the leader's policy and baseline.
         leader_hidden_sizes, leader_activation: the leader's MLPs.
+        leader_head: ``"joint"`` (default: one MLP gives every incentive dimension's law, the
+            paper's leader) or ``"per_dimension"`` (ours: one MLP shared by the dimensions
+            reads each one's local state; a matching game and the closed-loop leader only).
+            See :mod:`alloc_agents.stackelberg.leader`.
         leader_max_grad_norm: gradient-norm clip, applied to the policy and the baseline
             separately.
         entropy_coef: lambda, weight of the leader's entropy bonus (§4.3; 0: off).
@@ -57,6 +62,7 @@ class StackelbergConfig(Options):
     leader_lr: float = 1e-2
     leader_hidden_sizes: tuple[int, ...] = (64, 64)
     leader_activation: str = "tanh"
+    leader_head: str = "joint"
     leader_max_grad_norm: float = 1.0
     entropy_coef: float = 0.0
     l1_coef: float = 0.0
@@ -72,6 +78,12 @@ class StackelbergConfig(Options):
         sizes = check_sizes("leader_hidden_sizes", self.leader_hidden_sizes, allow_empty=False)
         object.__setattr__(self, "leader_hidden_sizes", sizes)
         check_choice("leader_activation", self.leader_activation, ACTIVATIONS)
+        check_choice("leader_head", self.leader_head, HEADS)
+        if self.leader_head != "joint" and self.leader_mode == "open_loop":
+            raise ValueError(
+                f"leader_head={self.leader_head!r} reads the dimensions' local state, which "
+                "the open-loop leader does not observe; use leader_head='joint'"
+            )
         check_number(
             "leader_max_grad_norm", self.leader_max_grad_norm, 0.0, 1e9, low_inclusive=False
         )
