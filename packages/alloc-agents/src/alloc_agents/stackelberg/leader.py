@@ -11,7 +11,9 @@ observation ends with each incentive dimension's local state (``U * LOCAL_STATE`
 the (a, b) of all U dimensions at once; ``"per_dimension"`` (ours) applies one MLP, shared by
 the dimensions, to ``[one-hot t, local state of dimension i]`` for each i. The joint head learns
 each dimension's response separately from one return per episode; the shared head pools the
-dimensions' evidence into one rule of the local state (EDRP: 63 zone charges, one rule).
+dimensions' evidence into one rule of the local state (EDRP: 63 zone charges, one rule). On
+EDRP this removes the joint head's scatter of charges but does not learn their level (measured
+in the package README, "A charge head shared by the zones").
 
 **Distribution** (:class:`BoxBeta`): independent Beta laws on ``z in (0, 1)^U``, one per
 incentive dimension, mapped affinely onto the game's box, ``u = low + z (high - low)``, with
