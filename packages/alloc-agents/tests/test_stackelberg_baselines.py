@@ -173,7 +173,8 @@ def test_m3rl_perturbs_each_dimension_with_probability_epsilon_inside_the_box() 
     assert draws[perturbed].mean() == pytest.approx(0.5, abs=0.02)  # uniform on the box
     assert (draws[perturbed] < 0.5).mean() == pytest.approx(0.5, abs=0.03)
     assert draws[~perturbed].mean() > 0.95  # the policy's own draws
-    assert np.allclose(learner.network.log_width.exp(), 0.5)  # EDRP's box is [0, 0.5]
+    width = EDRP.incentive_high - EDRP.incentive_low  # EDRP v1's box is [0, 0.75]
+    assert np.allclose(learner.network.log_width.exp().numpy(), width)
 
     quiet = M3RLLearner(EDRP, M3RLConfig(epsilon=0.0), 0, CPU).actor()
     _play(quiet, EDRP)

@@ -93,9 +93,10 @@ def test_leader_entropy_is_minus_expected_log_density_and_the_bonus_raises_it() 
         rng = np.random.default_rng(0)
         z = rng.beta(law.alpha.double().numpy(), law.beta.double().numpy(), size=(20_000, 8))
         monte_carlo = -law.log_prob(torch.as_tensor(z, dtype=torch.float32)).mean()
-        # width 0.5 in 8 dimensions: the box's log-volume enters the entropy of u
+        # the box's log-volume (8 dimensions of width 0.75) enters the entropy of u
+        width = float(EDRP.incentive_high[0] - EDRP.incentive_low[0])
         assert float(law.entropy()) == pytest.approx(float(monte_carlo), abs=0.05)
-        assert float(law.entropy()) < 8 * math.log(0.5) + 1e-6  # below the uniform law's
+        assert float(law.entropy()) < 8 * math.log(width) + 1e-6  # below the uniform law's
 
     def entropy_after(coef: float) -> float:
         learner = _learner(MTFG, entropy_coef=coef, leader_lr=0.01)

@@ -22,12 +22,19 @@ def short_evaluation(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_every_population_of_the_paper_is_a_scenario_of_both_families() -> None:
-    for family, metric in (("edrp", "orr"), ("mtfg", "cr")):
+    sets = (
+        ("edrp", "edrp", "orr", {"version": 0}),  # the first EDRP keeps its names
+        ("edrp-v1", "edrp", "orr", {"version": 1}),
+        ("mtfg", "mtfg", "cr", {}),
+    )
+    for prefix, family, metric, version in sets:
         for n in TIRL_POPULATIONS:
-            spec = SCENARIOS[f"{family}-n{n}"]
+            spec = SCENARIOS[f"{prefix}-n{n}"]
             assert spec.family == family and spec.rank_by == metric
-            assert dict(spec.env_kwargs) == {"preset": family, "n_followers": n}
+            assert dict(spec.env_kwargs) == {"preset": family, **version, "n_followers": n}
             assert spec.metric_names == (metric, "return") and spec.evaluator
+    assert get_scenario("edrp-n300").make_env().unwrapped.game.reach_hops == 1
+    assert get_scenario("edrp-v1-n300").make_env().unwrapped.game.reach_hops == 4
     env = get_scenario("mtfg-n300").make_env()
     assert env.fidelity == "n-agent" and env.population.n_followers == 300
     assert len(get_scenario("mtfg-n300").make_parallel_env().possible_agents) > 0

@@ -26,7 +26,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import parallel_api_test
 
-from alloc_envs.registration import ENVIRONMENTS
+from alloc_envs.registration import ENVIRONMENT_KWARGS, ENVIRONMENTS
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,18 @@ class Case:
     joint_views: bool = True
 
 
+def make_warnings(env_id: str) -> list[str]:
+    """The warnings ``gymnasium.make(env_id)`` must give: Gymnasium's notice when a newer
+    version of the id is registered (and nothing else)."""
+    name, version = env_id.rsplit("-v", 1)
+    if f"{name}-v{int(version) + 1}" not in ENVIRONMENTS:
+        return []
+    return [
+        f"DeprecationWarning: \x1b[33mWARN: The environment {env_id} is out of date. You should "
+        f"consider upgrading to version `v{int(version) + 1}`.\x1b[0m"
+    ]
+
+
 CASES: dict[str, Case] = {
     "alloc/RideHailing-v0": Case({"preset": "ride-hailing-1", "episode_steps": 12}, 12),
     "alloc/VaccineAllocation-v0": Case(
@@ -55,6 +67,9 @@ CASES: dict[str, Case] = {
     ),
     "alloc/RWARE-v0": Case({"preset": "rware-1", "time_limit": 10}, 10, requires="rware"),
     "alloc/EDRP-v0": Case({"preset": "edrp-small", "n_followers": 40}, 8, joint_views=False),
+    "alloc/EDRP-v1": Case(
+        {"preset": "edrp-small", "n_followers": 40, "reach_hops": 2}, 8, joint_views=False
+    ),
     "alloc/MTFG-v0": Case({"preset": "mtfg-small", "n_followers": 40}, 8, joint_views=False),
 }
 
@@ -89,11 +104,15 @@ def _load(entry_point: str) -> Any:
 
 
 def make_gym(env_id: str) -> Any:
-    return _load(ENVIRONMENTS[env_id][0])(**CASES[env_id].kwargs)
+    return _load(ENVIRONMENTS[env_id][0])(
+        **ENVIRONMENT_KWARGS.get(env_id, {}), **CASES[env_id].kwargs
+    )
 
 
 def make_parallel(env_id: str) -> Any:
-    return _load(ENVIRONMENTS[env_id][1])(**CASES[env_id].kwargs)
+    return _load(ENVIRONMENTS[env_id][1])(
+        **ENVIRONMENT_KWARGS.get(env_id, {}), **CASES[env_id].kwargs
+    )
 
 
 def _caught(fn, *args, **kwargs) -> list[str]:
@@ -248,13 +267,13 @@ def test_made_env_passes_the_passive_checker_without_warnings(env_id: str) -> No
                 step = 0
         env.close()
 
-    assert _caught(run) == []
+    assert _caught(run) == make_warnings(env_id)
 
 
 @parametrize_ids
 def test_gymnasium_make_with_module_prefix_in_a_fresh_interpreter(env_id: str, tmp_path) -> None:
-    """``alloc_envs:<id>`` works without importing alloc_envs first, warns about nothing, and
-    loads no rendering backend (pyglet: headless CI has no display)."""
+    """``alloc_envs:<id>`` works without importing alloc_envs first, warns about nothing (but a
+    newer version), and loads no rendering backend (pyglet: headless CI has no display)."""
     cls = ENVIRONMENTS[env_id][0].split(":")[1]
     script = textwrap.dedent(
         f"""
@@ -283,7 +302,8 @@ def test_gymnasium_make_with_module_prefix_in_a_fresh_interpreter(env_id: str, t
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [f"{cls} False False", "WARNINGS []"]
+    expected = [message.split(": ", 1)[1] for message in make_warnings(env_id)]
+    assert result.stdout.splitlines() == [f"{cls} False False", f"WARNINGS {expected}"]
 
 
 @parametrize_ids

@@ -168,7 +168,7 @@ def test_edrp_state_layout_busy_drivers_count_down_and_cannot_move() -> None:
     [
         (np.full(3, 0.1), r"shape \(8,\)"),
         (np.full(8, np.nan), "finite"),
-        (np.full(8, 0.9), r"outside its range \[0.0, 0.5\]"),
+        (np.full(8, 0.9), r"outside its range \[0.0, 0.75\]"),
         (np.full(8, -0.1), "outside its range"),
         (np.array(["a"] * 8), "numeric"),
         ([[0.1] * 8, [0.1]], "shape"),

@@ -123,7 +123,7 @@ def test_info_metrics_are_ratios_in_the_unit_interval(name: str) -> None:
     [
         (np.full(3, 0.1, dtype=np.float32), r"action must have shape \(8,\)"),
         (np.full(8, np.nan, dtype=np.float32), "finite"),
-        (np.full(8, 0.6, dtype=np.float32), r"action\[0\] = .* outside its range"),
+        (np.full(8, 0.8, dtype=np.float32), r"action\[0\] = .* outside its range"),
         (np.full(8, -0.01), "outside its range"),
         (["x"] * 8, "numeric"),
     ],
@@ -134,7 +134,7 @@ def test_bad_leader_actions_raise_and_change_nothing(action, message: str) -> No
     fresh.reset(seed=0)
     with pytest.raises(ValueError, match=message):
         env.step(action)
-    good = np.full(8, 0.5, dtype=np.float32)  # the upper bound itself is valid
+    good = np.full(8, 0.75, dtype=np.float32)  # the upper bound itself is valid
     a, b = env.step(good), fresh.step(good)
     np.testing.assert_array_equal(a[0]["distribution"], b[0]["distribution"])
     assert a[1] == b[1]
@@ -184,10 +184,14 @@ def test_responders_plug_in_and_are_checked() -> None:
 def test_gymnasium_make_builds_both_fidelities_with_the_default_presets() -> None:
     import alloc_envs  # noqa: F401  (registers the ids)
 
-    env = gymnasium.make("alloc/EDRP-v0")
-    assert env.unwrapped.game.n_zones == 63
+    env = gymnasium.make("alloc/EDRP-v1")
+    assert env.unwrapped.game.n_zones == 63 and env.unwrapped.game.reach_hops == 4
     assert env.observation_space["distribution"].shape == (63 * 3,)
     assert env.action_space.shape == (63,)
+    with pytest.warns(DeprecationWarning, match="EDRP-v0 is out of date"):
+        old = gymnasium.make("alloc/EDRP-v0")  # the first EDRP, kept for its results
+    assert old.unwrapped.game.reach_hops == 1 and old.unwrapped.config.premium_peak == 1.0
+    assert float(old.action_space.high.max()) == 0.5
     env = gymnasium.make("alloc/MTFG-v0", n_followers=1000)
     assert env.unwrapped.fidelity == "n-agent"
     assert env.observation_space["distribution"].shape == (100,)
@@ -235,7 +239,8 @@ def test_follower_view_observations_masks_and_leader_option() -> None:
         EDRPParallelEnv(preset="edrp-small", n_followers=20_000)
     rule = EDRPParallelEnv(preset="edrp-small", n_followers=50, leader="oversupply")
     rule.reset(seed=2)
-    assert (rule.scenario.incentive >= 0).all() and (rule.scenario.incentive <= 0.5).all()
+    high = rule.scenario.game.incentive_high
+    assert (rule.scenario.incentive >= 0).all() and (rule.scenario.incentive <= high).all()
 
 
 # ------------------------------------------------------------------ the leader moves followers
@@ -244,7 +249,7 @@ def test_follower_view_observations_masks_and_leader_option() -> None:
 def test_hand_made_rules_move_the_equilibrium_population() -> None:
     """At equilibrium, EDRP's oversupply charge raises the ORR and MTFG's value-gap bonus
     raises the collection of the type followers undervalue (and the leader's return)."""
-    edrp = edrp_game("edrp-small")
+    edrp = edrp_game("edrp-small", version=0)  # v1's Midtown premium needs other charges
     tau, tol = edrp.config.follower_temperature, edrp.config.solver_tolerance
     none = solve_equilibrium(edrp, no_incentive(edrp), temperature=tau, tolerance=tol)
     rule = solve_equilibrium(edrp, oversupply_charge(edrp), temperature=tau, tolerance=tol)
@@ -286,7 +291,8 @@ def test_bad_configs_raise_value_errors_naming_the_field(cls, kwargs, message) -
 def test_presets_overrides_and_unknown_options() -> None:
     game = edrp_game("edrp")
     assert game.n_zones == 63 and game.horizon == 36 and game.busy_levels == 3
-    assert game.n_actions == 7
+    assert game.reach_hops == 4 and game.n_actions == 25  # stay, or one of 24 zones in reach
+    assert edrp_game("edrp", version=0).n_actions == 7  # stay, or one of 6 neighbours
     three = mtfg_game("mtfg", n_types=3, follower_values=(1, 0.5, 0.2), leader_values=(0, 0, 1))
     assert three.n_incentives == 3 and three.n_sites == 12
     with pytest.raises(ValueError, match="unknown edrp option"):

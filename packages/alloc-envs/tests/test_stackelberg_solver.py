@@ -92,7 +92,7 @@ def test_closed_loop_leader_policies_are_answered_in_equilibrium() -> None:
         np.testing.assert_allclose(
             flow.incentives[t], rule(t, flow.distributions[t], flow.exogenous[t])
         )
-    assert (flow.incentives >= 0).all() and (flow.incentives <= 0.5).all()
+    assert (flow.incentives >= 0).all() and (flow.incentives <= EDRP.incentive_high).all()
 
 
 def test_warm_start_from_the_equilibrium_stops_at_once() -> None:

@@ -264,21 +264,38 @@ _STACKELBERG_METRICS = {
     "edrp": MetricSpec("orr", "ORR", unit="served / generated orders", compare="difference"),
     "mtfg": MetricSpec("cr", "CR", unit="collected / supplied food", compare="difference"),
 }
-_STACKELBERG_TEXT = {
-    "edrp": "E-hailing driver repositioning (alloc/EDRP-v0), 63 zones, {:,} drivers",
-    "mtfg": "Multi-type food gathering (alloc/MTFG-v0), 10x10, {:,} followers",
-}
-for _family, _prefix in (("edrp", "EDRP"), ("mtfg", "MTFG")):
+#: (family, prefix of the scenario names, environment kwargs, description) of the Stackelberg
+#: scenario sets. EDRP has two versions of its dynamics (alloc_envs.edrp.config.PRESETS_BY_VERSION):
+#: ``edrp-n<N>`` keeps the first (alloc/EDRP-v0) so that its results keep their name;
+#: ``edrp-v1-n<N>`` is the revised city, where the TIRL paper's suites run.
+_STACKELBERG_SETS = (
+    (
+        "edrp",
+        "edrp",
+        {"version": 0},
+        "E-hailing driver repositioning, first version (alloc/EDRP-v0: one zone per slot, no "
+        "fare premium), 63 zones, {:,} drivers",
+    ),
+    (
+        "edrp",
+        "edrp-v1",
+        {"version": 1},
+        "E-hailing driver repositioning (alloc/EDRP-v1), 63 zones, {:,} drivers",
+    ),
+    ("mtfg", "mtfg", {}, "Multi-type food gathering (alloc/MTFG-v0), 10x10, {:,} followers"),
+)
+for _family, _prefix, _kwargs, _text in _STACKELBERG_SETS:
+    _class = {"edrp": "EDRP", "mtfg": "MTFG"}[_family]
     for _n in TIRL_POPULATIONS:
         _metric = _STACKELBERG_METRICS[_family]
         register_scenario(
             Scenario(
-                name=f"{_family}-n{_n}",
-                description=_STACKELBERG_TEXT[_family].format(_n),
+                name=f"{_prefix}-n{_n}",
+                description=_text.format(_n),
                 family=_family,
-                env_entry=f"alloc_envs.{_family}:{_prefix}LeaderEnv",
-                parallel_entry=f"alloc_envs.{_family}:{_prefix}ParallelEnv",
-                env_kwargs={"preset": _family, "n_followers": _n},
+                env_entry=f"alloc_envs.{_family}:{_class}LeaderEnv",
+                parallel_entry=f"alloc_envs.{_family}:{_class}ParallelEnv",
+                env_kwargs={"preset": _family, **_kwargs, "n_followers": _n},
                 metrics=(
                     _metric,
                     MetricSpec(EPISODE_RETURN, "Leader return", unit="leader reward per episode"),

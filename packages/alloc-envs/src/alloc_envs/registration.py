@@ -24,7 +24,14 @@ ENVIRONMENTS: dict[str, tuple[str, str, str]] = {
     ),
     # Stackelberg scenarios: the Gymnasium view is the leader's, the PettingZoo views the
     # followers' (one agent per follower).
+    # EDRP-v0 keeps the first EDRP's dynamics (results made on it stay reproducible); v1 is the
+    # revised city (alloc_envs.edrp.config.PRESETS_BY_VERSION).
     "alloc/EDRP-v0": (
+        "alloc_envs.edrp.gym_env:EDRPLeaderEnv",
+        "alloc_envs.edrp.parallel_env:EDRPParallelEnv",
+        "alloc_envs.edrp.parallel_env:env",
+    ),
+    "alloc/EDRP-v1": (
         "alloc_envs.edrp.gym_env:EDRPLeaderEnv",
         "alloc_envs.edrp.parallel_env:EDRPParallelEnv",
         "alloc_envs.edrp.parallel_env:env",
@@ -48,13 +55,22 @@ ENVIRONMENTS: dict[str, tuple[str, str, str]] = {
 }
 
 
+#: Keyword arguments an id passes to its entry points (the dynamics' version where one class
+#: serves several ids).
+ENVIRONMENT_KWARGS: dict[str, dict[str, object]] = {
+    "alloc/EDRP-v0": {"version": 0},
+    "alloc/EDRP-v1": {"version": 1},
+}
+
+
 def register_environments() -> None:
     """Register every id of :data:`ENVIRONMENTS` in the Gymnasium registry and both PettingZoo
     registries (parallel and AEC), once."""
     for env_id, (gym_entry, parallel_entry, aec_entry) in ENVIRONMENTS.items():
+        kwargs = ENVIRONMENT_KWARGS.get(env_id, {})
         if env_id not in gymnasium.registry:
-            gymnasium.register(id=env_id, entry_point=gym_entry)
+            gymnasium.register(id=env_id, entry_point=gym_entry, kwargs=kwargs)
         if env_id not in pettingzoo.parallel_registry:
-            pettingzoo.register("parallel", env_id, parallel_entry)
+            pettingzoo.register("parallel", env_id, parallel_entry, kwargs=kwargs)
         if env_id not in pettingzoo.aec_registry:
-            pettingzoo.register("aec", env_id, aec_entry)
+            pettingzoo.register("aec", env_id, aec_entry, kwargs=kwargs)

@@ -147,6 +147,58 @@ class EDRPCity:
         out[rows, self.neighbors[rows, cols]] = True
         return out
 
+    def hop_distances(self) -> np.ndarray:
+        """(V, V) int64 number of hops of the shortest path between two zones (breadth-first
+        over :attr:`adjacency`); -1 between zones that no path joins."""
+        adjacency = self.adjacency
+        v = self.n_zones
+        hops = np.where(np.eye(v, dtype=bool), 0, -1).astype(np.int64)
+        frontier = np.eye(v, dtype=bool)
+        for distance in range(1, v):
+            frontier = (frontier.astype(np.int64) @ adjacency.astype(np.int64) > 0) & (hops < 0)
+            if not frontier.any():
+                break
+            hops[frontier] = distance
+        return hops
+
+    def one_slot_reach(self) -> int:
+        """The largest h >= 1 such that a trip between any two zones at most h hops apart ends
+        within its slot (``trip_steps == 1``): how far a driver gets in one slot by this city's
+        own trip durations (1 when even a neighbouring zone's trips take longer)."""
+        hops = self.hop_distances()
+        reach = 1
+        while (
+            reach < hops.max() and (self.trip_steps[(hops >= 1) & (hops <= reach + 1)] == 1).all()
+        ):
+            reach += 1
+        return reach
+
+    def reachable_zones(self, reach_hops: int) -> tuple[np.ndarray, np.ndarray]:
+        """Where a driver may reposition within ``reach_hops`` hops: (V, D') int64 target zones
+        and (V, D') int64 their hop counts, ``-1`` padded. Row v lists v's neighbours first, in
+        :attr:`neighbors`' order, then the zones 2, 3, ... hops away in increasing index order
+        (with ``reach_hops = 1`` the targets are exactly :attr:`neighbors`, padding included).
+        ``ValueError`` when
+        ``reach_hops`` exceeds the largest hop distance between two zones of the city."""
+        hops = self.hop_distances()
+        diameter = int(hops.max())
+        if not 1 <= reach_hops <= max(diameter, 1):
+            raise ValueError(
+                f"reach_hops = {reach_hops} is outside [1, {diameter}]: no two zones of this "
+                f"city are more than {diameter} hops apart"
+            )
+        rows = []
+        for zone in range(self.n_zones):
+            near = self.neighbors[zone][self.neighbors[zone] >= 0]
+            far = [np.flatnonzero(hops[zone] == d) for d in range(2, reach_hops + 1)]
+            rows.append(np.concatenate([near, *far]))
+        width = max(self.neighbors.shape[1], *(len(row) for row in rows))
+        targets = np.full((self.n_zones, width), -1, dtype=np.int64)
+        for zone, row in enumerate(rows):
+            targets[zone, : len(row)] = row
+        distance = np.where(targets >= 0, hops[np.arange(self.n_zones)[:, None], targets], -1)
+        return targets, distance
+
     def save(self, path: PathLike) -> None:
         """Write the city to ``path`` as a compressed ``.npz`` archive (no pickle)."""
         with open(path, "wb") as fh:

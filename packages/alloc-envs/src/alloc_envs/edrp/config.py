@@ -13,7 +13,7 @@ from typing import Any
 
 from alloc_envs.core.config import build_config as core_build_config
 from alloc_envs.core.config import replace_config
-from alloc_envs.core.validation import check_int, check_number
+from alloc_envs.core.validation import check_choice, check_int, check_number
 from alloc_envs.stackelberg.config import check_solver_fields
 
 
@@ -33,8 +33,18 @@ class EDRPConfig:
             most ``max_trip_steps``.
         trip_km: length scale of the gravity model of destinations (exp(-km / trip_km)).
         base_fare, fare_per_km: fare of a trip = base + per_km * max(km, zone_km / 2).
+        premium_peak: fare multiplier of trips starting at the centre of the business district
+            (Midtown) at the busiest hour; the premium fades with the distance from Midtown and
+            with the day's volume (:func:`alloc_envs.edrp.synthetic.fare_premium`). 1: every
+            fare follows the tariff.
     Game:
-        move_cost: a driver's cost of repositioning to a neighbouring zone ($ per move).
+        reach_hops: a follower may reposition to any zone within this many hops per slot
+            (1: only the neighbouring zones). ``None``: as far as the city's own trips go in one
+            slot (:meth:`~alloc_envs.edrp.city.EDRPCity.one_slot_reach`): the model drives a
+            passenger that far within a slot, so an empty driver can reposition as far. On the
+            synthetic city (20-minute slots, 15 km/h, 3 minutes of pick-up) that is 4 hops,
+            every zone up to 4 km away: 3 + 60 * 4 / 15 = 19 minutes.
+        move_cost: a driver's cost of repositioning, $ per hop.
         charge_low, charge_high: the leader's service charge per zone, a share of the fare.
     Followers' default responder (the exact solver):
         follower_temperature: entropy weight ($); solver_tolerance: target exploitability ($ per
@@ -54,9 +64,11 @@ class EDRPConfig:
     trip_km: float = 3.0
     base_fare: float = 3.0
     fare_per_km: float = 2.0
+    premium_peak: float = 2.6
+    reach_hops: int | None = None
     move_cost: float = 0.5
     charge_low: float = 0.0
-    charge_high: float = 0.5
+    charge_high: float = 0.75
     follower_temperature: float = 0.5
     solver_tolerance: float = 1e-3
     solver_max_iterations: int = 300
@@ -77,6 +89,9 @@ class EDRPConfig:
         check_number("trip_km", self.trip_km, 0.0, 1000.0, low_inclusive=False)
         check_number("base_fare", self.base_fare, 0.0, 1e4, low_inclusive=False)
         check_number("fare_per_km", self.fare_per_km, 0.0, 1e4)
+        check_number("premium_peak", self.premium_peak, 0.0, 100.0, low_inclusive=False)
+        if self.reach_hops is not None:
+            check_int("reach_hops", self.reach_hops, 1, 64)
         check_number("move_cost", self.move_cost, 0.0, 1e4)
         check_number("charge_low", self.charge_low, -10.0, 1.0)
         check_number("charge_high", self.charge_high, self.charge_low, 1.0)
@@ -87,19 +102,39 @@ class EDRPConfig:
         return replace_config(self, "edrp", changes)
 
 
-#: ``edrp``: the default 63-zone Manhattan-like city, 7:00-19:00 in 20-minute slots.
-#: ``edrp-small``: an 8-zone city, 8 slots of 10 minutes from 7:00, for tests and smoke runs.
-PRESETS: dict[str, EDRPConfig] = {
-    "edrp": EDRPConfig(),
-    "edrp-small": EDRPConfig(
-        rows=4, cols=2, horizon=8, slot_minutes=10.0, max_trip_steps=2, demand_per_driver=1.0
-    ),
+#: The EDRP presets of each version of its dynamics (the ``-v<k>`` of ``alloc/EDRP-v<k>``), as
+#: Gymnasium versions an environment whose dynamics change; results keep their version.
+#:
+#: * v1 (the latest; :class:`EDRPConfig`'s defaults): drivers reposition as far as a trip goes
+#:   in one slot, and Midtown's fares carry a premium (up to ``premium_peak`` = 2.6 at the rush
+#:   hours), so that self-interested drivers crowd Midtown and a platform's charges pay.
+#:   Calibrated on the exact equilibrium: no charge ORR 0.818, the planner's ceiling 0.954.
+#: * v0: the first EDRP: drivers move one zone per slot (about 3 km/h), fares follow the tariff
+#:   everywhere, charges up to half the fare. Its drivers' self-interest already spreads them
+#:   as the order response rate wants: no charge scores 0.815, the planner 0.868.
+#:
+#: ``edrp``: the 63-zone Manhattan-like city, 7:00-19:00 in 20-minute slots. ``edrp-small``: an
+#: 8-zone city, 8 slots of 10 minutes from 7:00, for tests and smoke runs.
+_V1 = EDRPConfig()
+_V0 = EDRPConfig(premium_peak=1.0, reach_hops=1, charge_high=0.5)
+_SMALL = {"rows": 4, "cols": 2, "horizon": 8, "slot_minutes": 10.0, "max_trip_steps": 2}
+PRESETS_BY_VERSION: dict[int, dict[str, EDRPConfig]] = {
+    0: {"edrp": _V0, "edrp-small": _V0.replace(**_SMALL, demand_per_driver=1.0)},
+    1: {"edrp": _V1, "edrp-small": _V1.replace(**_SMALL, demand_per_driver=1.0)},
 }
+LATEST_VERSION = 1
+PRESETS = PRESETS_BY_VERSION[LATEST_VERSION]
 DEFAULT_PRESET = "edrp"
 
 
 def build_config(
-    preset: str | None, config: EDRPConfig | None, overrides: dict[str, Any]
+    preset: str | None,
+    config: EDRPConfig | None,
+    overrides: dict[str, Any],
+    version: int = LATEST_VERSION,
 ) -> EDRPConfig:
-    """The config from ``config`` or ``preset`` (default ``"edrp"``), plus overrides."""
-    return core_build_config(PRESETS, DEFAULT_PRESET, preset, config, overrides, "edrp")
+    """The config from ``config`` or the ``version``'s ``preset`` (default ``"edrp"``), plus
+    overrides; ``ValueError`` for an unknown version."""
+    check_choice("version", version, tuple(PRESETS_BY_VERSION))
+    presets = PRESETS_BY_VERSION[version]
+    return core_build_config(presets, DEFAULT_PRESET, preset, config, overrides, "edrp")

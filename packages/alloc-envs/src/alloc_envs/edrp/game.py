@@ -5,14 +5,15 @@ raise the order response rate, drivers maximise their own income, TIRL paper §3
 
 * **States**: ``s = b * V + v``: zone v and remaining busy slots b in 0..B-1 (b = 0: idle;
   B = the city's longest trip in slots). S = V * B.
-* **Actions**: 0 = stay, k = 1..D = move to the k-th neighbour of the zone (D = largest degree;
-  missing neighbours are masked). Busy drivers have only action 0.
+* **Actions**: 0 = stay, k = 1..D = move to the k-th zone within ``reach_hops`` hops
+  (:meth:`EDRPCity.reachable_zones`: the neighbours first, then the zones 2, 3, ... hops away;
+  D = the largest such set, missing targets are masked). Busy drivers have only action 0.
 * **Step** (:mod:`alloc_envs.stackelberg.matching`): idle drivers move (to be available in the
   target zone y), then orders of slot t are matched with the min rule ``min(drivers(y),
   orders(y))``. A matched driver earns ``(1 - u_t(y)) f_t(y)`` (fare minus the platform's
   service charge) and is busy until it drops the passenger: next state ``(v', tau(y, v') - 1)``
   with ``v' ~ Q_t(. | y)``. An unmatched driver is idle in y at t + 1; a busy driver counts down
-  in place. A move costs ``move_cost``.
+  in place. A move costs ``move_cost`` per hop.
 * **Orders**: mean field ``rho_t(y)`` per driver; N drivers: ``Poisson(N rho_t(y))`` orders,
   so both fidelities have the same expected orders per driver.
 * **Leader**: ``u_t(y)`` in ``[charge_low, charge_high]`` per zone (U = V). Reward
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from alloc_envs.edrp.city import EDRPCity
-from alloc_envs.edrp.config import EDRPConfig, build_config
+from alloc_envs.edrp.config import LATEST_VERSION, EDRPConfig, build_config
 from alloc_envs.edrp.synthetic import synthetic_city
 from alloc_envs.stackelberg.matching import MatchingGame, SiteOutcome
 
@@ -51,11 +52,13 @@ class EDRPGame(MatchingGame):
         busy = int(city.trip_steps.max())
         self.n_zones, self.busy_levels = v, busy
         n_states = v * busy
-        degree = city.neighbors.shape[1]
-        n_actions = 1 + degree
+        #: Hops a driver may reposition per slot (the config's, or the city's one-slot reach).
+        self.reach_hops = config.reach_hops or city.one_slot_reach()
+        reach, hops = city.reachable_zones(self.reach_hops)
+        n_actions = 1 + reach.shape[1]
         idle = np.arange(v)
 
-        targets = np.concatenate([idle[:, None], city.neighbors], axis=1)  # (V, A): stay, moves
+        targets = np.concatenate([idle[:, None], reach], axis=1)  # (V, A): stay, moves
         mask = np.zeros((n_states, n_actions), dtype=bool)
         mask[:v] = targets >= 0
         mask[v:, 0] = True  # busy drivers: the no-op only
@@ -64,7 +67,7 @@ class EDRPGame(MatchingGame):
         next_state = np.repeat((np.arange(n_states) - v)[:, None], n_actions, axis=1)  # busy: b-1
         next_state[:v] = np.where(mask[:v], targets, idle[:, None])  # idle, unmatched: the target
         move_cost = np.zeros((n_states, n_actions))
-        move_cost[:v, 1:] = np.where(mask[:v, 1:], config.move_cost, 0.0)
+        move_cost[:v, 1:] = np.where(mask[:v, 1:], config.move_cost * hops, 0.0)
 
         # matched at y: drop-off zone v' ~ Q_t(.|y), busy for tau(y, v') slots -> level tau - 1
         success = np.zeros((t_max, v, n_states))
@@ -107,6 +110,13 @@ class EDRPGame(MatchingGame):
     def payoff(self, t: int, exogenous: np.ndarray, incentive: np.ndarray) -> np.ndarray:
         """The driver's share of the fare, ``(1 - u_t(y)) f_t(y)`` ($)."""
         return (1.0 - incentive) * self.city.fares[t]
+
+    def payoff_vjp(
+        self, t: int, exogenous: np.ndarray, incentive: np.ndarray, cotangent: np.ndarray
+    ) -> np.ndarray:
+        """(U,) ``cotangent @ d payoff / d incentive`` = ``-f_t * cotangent`` (the exact
+        leader gradient, :mod:`alloc_envs.stackelberg.sensitivity`)."""
+        return -self.city.fares[t] * cotangent
 
     def leader_reward(
         self, t: int, outcome: SiteOutcome, exogenous: np.ndarray, incentive: np.ndarray
@@ -153,13 +163,15 @@ CityLike = EDRPCity | str | os.PathLike | None
 def make_game(
     preset: str | None = None,
     *,
+    version: int = LATEST_VERSION,
     config: EDRPConfig | None = None,
     city: CityLike = None,
     **overrides: Any,
 ) -> EDRPGame:
-    """The EDRP model of a preset (default ``"edrp"``) or ``config``, with ``overrides`` of
+    """The EDRP model of a preset of ``version`` (default: ``"edrp"`` of the latest version;
+    :data:`~alloc_envs.edrp.config.PRESETS_BY_VERSION`) or ``config``, with ``overrides`` of
     :class:`EDRPConfig` fields, on ``city`` (default: the synthetic city of the config)."""
-    cfg = build_config(preset, config, overrides)
+    cfg = build_config(preset, config, overrides, version)
     if city is None:
         city = synthetic_city(cfg)
     elif isinstance(city, (str, os.PathLike)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alloc_envs.edrp.config import EDRPConfig
+from alloc_envs.edrp.config import LATEST_VERSION, EDRPConfig
 from alloc_envs.edrp.game import CityLike, make_game
 from alloc_envs.stackelberg.config import default_responder
 from alloc_envs.stackelberg.leader_env import LeaderEnv
@@ -16,7 +16,7 @@ class EDRPLeaderEnv(LeaderEnv):
 
     Observation: ``time`` (1,), ``distribution`` (S,) = drivers per (busy level, zone) with
     S = V * B, ``exogenous`` (V,) = orders per driver expected in each zone this slot. Action:
-    (V,) service charge per zone in ``[charge_low, charge_high]`` (default [0, 0.5] of the fare).
+    (V,) service charge per zone in ``[charge_low, charge_high]`` (v1: [0, 0.75] of the fare).
     Reward: served orders / the episode's expected orders (the return is the ORR). ``info``:
     ``orr``, ``charges`` ($ per driver; episode to date), ``step_served``, ``step_orders``
     (orders per driver), ``step_charges``, ``time``, ``follower_reward`` ($ per driver),
@@ -24,6 +24,8 @@ class EDRPLeaderEnv(LeaderEnv):
 
     Args:
         preset: ``"edrp"`` (63 zones, 36 slots of 20 minutes; the default) or ``"edrp-small"``.
+        version: the version of the dynamics whose presets apply (``alloc/EDRP-v<version>``
+            sets it; default the latest, :data:`~alloc_envs.edrp.config.LATEST_VERSION`).
         config: a full :class:`EDRPConfig` instead of a preset (not both).
         city: an :class:`~alloc_envs.edrp.city.EDRPCity` (e.g. from NYC TLC records,
             :func:`alloc_envs.edrp.tlc.load_tlc_city`) or the path of a saved one.
@@ -37,6 +39,7 @@ class EDRPLeaderEnv(LeaderEnv):
         self,
         preset: str | None = None,
         *,
+        version: int = LATEST_VERSION,
         config: EDRPConfig | None = None,
         city: CityLike = None,
         responder: FollowerResponder | None = None,
@@ -44,7 +47,7 @@ class EDRPLeaderEnv(LeaderEnv):
         render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
-        game = make_game(preset, config=config, city=city, **overrides)
+        game = make_game(preset, version=version, config=config, city=city, **overrides)
         responder = default_responder(game.config) if responder is None else responder
         super().__init__(game, responder, n_followers, render_mode)
         self.config = game.config

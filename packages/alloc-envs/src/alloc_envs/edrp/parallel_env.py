@@ -6,7 +6,7 @@ from typing import Any
 
 from pettingzoo.utils import parallel_to_aec
 
-from alloc_envs.edrp.config import EDRPConfig
+from alloc_envs.edrp.config import LATEST_VERSION, EDRPConfig
 from alloc_envs.edrp.game import CityLike, make_game
 from alloc_envs.edrp.rules import RULES
 from alloc_envs.stackelberg.leader import resolve_leader
@@ -16,16 +16,16 @@ from alloc_envs.stackelberg.parallel_env import FollowerParallelEnv
 class EDRPParallelEnv(FollowerParallelEnv):
     """EDRP with one agent per driver (spaces: :mod:`alloc_envs.stackelberg.parallel_env`).
 
-    A driver's action: 0 stay, k = 1..D move to the k-th neighbour of its zone (masked where
-    the zone has fewer neighbours; busy drivers only have 0). Reward: its fare share when
-    matched, minus ``move_cost`` when it moves ($).
+    A driver's action: 0 stay, k = 1..D move to the k-th zone within reach of its zone
+    (:class:`~alloc_envs.edrp.game.EDRPGame`; masked where the zone has fewer; busy drivers only
+    have 0). Reward: its fare share when matched, minus ``move_cost`` per hop when it moves ($).
 
     Args:
         n_followers: number of drivers N (default 32).
         leader: the platform's fixed rule: ``"none"`` (no charge, the default),
             ``"oversupply"`` (:func:`alloc_envs.edrp.rules.oversupply_charge`), a (V,) constant
             charge or a policy ``(t, m, x) -> u``.
-        preset, config, city, render_mode, **overrides: as for the Gymnasium view.
+        preset, version, config, city, render_mode, **overrides: as for the Gymnasium view.
     """
 
     metadata = {"name": "edrp_v0", "render_modes": ["ansi"], "is_parallelizable": True}
@@ -34,6 +34,7 @@ class EDRPParallelEnv(FollowerParallelEnv):
         self,
         preset: str | None = None,
         *,
+        version: int = LATEST_VERSION,
         config: EDRPConfig | None = None,
         city: CityLike = None,
         n_followers: int = 32,
@@ -41,8 +42,9 @@ class EDRPParallelEnv(FollowerParallelEnv):
         render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
-        game = make_game(preset, config=config, city=city, **overrides)
+        game = make_game(preset, version=version, config=config, city=city, **overrides)
         super().__init__(game, n_followers, resolve_leader(game, leader, RULES), render_mode)
+        self.metadata = {**self.metadata, "name": f"edrp_v{version}"}
         self.config = game.config
 
 

@@ -13,7 +13,9 @@
   with an attraction hot spot moving the other way (downtown in the morning, uptown in the
   evening) plus the Midtown hot spot.
 * **Fares and durations**: ``base_fare + fare_per_km * max(km, zone_km / 2)`` per trip (the
-  origin's mean over Q_t is its fare); a trip of ``km`` takes
+  origin's mean over Q_t is its tariff fare), times the origin's premium
+  (:func:`fare_premium`: up to ``premium_peak`` in Midtown at the rush hours, as surge pricing,
+  tips and business travel make a business district's trips pay more); a trip of ``km`` takes
   ``floor((3 + 60 km / speed_kmh) / slot_minutes) + 1`` slots, capped at ``max_trip_steps``.
 """
 
@@ -31,6 +33,10 @@ HOTSPOT_WIDTH = 0.12
 #: (hour, position) knots of the moving origin and destination hot spots (piecewise linear).
 ORIGIN_PATH = ((7.0, 0.2), (12.0, 0.45), (19.0, 0.8))
 DESTINATION_PATH = ((7.0, 0.8), (12.0, 0.45), (19.0, 0.2))
+#: Clock hours of the morning and evening rush peaks.
+RUSH_HOURS = (8.5, 18.0)
+#: Share of the Midtown fare premium that holds all day (the rest follows the rush).
+PREMIUM_ALL_DAY = 0.5
 #: Minutes of pick-up added to every trip.
 PICKUP_MINUTES = 3.0
 
@@ -46,7 +52,23 @@ def _path(hour: np.ndarray, knots: tuple[tuple[float, float], ...]) -> np.ndarra
 
 def day_profile(hour: np.ndarray) -> np.ndarray:
     """Relative order volume by clock hour: 1 plus morning (8:30) and evening (18:00) peaks."""
-    return 1.0 + 0.6 * np.exp(-0.5 * (hour - 8.5) ** 2) + 0.6 * np.exp(-0.5 * (hour - 18.0) ** 2)
+    morning, evening = RUSH_HOURS
+    return (
+        1.0
+        + 0.6 * np.exp(-0.5 * (hour - morning) ** 2)
+        + 0.6 * np.exp(-0.5 * (hour - evening) ** 2)
+    )
+
+
+def fare_premium(position: np.ndarray, hour: np.ndarray, premium_peak: float) -> np.ndarray:
+    """(T, V) fare multiplier of trips starting at ``position`` (V,) down the island at clock
+    ``hour`` (T,): ``1 + (premium_peak - 1) * b(v) * (PREMIUM_ALL_DAY + (1 - PREMIUM_ALL_DAY)
+    r(t))``, where ``b`` is the Midtown bump (1 at its centre) and ``r`` the day's volume above
+    its base, scaled to 1 at the busier rush hour (:func:`day_profile`): half of the premium
+    holds all day, half comes with the rush. ``premium_peak = 1``: no premium anywhere."""
+    rush = (day_profile(hour) - 1.0) / (day_profile(np.array(RUSH_HOURS)).max() - 1.0)
+    level = PREMIUM_ALL_DAY + (1.0 - PREMIUM_ALL_DAY) * rush
+    return 1.0 + (premium_peak - 1.0) * level[:, None] * _bump(position, MIDTOWN)[None, :]
 
 
 def compact_neighbors(grid: HexGrid) -> np.ndarray:
@@ -56,18 +78,32 @@ def compact_neighbors(grid: HexGrid) -> np.ndarray:
     return np.take_along_axis(nb, order, axis=1)
 
 
+def _positions(config: EDRPConfig) -> np.ndarray:
+    """(V,) each zone's position down the island, 0 (north) to 1 (south)."""
+    rows = np.arange(config.rows * config.cols) // config.cols
+    return rows / max(config.rows - 1, 1)
+
+
+def _slot_hours(config: EDRPConfig) -> np.ndarray:
+    """(T,) the clock hour at the middle of each slot."""
+    return config.start_hour + (np.arange(config.horizon) + 0.5) * config.slot_minutes / 60.0
+
+
+def city_premiums(config: EDRPConfig) -> np.ndarray:
+    """(T, V) the fare premium of every zone and slot of the synthetic city of ``config``
+    (:func:`fare_premium`): its fares over the tariff's."""
+    return fare_premium(_positions(config), _slot_hours(config), config.premium_peak)
+
+
 def synthetic_city(config: EDRPConfig) -> EDRPCity:
     """The synthetic city of ``config`` (deterministic given the config)."""
     grid = HexGrid(config.rows, config.cols)
     v = grid.n_cells
     centres = grid.centres * (config.zone_km / np.sqrt(3.0))  # neighbours are sqrt(3) apart
     km = np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1))
-    rows = np.arange(v) // config.cols
-    position = rows / max(config.rows - 1, 1)
+    position = _positions(config)
     noise = np.random.default_rng(config.city_seed).lognormal(0.0, 0.25, size=v)
-
-    t = np.arange(config.horizon)
-    hour = config.start_hour + (t + 0.5) * config.slot_minutes / 60.0
+    hour = _slot_hours(config)
     origin_centre = _path(hour, ORIGIN_PATH)[:, None]
     dest_centre = _path(hour, DESTINATION_PATH)[:, None]
     origins = (0.3 + _bump(position, MIDTOWN) + 1.5 * _bump(position, origin_centre)) * noise
@@ -80,6 +116,7 @@ def synthetic_city(config: EDRPConfig) -> EDRPCity:
 
     fare_of_trip = config.base_fare + config.fare_per_km * np.maximum(km, config.zone_km / 2)
     fares = np.einsum("tvw,vw->tv", destinations, fare_of_trip)
+    fares = fares * city_premiums(config)
     minutes = PICKUP_MINUTES + 60.0 * km / config.speed_kmh
     trip_steps = np.minimum(np.floor(minutes / config.slot_minutes) + 1, config.max_trip_steps)
     return EDRPCity(
