@@ -12,8 +12,9 @@ on resume) and ``history`` (the logged rows).
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -66,11 +67,38 @@ def save(path: Path, payload: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def read_tensors(source: str | Path | BinaryIO, name: str, device: str = "cpu") -> Any:
+    """``torch.load(source, weights_only=True)`` onto ``device``: tensors and plain containers
+    only, so no file can run code. ``name`` (the file, or the file and entry) is named in the
+    ``ValueError`` for an empty, truncated, non-torch or refused file."""
+    try:
+        return torch.load(source, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" in str(exc).lower():
+            raise ValueError(
+                f"{name}: refused: it holds objects other than tensors and plain containers, "
+                "which could run code when loaded (torch.load weights_only=True)"
+            ) from None
+        raise ValueError(f"{name}: not a torch file ({_first_line(exc)})") from None
+    except EOFError:
+        raise ValueError(f"{name}: empty or cut off (no torch data)") from None
+    except RuntimeError as exc:
+        raise ValueError(f"{name}: truncated or not a torch file ({_first_line(exc)})") from None
+    except (KeyError, ValueError, UnicodeDecodeError, OSError) as exc:
+        raise ValueError(f"{name}: not a torch file ({type(exc).__name__}: {exc})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def load(path: Path) -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True`` onto the CPU."""
+    """Read a checkpoint with ``weights_only=True`` onto the CPU; ``ValueError`` naming the file
+    when it is missing, empty, truncated, foreign or holds anything but tensors and plain data."""
     if not Path(path).exists():
         raise ValueError(f"checkpoint {str(path)!r} does not exist")
-    data = torch.load(path, map_location="cpu", weights_only=True)
+    data = read_tensors(path, f"checkpoint {str(path)!r}")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"{str(path)!r} is not an alloc-agents PPO checkpoint (format {FORMAT})")
     return data
