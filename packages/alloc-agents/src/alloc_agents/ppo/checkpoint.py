@@ -22,6 +22,13 @@ import torch
 FORMAT = 1
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed: missing, empty, truncated, not a torch file, refused
+    (it holds more than tensors and plain data), another format, or another run's (its config,
+    seed, environment or method differ). Callers that own the file may set it aside and start
+    over (``alloc-bench`` does)."""
+
+
 def rng_state() -> dict[str, Any]:
     """torch (CPU, CUDA) and numpy global generator states as tensors / plain values.
 
@@ -94,11 +101,17 @@ def _first_line(exc: BaseException) -> str:
 
 
 def load(path: Path) -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True`` onto the CPU; ``ValueError`` naming the file
-    when it is missing, empty, truncated, foreign or holds anything but tensors and plain data."""
+    """Read a checkpoint with ``weights_only=True`` onto the CPU; :class:`CheckpointError` (a
+    ``ValueError``) naming the file when it is missing, empty, truncated, foreign or holds
+    anything but tensors and plain data."""
     if not Path(path).exists():
-        raise ValueError(f"checkpoint {str(path)!r} does not exist")
-    data = read_tensors(path, f"checkpoint {str(path)!r}")
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        data = read_tensors(path, f"checkpoint {str(path)!r}")
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(f"{str(path)!r} is not an alloc-agents PPO checkpoint (format {FORMAT})")
+        raise CheckpointError(
+            f"{str(path)!r} is not an alloc-agents PPO checkpoint (format {FORMAT})"
+        )
     return data
