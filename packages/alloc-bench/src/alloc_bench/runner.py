@@ -20,6 +20,7 @@ from alloc_bench.config import RunConfig
 from alloc_bench.errors import BenchError
 from alloc_bench.executors import check_executor, default_jobs, execute
 from alloc_bench.output import write_atomic
+from alloc_bench.rows import damage, describe_row
 from alloc_bench.scenarios import get_scenario
 from alloc_bench.store import Store, artifacts_dir
 from alloc_bench.suites import Suite
@@ -31,11 +32,14 @@ Progress = Callable[[int, int, dict[str, Any], float], None]
 
 @dataclass
 class Plan:
-    """What an invocation will do with a suite's runs."""
+    """What an invocation will do with a suite's runs. ``damaged``: warnings for the finished
+    rows that are damaged (:func:`alloc_bench.rows.damage`) and will run again (their configs
+    are in ``pending``)."""
 
     pending: list[RunConfig] = field(default_factory=list)
     finished: list[RunConfig] = field(default_factory=list)
     not_implemented: list[tuple[RunConfig, str]] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -56,7 +60,8 @@ class RunSummary:
 
 
 def plan_suite(suite: Suite, store: Store, force: bool = False) -> Plan:
-    """Sort the suite's runs into pending, finished (skipped) and not implemented."""
+    """Sort the suite's runs into pending, finished (skipped) and not implemented; a damaged
+    finished row is pending again (module doc of :mod:`alloc_bench.rows`)."""
     plan = Plan()
     implemented = []
     for spec in suite.runs:
@@ -66,9 +71,18 @@ def plan_suite(suite: Suite, store: Store, force: bool = False) -> Plan:
                 implemented.append(config)
             else:
                 plan.not_implemented.append((config, status.reason))
-    done = set() if force else store.finished(c.config_hash for c in implemented)
+    rows = {} if force else store.rows(c.config_hash for c in implemented)
     for config in implemented:
-        (plan.finished if config.config_hash in done else plan.pending).append(config)
+        row = rows.get(config.config_hash)
+        if row is None or row["status"] != "finished":
+            plan.pending.append(config)
+            continue
+        problem = damage(row, get_scenario(config.scenario).metric_names)
+        if problem is None:
+            plan.finished.append(config)
+        else:
+            plan.pending.append(config)
+            plan.damaged.append(f"{describe_row(row)}, column {problem[0]}: {problem[1]}")
     return plan
 
 
