@@ -210,6 +210,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 progress=printer.run,
                 on_plan=printer.plan,
                 ray_address=args.ray_address,
+                on_interrupt=printer.interrupted,
             )
         except KeyboardInterrupt:
             err.write(

@@ -10,6 +10,7 @@ as it arrives. Aggregation over seeds happens at report time (:mod:`alloc_bench.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -108,6 +109,7 @@ def run_suite(
     progress: Progress | None = None,
     ray_address: str | None = None,
     on_plan: Callable[[Plan, int], None] | None = None,
+    on_interrupt: Callable[[int], None] | None = None,
 ) -> RunSummary:
     """Execute the suite's pending runs into ``store`` (module doc).
 
@@ -120,6 +122,10 @@ def run_suite(
         progress: called after each executed run.
         ray_address: a running Ray cluster's address (``executor="ray"``).
         on_plan: called once with the plan and the number of parallel runs, before running.
+        on_interrupt: called with the number of runs in progress when an interrupt
+            (``KeyboardInterrupt``, e.g. SIGINT to this process) arrives: their outcomes are
+            then awaited and recorded (a second interrupt stops them) before the interrupt
+            propagates; runs not started stay ``running`` in the store and run next time.
     """
     if jobs is not None and jobs < 1:
         raise BenchError(f"--jobs must be >= 1, got {jobs}")
@@ -136,20 +142,41 @@ def run_suite(
     check_options(plan.pending)
     workdir = artifacts_dir(store.path)
     store.mark_running(plan.pending)
-    outcomes = execute(
+    execution = execute(
         plan.pending, workdir=workdir, jobs=workers, executor=executor, ray_address=ray_address
     )
-    for outcome in outcomes:
+    unrecorded: list[dict[str, Any]] = []
+
+    def keep(outcome: dict[str, Any]) -> None:
+        unrecorded.append(outcome)
         try:
             write_run_log(workdir, outcome)
         except OSError as exc:  # the result matters more than its log: keep going
             summary.log_errors.append(f"{outcome['config_hash']}: {exc}")
         store.record(outcome)
+        unrecorded.remove(outcome)
         summary.executed += 1
         if outcome["status"] != "finished":
             summary.failed.append(outcome)
         if progress is not None:
             progress(summary.executed, len(plan.pending), outcome, time.perf_counter() - start)
+
+    try:
+        for outcome in execution:
+            keep(outcome)
+    except KeyboardInterrupt:
+        # Keep what is done or under way: the outcome being recorded, then the runs in progress.
+        if on_interrupt is not None:
+            on_interrupt(execution.in_progress())
+        try:
+            for outcome in itertools.chain(list(unrecorded), execution.finish_running()):
+                keep(outcome)
+        except KeyboardInterrupt:  # a second interrupt: stop now
+            execution.close(kill=True)
+            raise
+        raise
+    finally:
+        execution.close()
     summary.wall_time_s = time.perf_counter() - start
     return summary
 
