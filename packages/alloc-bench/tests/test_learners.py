@@ -123,7 +123,7 @@ def test_a_checkpoint_that_cannot_be_resumed_is_set_aside_and_the_run_starts_ove
             assert aside.read_bytes() == planted
             assert (folder / "checkpoint.pt").exists()  # the new run's own
             log = (folder / "run.log").read_text()
-            reason = "empty or cut off" if seed == 0 else "seed differs"
+            reason = ": empty" if seed == 0 else "seed differs"
             assert "could not resume from checkpoint.pt" in log and reason in log
             assert f"set it aside as {aside.name} and started over" in log
             folders.append(folder)

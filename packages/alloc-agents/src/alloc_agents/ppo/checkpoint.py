@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import zipfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -77,7 +78,18 @@ def save(path: Path, payload: dict[str, Any]) -> None:
 def read_tensors(source: str | Path | BinaryIO, name: str, device: str = "cpu") -> Any:
     """``torch.load(source, weights_only=True)`` onto ``device``: tensors and plain containers
     only, so no file can run code. ``name`` (the file, or the file and entry) is named in the
-    ``ValueError`` for an empty, truncated, non-torch or refused file."""
+    ``ValueError`` for an empty, truncated, non-torch or refused file (``torch.save`` writes a
+    zip archive: anything else is not one of its files)."""
+    if not zipfile.is_zipfile(source):
+        empty = _size(source) == 0
+        raise ValueError(
+            f"{name}: empty"
+            if empty
+            else f"{name}: not a torch file (torch.save writes a zip "
+            "archive; this one is cut off or another format)"
+        )
+    if not isinstance(source, str | Path):
+        source.seek(0)
     try:
         return torch.load(source, map_location=device, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -87,12 +99,17 @@ def read_tensors(source: str | Path | BinaryIO, name: str, device: str = "cpu") 
                 "which could run code when loaded (torch.load weights_only=True)"
             ) from None
         raise ValueError(f"{name}: not a torch file ({_first_line(exc)})") from None
-    except EOFError:
-        raise ValueError(f"{name}: empty or cut off (no torch data)") from None
-    except RuntimeError as exc:
-        raise ValueError(f"{name}: truncated or not a torch file ({_first_line(exc)})") from None
+    except (RuntimeError, EOFError) as exc:
+        raise ValueError(f"{name}: truncated or damaged ({_first_line(exc)})") from None
     except (KeyError, ValueError, UnicodeDecodeError, OSError) as exc:
         raise ValueError(f"{name}: not a torch file ({type(exc).__name__}: {exc})") from None
+
+
+def _size(source: str | Path | BinaryIO) -> int:
+    """Bytes in a path or a seekable file object."""
+    if isinstance(source, str | Path):
+        return Path(source).stat().st_size
+    return source.seek(0, os.SEEK_END)
 
 
 def _first_line(exc: BaseException) -> str:
