@@ -18,15 +18,17 @@ config, so ``--jobs 1``, ``--jobs N`` and Ray give identical metrics.
 
 :func:`execute` returns an :class:`Execution`: iterate it for the outcomes; after an interrupt
 (``KeyboardInterrupt``), :meth:`Execution.finish_running` starts nothing new and yields the
-outcomes of the runs already in progress as they finish (process pool: the workers did not get
-the signal when it was sent to the parent alone; Ray: in-progress tasks are cancelled and run
-again next time), so that their results are kept; :meth:`Execution.close` ends it.
+outcomes of the runs already in progress as they finish (process pool: the workers ignore
+SIGINT, so Ctrl-C to the whole process group and SIGINT to the parent alone are the same; Ray:
+in-progress tasks are cancelled and run again next time), so that their results are kept;
+:meth:`Execution.close` ends it (``kill=True``: at once, for a second interrupt).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -133,8 +135,11 @@ def exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
 
 
 def init_worker(parent_pid: int, threads: int) -> None:
-    """Pool-worker initializer: :func:`exit_with_parent`, and ``threads`` math-library threads
-    (read by torch and numpy's BLAS when they are first imported) unless the user set them."""
+    """Pool-worker initializer: :func:`exit_with_parent`, SIGINT ignored (Ctrl-C in a terminal
+    reaches the whole process group: the parent decides, and waits for the runs in progress or
+    stops the workers), and ``threads`` math-library threads (read by torch and numpy's BLAS
+    when they are first imported) unless the user set them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_with_parent(parent_pid)
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, str(threads))
