@@ -38,8 +38,10 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 
 # ------------------------------------------------------------------------------ damaged files
 def _garbage_on_a_page(data: bytes) -> bytes:
+    """300 bytes of garbage over the start (header and cell pointers) of the runs table's root
+    page (page 3 of a new store: 1 is the schema, 2 the schema_version table)."""
     out = bytearray(data)
-    out[2 * PAGE + 50 : 2 * PAGE + 350] = b"\xde\xad" * 150
+    out[2 * PAGE : 2 * PAGE + 300] = b"\xde\xad" * 150
     return bytes(out)
 
 
