@@ -162,8 +162,9 @@ class PoolExecution(Execution):
 
     def _completed(self) -> Iterator[dict[str, Any]]:
         while self._pending:
-            done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
-            for future in done:
+            done, _ = wait(self._pending, return_when=FIRST_COMPLETED)
+            for future in done:  # one at a time: an interrupt leaves the rest to finish_running
+                self._pending.discard(future)
                 yield future.result()
 
     def in_progress(self) -> int:
@@ -171,8 +172,8 @@ class PoolExecution(Execution):
         return sum(1 for future in self._pending if future.running())
 
     def finish_running(self) -> Iterator[dict[str, Any]]:
-        """Cancel the runs not started; the outcomes of the others as they finish (a worker
-        interrupted too, by Ctrl-C to the whole process group, gives none)."""
+        """Cancel the runs not started; the outcomes of the others (finished or in progress)
+        as they finish."""
         running = {future for future in self._pending if not future.cancel()}
         self._pending = set()
         for future in as_completed(running):
