@@ -32,3 +32,11 @@ def tiny() -> Suite:
 def store(tmp_path: Path) -> Iterator[Store]:
     with Store(tmp_path / "store.sqlite") as opened:
         yield opened
+
+
+@pytest.fixture
+def tiny_file(tmp_path: Path) -> Path:
+    """The tiny suite as a TOML file."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_TEXT)
+    return path

@@ -21,6 +21,9 @@ from alloc_bench.learners import (
 )
 from alloc_bench.methods import LEARNED
 from alloc_bench.plots import plot_group_counts
+from alloc_bench.runner import run_suite
+from alloc_bench.store import Store, artifacts_dir
+from alloc_bench.suites import parse_suite
 
 
 def test_role_as_state_is_the_role_as_state_strategy_with_ippo() -> None:
@@ -85,3 +88,42 @@ def test_dyps_with_m_groups_trains_dyps_with_n_groups_and_is_plotted_against_m(
     sweep = [*alone, result("DyPS+IPPO", 7.0), result("DyPS-M6+IPPO", 4.0, "failed")]
     assert plot_group_counts("ride-hailing-2", sweep, path) == path
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+LEARNED_SUITE = """
+name = "learned"
+description = "PS+IPPO, one iteration of 12 steps"
+[[runs]]
+scenarios = ["ride-hailing-1"]
+methods = ["PS+IPPO"]
+seeds = "{seed}"
+train_steps = 12
+options = {{ episode_steps = 12 }}
+"""
+
+
+def test_a_checkpoint_that_cannot_be_resumed_is_set_aside_and_the_run_starts_over(
+    tmp_path: Path,
+) -> None:
+    """An empty ``checkpoint.pt`` (a run killed while writing it), then another run's checkpoint,
+    in a run folder: each is renamed beside it (same bytes), the run log says so and the run
+    finishes, instead of failing on every retry."""
+    with Store(tmp_path / "store.sqlite") as store:
+        folders = []
+        for seed, planted in ((0, b""), (1, None)):
+            suite = parse_suite(LEARNED_SUITE.format(seed=seed), "learned.toml")
+            folder = artifacts_dir(store.path) / suite.configs()[0].config_hash
+            folder.mkdir(parents=True)
+            if planted is None:  # seed 0's checkpoint: another run's (its seed differs)
+                planted = (folders[0] / "checkpoint.pt").read_bytes()
+            (folder / "checkpoint.pt").write_bytes(planted)
+            summary = run_suite(suite, store, jobs=1)
+            assert summary.executed == 1 and not summary.failed, summary.failed
+            (aside,) = folder.glob("checkpoint.unusable-*.pt")
+            assert aside.read_bytes() == planted
+            assert (folder / "checkpoint.pt").exists()  # the new run's own
+            log = (folder / "run.log").read_text()
+            reason = ": empty" if seed == 0 else "seed differs"
+            assert "could not resume from checkpoint.pt" in log and reason in log
+            assert f"set it aside as {aside.name} and started over" in log
+            folders.append(folder)

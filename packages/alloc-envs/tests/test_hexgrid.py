@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alloc_envs.core.hexgrid import N_DIRECTIONS, HexGrid
+from alloc_envs.core.hexgrid import MAX_CELLS, N_DIRECTIONS, HexGrid
+from alloc_envs.core.memory import LIMIT_VARIABLE
 
 sizes = st.integers(min_value=1, max_value=9)
 GRID_SETTINGS = settings(max_examples=40, deadline=None)
@@ -222,3 +223,14 @@ def test_bad_sizes_raise_value_error(rows, cols, field: str) -> None:
 def test_numpy_integer_sizes_are_accepted() -> None:
     grid = HexGrid(np.int64(2), np.int32(3))
     assert grid.n_cells == 6
+
+
+def test_grid_size_limits_are_checked_before_allocating(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match=r"at most 4,194,304 cells, got 1000000 x 1000000"):
+        HexGrid(10**6, 10**6)
+    assert HexGrid(1, MAX_CELLS).n_cells == MAX_CELLS
+    monkeypatch.setenv(LIMIT_VARIABLE, "1")
+    grid = HexGrid(250, 250)  # the per-cell arrays are fine; the (G, G) table is not
+    assert grid.neighbors.shape == (62_500, N_DIRECTIONS)
+    with pytest.raises(ValueError, match=r"HexGrid.distances with 250 x 250 cells needs about 29"):
+        _ = grid.distances

@@ -24,7 +24,7 @@ import gymnasium
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-from pettingzoo.test import parallel_api_test
+from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 from alloc_envs.registration import ENVIRONMENT_KWARGS, ENVIRONMENTS
 
@@ -216,6 +216,13 @@ def test_gymnasium_check_env_without_warnings(env_id: str) -> None:
 def test_pettingzoo_parallel_api_test_without_warnings(env_id: str) -> None:
     num_cycles = 3 * CASES[env_id].max_steps
     assert _caught(parallel_api_test, make_parallel(env_id), num_cycles=num_cycles) == []
+
+
+@parametrize_ids
+def test_pettingzoo_parallel_seed_test(env_id: str) -> None:
+    """PettingZoo's seed test: two instances reset with one seed and fed the same sampled actions
+    (sampled without the action mask) give identical episodes."""
+    parallel_seed_test(lambda: make_parallel(env_id), num_cycles=CASES[env_id].max_steps)
 
 
 #: Further third-party presets whose spaces differ from the cases above: the two checkers run on

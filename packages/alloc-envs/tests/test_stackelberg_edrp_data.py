@@ -193,6 +193,10 @@ def test_tlc_loader_errors_name_the_problem(tmp_path: Path, tlc_files) -> None:
     for path, message in cases:
         with pytest.raises(ValueError, match=message):
             load_tlc_city(trips_path, path)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"LocationID,NeighborID\n4,12\n12,\xe913\n")
+    with pytest.raises(ValueError, match=r"latin.csv, line 3, byte column 4: .*not UTF-8"):
+        load_tlc_city(trips_path, latin)
     no_fare = write_trips(tmp_path / "nofare.csv", [], [c for c in YELLOW if c != "fare_amount"])
     with pytest.raises(ValueError, match=r"missing TLC column.*fare_amount"):
         load_tlc_city(no_fare, adjacency)

@@ -220,15 +220,10 @@ def test_follower_view_observations_masks_and_leader_option() -> None:
         assert own[state] == 1.0 and own.sum() == 1.0
         np.testing.assert_array_equal(obs[agent]["action_mask"], game.action_mask[state])
         np.testing.assert_allclose(obs[agent]["observation"][-2:], bonus)
-    blocked = np.flatnonzero(obs["follower_0"]["action_mask"] == 0)
-    if blocked.size:
-        actions = {a: 0 for a in par.agents}
-        actions["follower_0"] = int(blocked[0])
-        with pytest.raises(ValueError, match="masked"):
-            par.step(actions)
     _, rewards, _, _, infos = par.step({a: 0 for a in par.agents})  # staying is always valid
     assert all(isinstance(r, float) for r in rewards.values())
     assert set(infos["follower_0"]) >= {"cr", "cr_per_type", "leader_reward", "time"}
+    assert infos["follower_0"]["masked_actions"] == 0
     assert par.state().shape == par.state_space.shape
     const = EDRPParallelEnv(preset="edrp-small", n_followers=4, leader=np.full(8, 0.25))
     const.reset(seed=1)
@@ -237,6 +232,34 @@ def test_follower_view_observations_masks_and_leader_option() -> None:
         EDRPParallelEnv(preset="edrp-small", leader="surge")
     with pytest.raises(ValueError, match="n_followers"):
         EDRPParallelEnv(preset="edrp-small", n_followers=20_000)
+    with pytest.raises(ValueError, match=r"n_followers must be an integer .* got '32'"):
+        MTFGParallelEnv(preset="mtfg-small", n_followers="32")
+
+
+@pytest.mark.parametrize("make", [EDRPParallelEnv, MTFGParallelEnv], ids=["edrp", "mtfg"])
+def test_a_masked_action_is_played_as_staying_and_counted(make) -> None:
+    """The PettingZoo follower view plays a masked action as the state's first valid one (stay)
+    and reports how many there were; the episode goes on exactly as if they had stayed."""
+    preset = "edrp-small" if make is EDRPParallelEnv else "mtfg-small"
+    masked_env, stay_env = make(preset=preset, n_followers=30), make(preset=preset, n_followers=30)
+    obs, _ = masked_env.reset(seed=3)
+    stay_env.reset(seed=3)
+    actions, stays, n_masked = {}, {}, 0
+    for agent in masked_env.agents:
+        blocked = np.flatnonzero(obs[agent]["action_mask"] == 0)
+        actions[agent] = int(blocked[0]) if blocked.size else 0
+        stays[agent] = 0
+        n_masked += int(blocked.size > 0)
+    assert n_masked > 0  # the test exercises masked actions
+    got = masked_env.step(actions)
+    want = stay_env.step(stays)
+    assert got[1] == want[1]  # rewards
+    for agent in masked_env.agents:
+        np.testing.assert_array_equal(got[0][agent]["observation"], want[0][agent]["observation"])
+    assert got[4]["follower_0"]["masked_actions"] == n_masked
+    assert want[4]["follower_0"]["masked_actions"] == 0
+    with pytest.raises(ValueError, match="not in"):
+        masked_env.step({a: 99 for a in masked_env.agents})  # out of range is still an error
     rule = EDRPParallelEnv(preset="edrp-small", n_followers=50, leader="oversupply")
     rule.reset(seed=2)
     high = rule.scenario.game.incentive_high

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import gzip
 import logging
+import math
 import re
 import sys
+import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from alloc_envs.core.hexgrid import HexGrid
+from alloc_envs.ride_hailing.geo_index import GeoIndex
 from alloc_envs.ride_hailing.trips import (
     CHENGDU_BBOX,
     TripTable,
@@ -437,6 +440,112 @@ def test_tlc_malformed_rows(tmp_path: Path) -> None:
         load_nyc_tlc(f, GRID, zone_cells=ZONE_MAP)
 
 
+def test_tlc_timestamps_with_a_utc_offset_keep_their_wall_clock_time(tmp_path: Path) -> None:
+    """A trip stamped 00:05 with an offset starts at 00:05 of its own day (not converted to UTC,
+    which would move it to the previous day), without a warning."""
+    rows = [
+        yellow_zone_row("2016-07-01T00:05:00+05:00", "2016-07-01T00:25:00+05:00", 1, 2, "12.5"),
+        yellow_zone_row("2016-07-02 23:59:59-0400", "2016-07-03 00:10:00-0400", 2, 3, "9"),
+        yellow_zone_row("2016-07-01 10:00:00Z", "2016-07-01 10:20:00Z", 1, 2, "7"),
+    ]
+    f = write(tmp_path / "offsets.csv", [YELLOW_ZONE_HEADER, *rows])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = load_nyc_tlc(f, GRID, zone_cells=ZONE_MAP)
+    assert table.day_labels == ("2016-07-01", "2016-07-02")
+    np.testing.assert_array_equal(table.day, [0, 1, 0])
+    np.testing.assert_array_equal(table.step, [0, 143, 60])
+    np.testing.assert_array_equal(table.duration, [3, 2, 3])
+    for odd in ("+5h", "+05:00:00"):
+        bad = write(tmp_path / "bad.csv", [YELLOW_ZONE_HEADER, rows[0].replace("+05:00", odd, 1)])
+        with pytest.raises(ValueError, match=r"bad.csv, line 2: .*tpep_pickup_datetime"):
+            load_nyc_tlc(bad, GRID, zone_cells=ZONE_MAP)
+
+
+#: pyarrow converts named time zones with the system's tz database.
+NEEDS_TZDATA = pytest.mark.skipif(
+    not Path("/usr/share/zoneinfo/America/New_York").exists(), reason="no tz database"
+)
+
+
+@pytest.mark.parametrize("zone", ["-04:00", pytest.param("America/New_York", marks=NEEDS_TZDATA)])
+def test_tlc_parquet_time_zone_aware_timestamps_are_local_wall_clock(tmp_path: Path, zone) -> None:
+    """Instants stored in UTC with a time zone are read as the wall-clock time in that zone:
+    04:05 UTC on 2016-07-01 is 00:05 in New York (EDT, UTC-4)."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    utc = np.array(["2016-07-01T04:05:00", "2016-07-03T03:59:59"], dtype="datetime64[us]")
+    dropoff = utc + np.array([1200, 601]).astype("timedelta64[s]")
+    table = pa.table(
+        {
+            "tpep_pickup_datetime": pa.array(utc, pa.timestamp("us", tz=zone)),
+            "tpep_dropoff_datetime": pa.array(dropoff, pa.timestamp("us", tz=zone)),
+            "PULocationID": pa.array([1, 2], pa.int32()),
+            "DOLocationID": pa.array([2, 3], pa.int32()),
+            "fare_amount": pa.array([12.5, 9.0], pa.float64()),
+        }
+    )
+    f = tmp_path / "tz.parquet"
+    pq.write_table(table, f)
+    check_zone_table(load_nyc_tlc(f, GRID, zone_cells=ZONE_MAP))
+
+
+def test_absurd_finite_prices_are_refused_naming_the_row_and_column(tmp_path: Path) -> None:
+    huge = yellow_zone_row("2016-07-01 00:05:00", "2016-07-01 00:25:00", 1, 2, "1.5e21")
+    f = write(tmp_path / "huge.csv", [YELLOW_ZONE_HEADER, YELLOW_ZONE_ROWS[0], huge])
+    with pytest.raises(ValueError, match=r"huge.csv, line 3: fare_amount is 1.5e\+21, beyond"):
+        load_nyc_tlc(f, GRID, zone_cells=ZONE_MAP)
+    d = write(tmp_path / "order_huge", [didi_line(*TRIP_A), didi_line(*TRIP_B[:4], "2e21")])
+    with pytest.raises(ValueError, match=r"order_huge, line 2: reward_units is 2e\+21, beyond"):
+        load_didi_gaia(d, GRID, DIDI_BBOX)
+
+
+def test_unreadable_trip_files_name_the_file(tmp_path: Path) -> None:
+    text = "\n".join([YELLOW_ZONE_HEADER, *YELLOW_ZONE_ROWS[:2]]) + "\n"
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(gzip.compress(text.encode())[:-12])
+    with pytest.raises(ValueError, match=r"cut.csv.gz: a cut-off or corrupt gzip file"):
+        load_nyc_tlc(cut, GRID, zone_cells=ZONE_MAP)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(text.replace("N,1,2", "\xe9,1,2", 1).encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin.csv, line 2, byte column 51: .*not UTF-8"):
+        load_nyc_tlc(latin, GRID, zone_cells=ZONE_MAP)
+    zones = tmp_path / "zones.csv"
+    zones.write_bytes("LocationID,cell\n1,3\n2,7 \xe9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"zones.csv, line 3, byte column 5: .*not UTF-8"):
+        load_nyc_tlc(tmp_path / "cut.csv.gz", GRID, zone_cells=zones)
+    didi = tmp_path / "order_20161101.gz"
+    didi.write_bytes(gzip.compress(didi_line(*TRIP_A).encode())[:-5])
+    with pytest.raises(ValueError, match=r"order_20161101.gz: a cut-off or corrupt gzip file"):
+        load_didi_gaia(didi, GRID, DIDI_BBOX)
+
+
+def test_bad_parquet_files_name_the_file_and_column(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    garbage = tmp_path / "garbage.parquet"
+    garbage.write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(ValueError, match=r"garbage.parquet: not a readable Parquet file"):
+        load_nyc_tlc(garbage, GRID, zone_cells=ZONE_MAP)
+    table = pa.table(
+        {
+            "tpep_pickup_datetime": ["2016-07-01 00:05:00", "2016-07-01 00:06:00"],
+            "tpep_dropoff_datetime": ["2016-07-01 00:25:00", "2016-07-01 00:26:00"],
+            "PULocationID": [1, 2],
+            "DOLocationID": [2, 3],
+            "fare_amount": ["12.5", "twelve"],
+        }
+    )
+    words = tmp_path / "words.parquet"
+    pq.write_table(table, words)
+    with pytest.raises(ValueError, match=r"words.parquet, row 2: cannot parse fare_amount"):
+        load_nyc_tlc(words, GRID, zone_cells=ZONE_MAP)
+    truncated = tmp_path / "truncated.parquet"
+    truncated.write_bytes(words.read_bytes()[:-40])
+    with pytest.raises(ValueError, match=r"truncated.parquet: not a readable Parquet file"):
+        load_nyc_tlc(truncated, GRID, zone_cells=ZONE_MAP)
+
+
 def test_tlc_parquet_needs_pyarrow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
@@ -529,6 +638,7 @@ def test_table_conversion_and_day_slice() -> None:
         ({"duration": [1, 0, 3, 4, 5]}, "duration must be >= 1"),
         ({"price": [1.0, np.inf, 3.0, 4.0, 5.0]}, "price must be finite"),
         ({"price": [1.0, np.nan, 3.0, 4.0, 5.0]}, "price must be finite"),
+        ({"price": [1.0, 2.0, 1e21, 4.0, 5.0]}, r"price of row 2 is 1e\+21, beyond"),
         ({"day": [0, 2, 0, 0, 1]}, r"day must lie in \[0, 2\)"),
         ({"step": [5.5, 0, 5, 2, 0]}, "step must hold integers"),
         ({"origin": ["a", "b", "c", "d", "e"]}, "origin must be an integer array"),
@@ -636,6 +746,25 @@ def test_geo_to_cell_is_nearest_centre(rows: int, cols: int, bbox: tuple, seed: 
     best = d2.min(axis=1)
     chosen = d2[np.arange(len(lon)), cells]
     np.testing.assert_allclose(chosen, best, rtol=1e-9, atol=1e-15)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 30), cols=st.integers(1, 30), bbox=bboxes)
+def test_geo_index_lattice_candidates_equal_the_all_centres_ones(rows, cols, bbox) -> None:
+    """The O(G) candidate search (a window of the lattice) finds exactly the candidates of the
+    O(G^2) search that compares every centre with every bucket."""
+    index = GeoIndex(HexGrid(rows, cols), bbox)
+    reach = math.hypot(index.sx, index.sy) + 1e-9 * (index.width + index.height)
+    window = index._window(reach)
+    assume(window is not None)  # else the window covers the grid and all centres are compared
+    bucket = np.arange(index.nbx * index.nby)
+    mid_x = (bucket % index.nbx + 0.5) * index.sx
+    mid_y = (bucket // index.nbx + 0.5) * index.sy
+    every = index._all_pairs(mid_x, mid_y, reach)
+    row, col = index._lattice_pairs(mid_x, mid_y, reach, *window)
+    order = np.lexsort((col, row))
+    np.testing.assert_array_equal(row[order], every[0])
+    np.testing.assert_array_equal(col[order], every[1])
 
 
 def test_geo_to_cell_outside_and_shapes() -> None:

@@ -321,6 +321,14 @@ def test_malformed_csv_raises_naming_the_file_and_problem(name: str, tmp_path) -
     assert "regions.csv" in str(info.value) or "visits.csv" in str(info.value)
 
 
+def test_csv_bytes_that_are_not_utf8_name_the_file_line_and_column(tmp_path) -> None:
+    regions, visits = tmp_path / "regions.csv", tmp_path / "visits.csv"
+    regions.write_bytes("population,name\n1000,a\n2000,M\xfcnster\n".encode("latin-1"))
+    visits.write_text("region,place,visits\n0,a,1\n")
+    with pytest.raises(ValueError, match=r"regions.csv, line 3, byte column 7: .*not UTF-8"):
+        load_city_csv(regions, visits)
+
+
 def test_city_from_visits_checks_its_arguments() -> None:
     with pytest.raises(ValueError, match="top_k"):
         city_from_visits(np.full(3, 10.0), [0], [0], [1.0], top_k=0)

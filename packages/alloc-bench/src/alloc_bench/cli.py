@@ -1,9 +1,12 @@
-"""The ``alloc-bench`` command line: ``evaluate``, ``run``, ``report``, ``compare`` and ``list``.
+"""The ``alloc-bench`` command line: ``evaluate``, ``run``, ``report``, ``compare``, ``list`` and
+``migrate``.
 
 Exit codes: 0 success; 1 some runs of ``run`` failed (they are recorded as failed and retried
 by the next ``run``); 2 a usage error (unknown suite, scenario or method, bad seeds or option
-syntax, options the environment rejects, a store or output folder that cannot be used), printed
-as one line on stderr without a traceback; 130 interrupted (finished runs are kept).
+syntax, options the environment rejects, a store or output folder that cannot be used: damaged,
+an older schema, locked too long), printed as one line on stderr without a traceback; 130
+interrupted (finished runs, and the runs in progress when the parent alone was interrupted, are
+kept). Rows a report cannot use are skipped with a ``warning:`` line naming the row and column.
 """
 
 from __future__ import annotations
@@ -111,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--json", action="store_true", help="print the comparisons as JSON")
 
     sub.add_parser("list", help="list suites, scenarios, methods and published tables")
+
+    mig = sub.add_parser("migrate", help="bring a store written by an older alloc-bench up to date")
+    mig.add_argument("--store", type=Path, required=True, help="the SQLite results store")
     return parser
 
 
@@ -127,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         "report": lambda: cmd_report(args, sys.stdout, sys.stderr),
         "compare": lambda: cmd_compare(args, sys.stdout),
         "list": lambda: cmd_list(sys.stdout),
+        "migrate": lambda: cmd_migrate(args, sys.stderr),
     }
     try:
         return commands[args.command]()
@@ -192,7 +199,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out_dir = _out_dir(args, suite)
     tables = get_tables(suite.compare)
     printer = ProgressPrinter(err, suite.name, args.executor)
-    with Store(args.store) as store:
+    with Store(args.store, on_wait=printer.note) as store:
         try:
             summary = run_suite(
                 suite,
@@ -203,6 +210,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 progress=printer.run,
                 on_plan=printer.plan,
                 ray_address=args.ray_address,
+                on_interrupt=printer.interrupted,
             )
         except KeyboardInterrupt:
             err.write(
@@ -211,6 +219,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             )
             return 130
         results = collect(suite, store)
+    _warn_skipped(results, err)
     files = leaderboard_files(suite, results, tables, wall_time_s=summary.wall_time_s)
     try:
         write_files(out_dir, files)
@@ -246,7 +255,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     suite = _load_suite(args)
     out_dir = _out_dir(args, suite)
-    with Store(args.store, create=False) as store:
+    with Store(args.store, create=False, on_wait=lambda text: _warn(text, err)) as store:
         try:
             report = write_report(
                 suite,
@@ -262,6 +271,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if isinstance(exc, BenchError):
                 raise
             raise BenchError(str(exc)) from None
+    _warn_skipped(report.results, err)
     out.write(report.markdown)
     names = sorted(str(p.relative_to(out_dir)) for p in report.files)
     err.write(f"wrote {len(names)} files to {out_dir}: {', '.join(names)}\n")
@@ -275,7 +285,7 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
 
     suite = _load_suite(args) if (args.suite or args.suite_file) else None
     options = None if args.option is None else parse_options(args.option)
-    with Store(args.store, create=False) as store:
+    with Store(args.store, create=False, on_wait=lambda text: _warn(text, sys.stderr)) as store:
         try:
             items = compare_methods(
                 store,
@@ -287,6 +297,7 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
                 suite=suite,
                 resamples=args.resamples,
                 confidence=args.confidence,
+                warn=lambda text: _warn(text, sys.stderr),
             )
         except ValueError as exc:
             if isinstance(exc, BenchError):
@@ -297,6 +308,34 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     else:
         out.write("\n\n".join(format_comparison(item) for item in items) + "\n")
     return 0
+
+
+def cmd_migrate(args: argparse.Namespace, err: TextIO) -> int:
+    """``alloc-bench migrate``: bring an older store to this schema (a copy is kept first)."""
+    from alloc_bench.store import SCHEMA_VERSION, migrate
+
+    backup, added = migrate(args.store)
+    if backup is None:
+        err.write(f"store {args.store} already has schema version {SCHEMA_VERSION}\n")
+        return 0
+    columns = f"added the column(s) {', '.join(added)}; " if added else ""
+    err.write(
+        f"migrated {args.store} to schema version {SCHEMA_VERSION}: {columns}rows kept as they "
+        f"were; the original is at {backup}\n"
+    )
+    return 0
+
+
+def _warn(text: str, err: TextIO) -> None:
+    err.write(f"warning: {text}\n")
+    err.flush()
+
+
+def _warn_skipped(results: list[dict[str, Any]], err: TextIO) -> None:
+    """A warning per store row the results left out (:mod:`alloc_bench.rows`)."""
+    for result in results:
+        for note in result.get("skipped", []):
+            _warn(note, err)
 
 
 def cmd_list(out: TextIO) -> int:

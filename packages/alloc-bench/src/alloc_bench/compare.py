@@ -10,7 +10,7 @@ if it excludes 0 on B's side, else "no clear difference".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from alloc_bench.aggregate import mean_std
@@ -18,9 +18,22 @@ from alloc_bench.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, bootstr
 from alloc_bench.config import canonical_json
 from alloc_bench.errors import BenchError
 from alloc_bench.parsing import format_options
+from alloc_bench.rows import skip_note, unusable
 from alloc_bench.scenarios import get_scenario
 from alloc_bench.store import Store
 from alloc_bench.suites import Suite
+
+
+def _usable(rows: list[dict[str, Any]], warn: Callable[[str], None]) -> list[dict[str, Any]]:
+    """The rows a comparison can use; ``warn`` names each one left out (:mod:`.rows`)."""
+    out = []
+    for row in rows:
+        problem = unusable(row, get_scenario(row["scenario"]).metric_names)
+        if problem is None:
+            out.append(row)
+        else:
+            warn(skip_note(row, *problem))
+    return out
 
 
 def _groups(
@@ -58,6 +71,7 @@ def compare_methods(
     suite: Suite | None = None,
     resamples: int = DEFAULT_RESAMPLES,
     confidence: float = DEFAULT_CONFIDENCE,
+    warn: Callable[[str], None] = lambda note: None,
 ) -> list[dict[str, Any]]:
     """One comparison per (scenario, option set) where both methods have finished runs.
 
@@ -69,6 +83,8 @@ def compare_methods(
         options: only this option set.
         suite: only the runs of this suite (picks the budget when a store holds several).
         resamples, confidence: of the bootstrap.
+        warn: called with a line naming each finished row left out (bad JSON, a missing or
+            non-finite metric).
 
     Returns:
         Dicts with ``scenario``, ``options``, ``metric``, ``higher_is_better``, ``a`` / ``b``
@@ -82,8 +98,8 @@ def compare_methods(
     if a == b:
         raise BenchError("compare needs two different methods")
     allowed = None if suite is None else {c.config_hash for c in suite.configs()}
-    groups_a = _groups(store.find(a, scenario), allowed)
-    groups_b = _groups(store.find(b, scenario), allowed)
+    groups_a = _groups(_usable(store.find(a, scenario), warn), allowed)
+    groups_b = _groups(_usable(store.find(b, scenario), warn), allowed)
     keys = [k for k in groups_a if k in groups_b]
     if options is not None:
         keys = [k for k in keys if k[1] == canonical_json(dict(options))]

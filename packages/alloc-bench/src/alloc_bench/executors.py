@@ -13,23 +13,33 @@ config, so ``--jobs 1``, ``--jobs N`` and Ray give identical metrics.
   already set), so two workers on two cores do not each start a two-thread torch;
 * ``ray``: one Ray task per run (1 CPU each). Connects to a running Ray instance when this process
   already called ``ray.init`` or ``address`` is given, else starts a local one with ``jobs`` CPUs
-  and shuts it down at the end. Needs ``pip install alloc-bench[ray]``.
+  and shuts it down at the end; a reaper process (:mod:`alloc_bench.reaper`) ends that
+  instance's processes if this process is killed. Needs ``pip install alloc-bench[ray]``.
+
+:func:`execute` returns an :class:`Execution`: iterate it for the outcomes; after an interrupt
+(``KeyboardInterrupt``), :meth:`Execution.finish_running` starts nothing new and yields the
+outcomes of the runs already in progress as they finish (process pool: the workers ignore
+SIGINT, so Ctrl-C to the whole process group and SIGINT to the parent alone are the same; Ray:
+in-progress tasks are cancelled and run again next time), so that their results are kept;
+:meth:`Execution.close` ends it (``kill=True``: at once, for a second interrupt).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
 from pathlib import Path
 from typing import Any
 
 from alloc_bench.config import RunConfig
 from alloc_bench.errors import BenchError
 from alloc_bench.execute import execute_run
+from alloc_bench.reaper import start_reaper
 
 #: Executor names accepted by ``--executor``.
 EXECUTORS = ("process", "ray")
@@ -56,6 +66,27 @@ def check_executor(executor: str) -> None:
             ) from None
 
 
+class Execution:
+    """Outcomes of runs as they complete (module doc); the serial executor's version."""
+
+    def __init__(self, outcomes: Iterator[dict[str, Any]]) -> None:
+        self._outcomes = outcomes
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self._outcomes
+
+    def in_progress(self) -> int:
+        """Runs started and not finished (the serial executor's run was interrupted itself)."""
+        return 0
+
+    def finish_running(self) -> Iterator[dict[str, Any]]:
+        """After an interrupt: start nothing new; the outcomes of the runs in progress."""
+        return iter(())
+
+    def close(self, kill: bool = False) -> None:
+        """Release the workers; ``kill``: end runs still in progress now (a second interrupt)."""
+
+
 def execute(
     configs: Sequence[RunConfig],
     *,
@@ -63,7 +94,7 @@ def execute(
     jobs: int,
     executor: str = "process",
     ray_address: str | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Execution:
     """Outcomes of ``configs`` as they complete (see the module doc).
 
     Args:
@@ -78,12 +109,12 @@ def execute(
         raise BenchError(f"--jobs must be >= 1, got {jobs}")
     tasks = [(c.to_dict(), str(workdir / c.config_hash)) for c in configs]
     if not tasks:
-        return iter(())
+        return Execution(iter(()))
     if executor == "ray":
-        return _ray(tasks, jobs, ray_address)
+        return RayExecution(tasks, jobs, ray_address)
     if jobs == 1 or len(tasks) == 1:
-        return (execute_run(config, path) for config, path in tasks)
-    return _pool(tasks, min(jobs, len(tasks)))
+        return Execution(execute_run(config, path) for config, path in tasks)
+    return PoolExecution(tasks, min(jobs, len(tasks)))
 
 
 def exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
@@ -104,55 +135,111 @@ def exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
 
 
 def init_worker(parent_pid: int, threads: int) -> None:
-    """Pool-worker initializer: :func:`exit_with_parent`, and ``threads`` math-library threads
-    (read by torch and numpy's BLAS when they are first imported) unless the user set them."""
+    """Pool-worker initializer: :func:`exit_with_parent`, SIGINT ignored (Ctrl-C in a terminal
+    reaches the whole process group: the parent decides, and waits for the runs in progress or
+    stops the workers), and ``threads`` math-library threads (read by torch and numpy's BLAS
+    when they are first imported) unless the user set them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_with_parent(parent_pid)
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, str(threads))
 
 
-def _pool(tasks: list[tuple[dict[str, Any], str]], workers: int) -> Iterator[dict[str, Any]]:
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=init_worker,
-        initargs=(os.getpid(), max(1, default_jobs() // workers)),
-    )
-    try:
-        pending: set[Future[dict[str, Any]]] = {
-            pool.submit(execute_run, config, path) for config, path in tasks
+class PoolExecution(Execution):
+    """The runs on a ``spawn`` process pool of ``workers`` processes (module doc)."""
+
+    def __init__(self, tasks: list[tuple[dict[str, Any], str]], workers: int) -> None:
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=init_worker,
+            initargs=(os.getpid(), max(1, default_jobs() // workers)),
+        )
+        self._pending: set[Future[dict[str, Any]]] = {
+            self._pool.submit(execute_run, config, path) for config, path in tasks
         }
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
+        super().__init__(self._completed())
+
+    def _completed(self) -> Iterator[dict[str, Any]]:
+        while self._pending:
+            done, _ = wait(self._pending, return_when=FIRST_COMPLETED)
+            for future in done:  # one at a time: an interrupt leaves the rest to finish_running
+                self._pending.discard(future)
                 yield future.result()
-    finally:
-        # Interrupted (Ctrl-C, an error in the caller): drop what has not started.
-        pool.shutdown(wait=True, cancel_futures=True)
+
+    def in_progress(self) -> int:
+        """Runs handed to a worker and not finished (a future that cannot be cancelled)."""
+        return sum(1 for future in self._pending if future.running())
+
+    def finish_running(self) -> Iterator[dict[str, Any]]:
+        """Cancel the runs not started; the outcomes of the others (finished or in progress)
+        as they finish."""
+        running = {future for future in self._pending if not future.cancel()}
+        self._pending = set()
+        for future in as_completed(running):
+            if future.exception() is None:
+                yield future.result()
+
+    def close(self, kill: bool = False) -> None:
+        if kill:  # the pool has no public way to stop a task in progress
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.terminate()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _ray(
-    tasks: list[tuple[dict[str, Any], str]], jobs: int, address: str | None
-) -> Iterator[dict[str, Any]]:
-    import ray
+class RayExecution(Execution):
+    """One Ray task per run (module doc)."""
 
-    started = False
-    if not ray.is_initialized():
-        if address:
-            ray.init(address=address)
-        else:
-            ray.init(num_cpus=jobs, include_dashboard=False, log_to_driver=False)
-        started = True
-    remote = ray.remote(num_cpus=1, max_retries=0)(execute_run)
-    pending = [remote.remote(config, path) for config, path in tasks]
-    try:
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
+    def __init__(self, tasks: list[tuple[dict[str, Any], str]], jobs: int, address: str | None):
+        import ray
+
+        self._started = False
+        self._reaper: Any = None
+        if not ray.is_initialized():
+            if address:
+                ray.init(address=address)
+            else:
+                self._reaper = start_reaper()  # first: Ray's processes inherit its tag
+                try:
+                    ray.init(num_cpus=jobs, include_dashboard=False, log_to_driver=False)
+                except BaseException:
+                    self._stop_reaper()
+                    raise
+            self._started = True
+        remote = ray.remote(num_cpus=1, max_retries=0)(execute_run)
+        self._pending = [remote.remote(config, path) for config, path in tasks]
+        super().__init__(self._completed())
+
+    def _completed(self) -> Iterator[dict[str, Any]]:
+        import ray
+
+        while self._pending:
+            done, self._pending = ray.wait(self._pending, num_returns=1)
             for ref in done:
                 yield ray.get(ref)
-    finally:
-        for ref in pending:
+
+    def finish_running(self) -> Iterator[dict[str, Any]]:
+        """Ray does not say which tasks have started: every task left is cancelled."""
+        self._cancel()
+        return iter(())
+
+    def _cancel(self) -> None:
+        import ray
+
+        for ref in self._pending:
             ray.cancel(ref, force=True)
-        if started:
+        self._pending = []
+
+    def close(self, kill: bool = False) -> None:
+        import ray
+
+        self._cancel()
+        if self._started:
             ray.shutdown()
+        self._stop_reaper()
+
+    def _stop_reaper(self) -> None:
+        if self._reaper is not None:
+            self._reaper.terminate()
+            self._reaper.wait()
+            self._reaper = None

@@ -13,7 +13,8 @@ Training: ``train_steps`` environment steps (``total_env_steps``), seeded with t
 ``device="auto"``, the scenario's PPO preset when ``alloc_agents`` has one (its config and number
 of env copies; else the defaults), ``log_dir`` = the run's artifacts folder (``progress.csv``,
 TensorBoard, ``checkpoint.pt``). A checkpoint left there by an interrupted run is resumed (the
-agents' trainer makes the continuation identical to an uninterrupted run). The learning curve is
+agents' trainer makes the continuation identical to an uninterrupted run); one that cannot be
+resumed is set aside and the run starts over (:mod:`alloc_bench.checkpoints`). The learning curve is
 the trainer's per-iteration history: ``episode_return`` and the scenario's metrics
 (``info/<metric>``) against environment steps. DyPS runs also report the group of every agent at
 every iteration (the group-evolution maps; on the hex grid for Ride-Hailing). The returned policy
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from alloc_bench.checkpoints import resume_or_restart
 from alloc_bench.errors import BenchError
 from alloc_bench.scenarios import get_scenario
 
@@ -124,19 +126,23 @@ def train_marl(
     checkpoint = None if workdir is None else workdir / "checkpoint.pt"
     preset = PRESETS.get(scenario)
     options = {} if preset is None else {"config": preset.config, "n_envs": preset.n_envs}
-    result = train(
-        make_parallel_env,
-        algorithm=algorithm,
-        sharing=sharing,
-        sharing_options=sharing_options,
-        total_env_steps=train_steps,
-        seed=seed,
-        device="auto",
-        log_dir=workdir,
-        resume=checkpoint is not None and checkpoint.exists(),
-        progress=False,
-        **options,
-    )
+
+    def attempt(resume: bool) -> Any:
+        return train(
+            make_parallel_env,
+            algorithm=algorithm,
+            sharing=sharing,
+            sharing_options=sharing_options,
+            total_env_steps=train_steps,
+            seed=seed,
+            device="auto",
+            log_dir=workdir,
+            resume=resume,
+            progress=False,
+            **options,
+        )
+
+    result = resume_or_restart(checkpoint, log, attempt)
     metrics = get_scenario(scenario).metric_names
     for row in result.history:
         values = {m: row.get(f"info/{m}") for m in metrics}

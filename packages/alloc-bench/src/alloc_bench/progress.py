@@ -44,11 +44,27 @@ class ProgressPrinter:
             if workers == 1 and self.executor == "process"
             else (f"{self.executor}, {workers} worker{'s' if workers != 1 else ''}")
         )
+        for note in plan.damaged:
+            self.note(f"{note}; it runs again")
         self._write(
             f"{self.suite_name}: {plan.total} runs: {len(plan.pending)} to run ({where}), "
             f"{len(plan.finished)} finished earlier (skipped), "
             f"{len(plan.not_implemented)} not implemented"
         )
+
+    def note(self, text: str) -> None:
+        """A warning line (a damaged row, a wait for the store's lock)."""
+        self._write(f"warning: {text}")
+
+    def interrupted(self, in_progress: int) -> None:
+        """The line written when the run is interrupted (before waiting for the runs under
+        way)."""
+        if in_progress:
+            self._write(
+                f"interrupted: waiting for the {in_progress} run(s) in progress to finish so "
+                "that their results are kept (interrupt again to stop them now; they would "
+                "run again next time)"
+            )
 
     def run(self, done: int, total: int, outcome: dict[str, Any], elapsed: float) -> None:
         """One line per executed run."""

@@ -13,7 +13,10 @@ keys of :func:`alloc_bench.evaluate.evaluate` (``scenario``, ``method``, ``optio
 * ``per_episode``: per seed (as a string key), the metric values of every evaluation episode;
 * ``curves``: per seed, the learning-curve points a trainer logged (may be empty);
 * ``groups``: per seed, the group maps a trainer logged (DyPS), with the run's config hash;
-* ``config_hashes``: per seed, the store key of its run.
+* ``config_hashes``: per seed, the store key of its run;
+* ``skipped``: a warning per finished row left out because a report cannot use it (bad JSON, a
+  missing or non-finite metric: :mod:`alloc_bench.rows`), naming the row and the column; such a
+  seed counts as missing.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 from alloc_bench.aggregate import STD_DDOF, summarize
 from alloc_bench.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
+from alloc_bench.rows import skip_note, unusable
 from alloc_bench.scenarios import get_scenario
 from alloc_bench.store import Store
 from alloc_bench.suites import RunSpec, Suite
@@ -71,6 +75,7 @@ def aggregate_spec(
         "curves": {},
         "groups": [],
         "config_hashes": {str(c.seed): c.config_hash for c in configs},
+        "skipped": [],
         "wall_time_s": 0.0,
         "versions": {},
     }
@@ -78,24 +83,31 @@ def aggregate_spec(
     if not available.implemented:
         result["reason"] = available.reason
         return result
+    metrics = get_scenario(spec.scenario).metric_names
     finished = []
     failed = []
     for config in configs:
         row = rows.get(config.config_hash)
         if row is not None and row["status"] == "finished":
-            finished.append(row)
+            problem = unusable(row, metrics)
+            if problem is None:
+                finished.append(row)
+            else:
+                result["skipped"].append(skip_note(row, *problem))
         elif row is not None and row["status"] == "failed":
             failed.append(row)
     missing = len(configs) - len(finished)
+    skipped = f"; {len(result['skipped'])} unusable row(s) skipped" if result["skipped"] else ""
     if not finished:
         result["status"] = "failed" if failed else "not run"
-        result["reason"] = failed[0]["error"] if failed else "no finished run in the store"
+        result["reason"] = (
+            failed[0]["error"] if failed else f"no finished run in the store{skipped}"
+        )
         return result
     result["status"] = "finished" if not missing else "partial"
     if missing:
         errors = f"; first error: {failed[0]['error']}" if failed else ""
-        result["reason"] = f"{len(finished)} of {len(configs)} seeds finished{errors}"
-    metrics = get_scenario(spec.scenario).metric_names
+        result["reason"] = f"{len(finished)} of {len(configs)} seeds finished{errors}{skipped}"
     per_seed = [
         {"seed": row["seed"], **{m: row["metrics"][m] for m in metrics}} for row in finished
     ]

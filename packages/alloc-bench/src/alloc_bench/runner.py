@@ -10,6 +10,7 @@ as it arrives. Aggregation over seeds happens at report time (:mod:`alloc_bench.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from alloc_bench.config import RunConfig
 from alloc_bench.errors import BenchError
 from alloc_bench.executors import check_executor, default_jobs, execute
 from alloc_bench.output import write_atomic
+from alloc_bench.rows import damage, describe_row
 from alloc_bench.scenarios import get_scenario
 from alloc_bench.store import Store, artifacts_dir
 from alloc_bench.suites import Suite
@@ -31,11 +33,14 @@ Progress = Callable[[int, int, dict[str, Any], float], None]
 
 @dataclass
 class Plan:
-    """What an invocation will do with a suite's runs."""
+    """What an invocation will do with a suite's runs. ``damaged``: warnings for the finished
+    rows that are damaged (:func:`alloc_bench.rows.damage`) and will run again (their configs
+    are in ``pending``)."""
 
     pending: list[RunConfig] = field(default_factory=list)
     finished: list[RunConfig] = field(default_factory=list)
     not_implemented: list[tuple[RunConfig, str]] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -56,7 +61,8 @@ class RunSummary:
 
 
 def plan_suite(suite: Suite, store: Store, force: bool = False) -> Plan:
-    """Sort the suite's runs into pending, finished (skipped) and not implemented."""
+    """Sort the suite's runs into pending, finished (skipped) and not implemented; a damaged
+    finished row is pending again (module doc of :mod:`alloc_bench.rows`)."""
     plan = Plan()
     implemented = []
     for spec in suite.runs:
@@ -66,9 +72,18 @@ def plan_suite(suite: Suite, store: Store, force: bool = False) -> Plan:
                 implemented.append(config)
             else:
                 plan.not_implemented.append((config, status.reason))
-    done = set() if force else store.finished(c.config_hash for c in implemented)
+    rows = {} if force else store.rows(c.config_hash for c in implemented)
     for config in implemented:
-        (plan.finished if config.config_hash in done else plan.pending).append(config)
+        row = rows.get(config.config_hash)
+        if row is None or row["status"] != "finished":
+            plan.pending.append(config)
+            continue
+        problem = damage(row, get_scenario(config.scenario).metric_names)
+        if problem is None:
+            plan.finished.append(config)
+        else:
+            plan.pending.append(config)
+            plan.damaged.append(f"{describe_row(row)}, column {problem[0]}: {problem[1]}")
     return plan
 
 
@@ -94,6 +109,7 @@ def run_suite(
     progress: Progress | None = None,
     ray_address: str | None = None,
     on_plan: Callable[[Plan, int], None] | None = None,
+    on_interrupt: Callable[[int], None] | None = None,
 ) -> RunSummary:
     """Execute the suite's pending runs into ``store`` (module doc).
 
@@ -106,6 +122,10 @@ def run_suite(
         progress: called after each executed run.
         ray_address: a running Ray cluster's address (``executor="ray"``).
         on_plan: called once with the plan and the number of parallel runs, before running.
+        on_interrupt: called with the number of runs in progress when an interrupt
+            (``KeyboardInterrupt``, e.g. SIGINT to this process) arrives: their outcomes are
+            then awaited and recorded (a second interrupt stops them) before the interrupt
+            propagates; runs not started stay ``running`` in the store and run next time.
     """
     if jobs is not None and jobs < 1:
         raise BenchError(f"--jobs must be >= 1, got {jobs}")
@@ -122,20 +142,41 @@ def run_suite(
     check_options(plan.pending)
     workdir = artifacts_dir(store.path)
     store.mark_running(plan.pending)
-    outcomes = execute(
+    execution = execute(
         plan.pending, workdir=workdir, jobs=workers, executor=executor, ray_address=ray_address
     )
-    for outcome in outcomes:
+    unrecorded: list[dict[str, Any]] = []
+
+    def keep(outcome: dict[str, Any]) -> None:
+        unrecorded.append(outcome)
         try:
             write_run_log(workdir, outcome)
         except OSError as exc:  # the result matters more than its log: keep going
             summary.log_errors.append(f"{outcome['config_hash']}: {exc}")
         store.record(outcome)
+        unrecorded.remove(outcome)
         summary.executed += 1
         if outcome["status"] != "finished":
             summary.failed.append(outcome)
         if progress is not None:
             progress(summary.executed, len(plan.pending), outcome, time.perf_counter() - start)
+
+    try:
+        for outcome in execution:
+            keep(outcome)
+    except KeyboardInterrupt:
+        # Keep what is done or under way: the outcome being recorded, then the runs in progress.
+        if on_interrupt is not None:
+            on_interrupt(execution.in_progress())
+        try:
+            for outcome in itertools.chain(list(unrecorded), execution.finish_running()):
+                keep(outcome)
+        except KeyboardInterrupt:  # a second interrupt: stop now
+            execution.close(kill=True)
+            raise
+        raise
+    finally:
+        execution.close()
     summary.wall_time_s = time.perf_counter() - start
     return summary
 

@@ -11,7 +11,8 @@ paper's scenarios ``edrp-n<N>`` / ``mtfg-n<N>`` and its methods.
   not have yet as "not implemented". ``train_steps`` counts the leader's environment steps (T
   per episode), so a run trains ``ceil(train_steps / (T * follower_iterations))`` outer
   iterations with the trainer's default settings and the scenario's N. An interrupted run
-  resumes from ``checkpoint.pt`` in its artifacts folder (the trainers resume exactly).
+  resumes from ``checkpoint.pt`` in its artifacts folder (the trainers resume exactly; one that
+  cannot be resumed is set aside and the run starts over: :mod:`alloc_bench.checkpoints`).
 * **Evaluation** (:func:`evaluate_stackelberg`, the scenarios' ``evaluator``): the paper's §5.1
   protocol, not episodes of the leader's view. The trained leader is fixed (its mean incentive),
   fresh PPO followers (N of them, :class:`FollowerPPOConfig` defaults but the learning rate
@@ -36,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from alloc_bench.checkpoints import resume_or_restart
 from alloc_bench.errors import BenchError
 from alloc_bench.scenarios import EPISODE_RETURN, Scenario, get_scenario
 
@@ -147,11 +149,12 @@ def train_stackelberg(
     name = TRAINER_NAMES[method]
     n_followers = int(spec.env_kwargs["n_followers"])
     checkpoint = None if workdir is None else workdir / "checkpoint.pt"
-    if checkpoint is not None and checkpoint.exists():
-        trainer = METHODS[name][0].load(checkpoint, game, log_dir=workdir, progress=False)
-    else:
+
+    def attempt(resume: bool) -> Any:
+        if resume:
+            return METHODS[name][0].load(checkpoint, game, log_dir=workdir, progress=False)
         per_iteration = game.horizon * method_config(name).follower_iterations
-        trainer = make_trainer(
+        return make_trainer(
             name,
             game,
             seed=seed,
@@ -160,6 +163,8 @@ def train_stackelberg(
             log_dir=workdir,
             progress=False,
         )
+
+    trainer = resume_or_restart(checkpoint, log, attempt)
     trainer.train(checkpoint_path=checkpoint, checkpoint_every=25)
     metric = spec.rank_by
     for row in trainer.history:

@@ -141,9 +141,18 @@ def load_suite_file(path: str | Path) -> Suite:
     """The suite in the TOML file at ``path``."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise BenchError(f"cannot read suite file {str(path)!r}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        raise BenchError(
+            f"suite {str(path)!r}, line {line}, byte column {column}: bytes that are not UTF-8 "
+            "text (TOML files are UTF-8); save the file as UTF-8"
+        ) from None
     return parse_suite(text, str(path))
 
 

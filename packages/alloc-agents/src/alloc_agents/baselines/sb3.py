@@ -24,6 +24,9 @@ same distribution as SB3's MultiCategorical (independent categoricals) evaluated
 log-softmax over (components, choices) instead of one ``Categorical`` object per component
 (1,800 of them for Ride-Hailing (1) dispatch).
 
+A trained run is saved as SB3's ``model.zip`` plus plain-data files, and
+:func:`load_sb3_policy` reads it without unpickling anything (:mod:`.sb3_files`).
+
 stable-baselines3 is an optional dependency: ``pip install alloc-agents[sb3]``. This module
 imports it only inside :func:`train_sb3_ppo`, :func:`load_sb3_policy` and
 :meth:`SB3Policy.act`, raising an ``ImportError`` that names the extra when it is missing.
@@ -40,11 +43,9 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from alloc_agents.baselines import sb3_files
 from alloc_agents.policy import BatchObservation, Policy
 
-#: Files :func:`train_sb3_ppo` writes to ``log_dir`` (and :func:`load_sb3_policy` reads).
-MODEL_FILE = "model.zip"
-NORMALIZE_FILE = "vecnormalize.pkl"
 _INSTALL_HINT = (
     "stable-baselines3 is not installed; the SB3 baseline needs the optional extra: "
     "pip install 'alloc-agents[sb3]'"
@@ -205,11 +206,11 @@ class SB3JointView(gymnasium.Wrapper):
 
 # ---------------------------------------------------------------------------------- policy
 class SB3Policy(Policy):
-    """A trained SB3 model behind :class:`alloc_agents.Policy`, acting on the joint view.
+    """A trained SB3 policy behind :class:`alloc_agents.Policy`, acting on the joint view.
 
-    ``model``: the ``stable_baselines3`` model; ``joint``: the :class:`JointSpaces` of the view
-    it was trained on; ``normalizer``: the frozen ``VecNormalize`` whose observation statistics
-    are applied (``None``: observations as they are).
+    ``policy``: the ``stable_baselines3`` policy (``model.policy``); ``joint``: the
+    :class:`JointSpaces` of the view it was trained on; ``normalizer``: the frozen observation
+    statistics (:class:`~.sb3_files.ObservationNormalizer`; ``None``: observations as they are).
 
     :meth:`act` takes the Gymnasium view's joint observation (agent-major arrays, every agent)
     and returns its joint action; :meth:`~alloc_agents.Policy.act_parallel` stacks a PettingZoo
@@ -223,14 +224,14 @@ class SB3Policy(Policy):
 
     def __init__(
         self,
-        model: Any,
+        policy: Any,
         joint: JointSpaces,
-        normalizer: Any | None = None,
+        normalizer: sb3_files.ObservationNormalizer | None = None,
         deterministic: bool = True,
         seed: int | None = None,
     ) -> None:
         super().__init__(seed)
-        self.model = model
+        self.policy = policy
         self.joint = joint
         self.normalizer = normalizer
         self.deterministic = deterministic
@@ -242,11 +243,11 @@ class SB3Policy(Policy):
         if self.normalizer is not None:
             flat = self.normalizer.normalize_obs(flat)
         if self.deterministic:
-            action, _ = self.model.predict(flat, deterministic=True)
+            action, _ = self.policy.predict(flat, deterministic=True)
         else:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(int(self.rng.integers(2**63)))
-                action, _ = self.model.predict(flat, deterministic=False)
+                action, _ = self.policy.predict(flat, deterministic=False)
         return np.asarray(self.joint.action(action))
 
 
@@ -302,13 +303,16 @@ def train_sb3_ppo(
         device: ``"cpu"`` (SB3's advice for MLP policies), ``"cuda"`` or ``"auto"``.
         log_dir: if given: SB3's ``progress.csv``, ``monitor_<i>.monitor.csv`` (per episode:
             return, length and the env's scalar ``info`` metrics, e.g. ``gmv``), and the
-            trained ``model.zip`` and ``vecnormalize.pkl`` (:func:`load_sb3_policy`).
+            trained ``model.zip``, ``sb3-policy.json`` and ``vecnormalize.npz``
+            (:func:`load_sb3_policy`; :mod:`.sb3_files`).
         n_envs: env copies (SB3 ``DummyVecEnv``, stepped in one process).
         normalize: wrap in ``VecNormalize`` (running mean / std of every observation key and of
             the discounted return, clipped at 10); the policy applies the frozen statistics.
         threads: if set, ``torch.set_num_threads(threads)`` (process-wide).
         **ppo_kwargs: ``stable_baselines3.PPO`` arguments (``n_steps``, ``batch_size``,
             ``learning_rate``, ``gamma``, ``policy_kwargs``, ...); SB3's defaults otherwise.
+            With ``log_dir``, ``policy_kwargs`` must be plain data (an ``activation_fn`` from
+            ``torch.nn`` is fine), checked before training.
 
     Returns:
         ``(model, policy)``: the ``stable_baselines3.PPO`` model and a deterministic
@@ -334,6 +338,7 @@ def train_sb3_ppo(
         import torch
 
         torch.set_num_threads(threads)
+    policy_meta = sb3_files.encode_policy_kwargs(dict(ppo_kwargs.get("policy_kwargs") or {}))
     probe = _make_env(env_id, env_kwargs)
     joint = JointSpaces(probe.observation_space, probe.action_space)
     info_keys = _metric_keys(probe)
@@ -369,14 +374,15 @@ def train_sb3_ppo(
     check_finite(model)
     normalizer = None
     if normalize:
-        normalizer = model.get_vec_normalize_env()
-        normalizer.training = False
-        normalizer.norm_reward = False
+        normalizer = sb3_files.ObservationNormalizer.from_vec_normalize(
+            model.get_vec_normalize_env()
+        )
     if log_path is not None:
-        model.save(log_path / MODEL_FILE)
+        model.save(log_path / sb3_files.MODEL_FILE)
+        sb3_files.save_policy_meta(log_path, policy_meta, bool(ppo_kwargs.get("use_sde", False)))
         if normalizer is not None:
-            normalizer.save(str(log_path / NORMALIZE_FILE))
-    return model, SB3Policy(model, joint, normalizer)
+            sb3_files.save_normalizer(normalizer, log_path)
+    return model, SB3Policy(model.policy, joint, normalizer)
 
 
 def check_finite(model: Any) -> None:
@@ -404,20 +410,21 @@ def load_sb3_policy(
     device: str = "cpu",
 ) -> SB3Policy:
     """The :class:`SB3Policy` saved by :func:`train_sb3_ppo` in ``log_dir``, for the joint-view
-    ``env`` it was trained on (its spaces give the conversions)."""
-    sb3 = require_sb3()
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+    ``env`` it was trained on (its spaces give the conversions and rebuild the policy).
 
+    Nothing from the files is unpickled (:mod:`.sb3_files`): the weights are read with
+    ``torch.load(weights_only=True)`` and the statistics with ``numpy.load(allow_pickle=False)``.
+
+    Raises:
+        ValueError: a malformed, foreign or pickled file (named), or weights that do not fit
+            ``env``'s spaces.
+    """
+    require_sb3()
     path = Path(log_dir)
     joint = JointSpaces(env.observation_space, env.action_space)
-    model = sb3.PPO.load(path / MODEL_FILE, device=device)
-    normalizer = None
-    if (path / NORMALIZE_FILE).exists():
-        dummy = DummyVecEnv([lambda: SB3JointView(env)])
-        normalizer = VecNormalize.load(str(path / NORMALIZE_FILE), dummy)
-        normalizer.training = False
-        normalizer.norm_reward = False
-    return SB3Policy(model, joint, normalizer, deterministic=deterministic, seed=seed)
+    policy = sb3_files.load_policy(path, joint, device)
+    normalizer = sb3_files.load_normalizer(path, joint)
+    return SB3Policy(policy, joint, normalizer, deterministic=deterministic, seed=seed)
 
 
 def joint_action_size(env: gymnasium.Env) -> int:

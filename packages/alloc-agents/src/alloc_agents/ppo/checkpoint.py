@@ -12,13 +12,22 @@ on resume) and ``history`` (the logged rows).
 from __future__ import annotations
 
 import os
+import pickle
+import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
 
 FORMAT = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed: missing, empty, truncated, not a torch file, refused
+    (it holds more than tensors and plain data), another format, or another run's (its config,
+    seed, environment or method differ). Callers that own the file may set it aside and start
+    over (``alloc-bench`` does)."""
 
 
 def rng_state() -> dict[str, Any]:
@@ -66,11 +75,60 @@ def save(path: Path, payload: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def read_tensors(source: str | Path | BinaryIO, name: str, device: str = "cpu") -> Any:
+    """``torch.load(source, weights_only=True)`` onto ``device``: tensors and plain containers
+    only, so no file can run code. ``name`` (the file, or the file and entry) is named in the
+    ``ValueError`` for an empty, truncated, non-torch or refused file (``torch.save`` writes a
+    zip archive: anything else is not one of its files)."""
+    if not zipfile.is_zipfile(source):
+        empty = _size(source) == 0
+        raise ValueError(
+            f"{name}: empty"
+            if empty
+            else f"{name}: not a torch file (torch.save writes a zip "
+            "archive; this one is cut off or another format)"
+        )
+    if not isinstance(source, str | Path):
+        source.seek(0)
+    try:
+        return torch.load(source, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" in str(exc).lower():
+            raise ValueError(
+                f"{name}: refused: it holds objects other than tensors and plain containers, "
+                "which could run code when loaded (torch.load weights_only=True)"
+            ) from None
+        raise ValueError(f"{name}: not a torch file ({_first_line(exc)})") from None
+    except (RuntimeError, EOFError) as exc:
+        raise ValueError(f"{name}: truncated or damaged ({_first_line(exc)})") from None
+    except (KeyError, ValueError, UnicodeDecodeError, OSError) as exc:
+        raise ValueError(f"{name}: not a torch file ({type(exc).__name__}: {exc})") from None
+
+
+def _size(source: str | Path | BinaryIO) -> int:
+    """Bytes in a path or a seekable file object."""
+    if isinstance(source, str | Path):
+        return Path(source).stat().st_size
+    return source.seek(0, os.SEEK_END)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def load(path: Path) -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True`` onto the CPU."""
+    """Read a checkpoint with ``weights_only=True`` onto the CPU; :class:`CheckpointError` (a
+    ``ValueError``) naming the file when it is missing, empty, truncated, foreign or holds
+    anything but tensors and plain data."""
     if not Path(path).exists():
-        raise ValueError(f"checkpoint {str(path)!r} does not exist")
-    data = torch.load(path, map_location="cpu", weights_only=True)
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        data = read_tensors(path, f"checkpoint {str(path)!r}")
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(f"{str(path)!r} is not an alloc-agents PPO checkpoint (format {FORMAT})")
+        raise CheckpointError(
+            f"{str(path)!r} is not an alloc-agents PPO checkpoint (format {FORMAT})"
+        )
     return data

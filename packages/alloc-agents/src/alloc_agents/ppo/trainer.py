@@ -548,7 +548,7 @@ def train(
     )
     if resume:
         data = ckpt.load(ckpt_path)
-        _check_resume(data["meta"], meta)
+        _check_resume(data.get("meta"), meta)
         model.load_state_dict(data["model"])
         optimizer.load_state_dict(data["optimizer"])
         counters = Counters(**data["counters"])
@@ -714,12 +714,15 @@ def _algorithm_options(algorithm: str, options: Any) -> CoPOConfig | None:
     return None
 
 
-def _check_resume(saved: dict[str, Any], current: dict[str, Any]) -> None:
+def _check_resume(saved: Any, current: dict[str, Any]) -> None:
+    """:class:`~.checkpoint.CheckpointError` unless the checkpoint's ``meta`` is this run's."""
+    if not isinstance(saved, dict):
+        raise ckpt.CheckpointError("cannot resume: the checkpoint holds no training state")
     keys = ("algorithm", "sharing", "sharing_options", "algorithm_options", "config", "seed")
     for key in (*keys, "n_envs", "agents", "central_dim"):
         default = {} if key in ("sharing_options", "algorithm_options") else None
         if saved.get(key, default) != current[key]:
-            raise ValueError(
+            raise ckpt.CheckpointError(
                 f"cannot resume: {key} differs from the checkpoint's "
                 f"({saved.get(key, default)!r} there, {current[key]!r} here)"
             )

@@ -468,21 +468,21 @@ class FollowerPPO:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict` (``ValueError`` if it is not a followers checkpoint or was
-        made for a game of other sizes or another network)."""
+        """Restore :meth:`state_dict`; ``CheckpointError`` (a ``ValueError``) if it is not a
+        followers checkpoint or was made for a game of other sizes or another network."""
         if state.get("kind") != CHECKPOINT_KIND:
-            raise ValueError("not a Stackelberg followers checkpoint")
+            raise ckpt.CheckpointError("not a Stackelberg followers checkpoint")
         game = self.game
         shape = [game.n_states, game.n_actions, game.horizon]
         if list(state["shape"]) != shape:
-            raise ValueError(
+            raise ckpt.CheckpointError(
                 f"checkpoint is for (S, A, T) = {tuple(state['shape'])}, this game has "
                 f"{tuple(shape)}"
             )
         saved, mine = saved_config(state), self.config
         fields = ("hidden_sizes", "activation", "observe_incentive")
         if any(getattr(saved, f) != getattr(mine, f) for f in fields):
-            raise ValueError(
+            raise ckpt.CheckpointError(
                 "checkpoint network is "
                 + ", ".join(f"{f}={getattr(saved, f)!r}" for f in fields)
                 + "; this learner's is "
@@ -505,7 +505,7 @@ class FollowerPPO:
         """A learner for ``game`` restored from a :meth:`save` file (its saved config)."""
         state = ckpt.load(Path(path))
         if state.get("kind") != CHECKPOINT_KIND:
-            raise ValueError(f"{str(path)!r} is not a Stackelberg followers checkpoint")
+            raise ckpt.CheckpointError(f"{str(path)!r} is not a Stackelberg followers checkpoint")
         learner = cls(game, saved_config(state), device=device)
         learner.load_state_dict(state)
         return learner

@@ -234,7 +234,7 @@ class StackelbergTrainer(abc.ABC):
         """Restore :meth:`state_dict` (``ValueError`` for another method's checkpoint; the
         followers' part checks the game's sizes)."""
         if state.get("kind") != CHECKPOINT_KIND or state.get("method") != self.method:
-            raise ValueError(f"not a {self.method} trainer checkpoint")
+            raise ckpt.CheckpointError(f"not a {self.method} trainer checkpoint")
         self.followers.load_state_dict(state["followers"])
         self.leader.load_state_dict(state["leader"])
         counters = state["counters"]
@@ -261,7 +261,7 @@ class StackelbergTrainer(abc.ABC):
         :meth:`train` then continues to ``config.iterations``."""
         state = ckpt.load(Path(path))
         if state.get("kind") != CHECKPOINT_KIND or state.get("method") != cls.method:
-            raise ValueError(f"{str(path)!r} is not a {cls.method} trainer checkpoint")
+            raise ckpt.CheckpointError(f"{str(path)!r} is not a {cls.method} trainer checkpoint")
         config = cls.config_class.from_dict(state["config"])
         trainer = cls(
             game, config, seed=state["seed"], device=device, log_dir=log_dir, progress=progress

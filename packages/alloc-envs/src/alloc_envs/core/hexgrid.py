@@ -17,6 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
+from alloc_envs.core.memory import check_memory
 from alloc_envs.core.validation import check_int
 
 #: Row/column offsets of the six neighbours, clockwise from north, for even and odd columns.
@@ -25,22 +26,30 @@ _ODD_COL_OFFSETS = ((-1, 0), (-1, 1), (0, 1), (1, 0), (0, -1), (-1, -1))
 
 #: Number of neighbour directions of a hexagonal cell.
 N_DIRECTIONS = 6
+#: Largest grid (rows * cols): the per-cell arrays take about 100 bytes a cell (400 MiB here).
+MAX_CELLS = 1 << 22
 
 
 @dataclass(frozen=True)
 class HexGrid:
-    """A ``rows x cols`` hexagonal grid (even-q offset layout).
+    """A ``rows x cols`` hexagonal grid (even-q offset layout), at most :data:`MAX_CELLS` cells.
 
     Attributes derived lazily: ``neighbors`` (G, 6) int64 with ``-1`` for missing neighbours,
-    ``distances`` (G, G) int64 hex distances, ``centres`` (G, 2) float64 planar centres.
+    ``distances`` (G, G) int32 hex distances (checked against the memory at hand first),
+    ``centres`` (G, 2) float64 planar centres.
     """
 
     rows: int
     cols: int
 
     def __post_init__(self) -> None:
-        check_int("HexGrid.rows", self.rows, 1, 10**6)
-        check_int("HexGrid.cols", self.cols, 1, 10**6)
+        check_int("HexGrid.rows", self.rows, 1, MAX_CELLS)
+        check_int("HexGrid.cols", self.cols, 1, MAX_CELLS)
+        if self.rows * self.cols > MAX_CELLS:
+            raise ValueError(
+                f"HexGrid.rows * HexGrid.cols must be at most {MAX_CELLS:,} cells, got "
+                f"{self.rows} x {self.cols} = {self.rows * self.cols:,}"
+            )
 
     @property
     def n_cells(self) -> int:
@@ -81,6 +90,8 @@ class HexGrid:
     @cached_property
     def distances(self) -> np.ndarray:
         """(G, G) int32 hex distances (number of neighbour hops) between all cells."""
+        g = self.n_cells
+        check_memory("HexGrid.distances", 2 * 4 * g * g, f"{self.rows} x {self.cols} cells")
         c = self.cube.astype(np.int32)
         out = np.zeros((self.n_cells, self.n_cells), dtype=np.int32)
         for axis in range(3):  # one axis at a time keeps the peak memory at 2 (G, G) arrays

@@ -20,6 +20,8 @@ from alloc_envs.core.validation import check_number
 PathLike = str | os.PathLike[str]
 _FORMAT_VERSION = 1
 _ARRAYS = ("zone_ids", "neighbors", "demand", "destinations", "fares", "trip_steps")
+#: What numpy raises for a file that is not a readable archive of plain arrays.
+_READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, AttributeError, TypeError)
 #: Largest number of zones (the city keeps (T, V, V) destination tables).
 MAX_ZONES = 2048
 
@@ -213,17 +215,17 @@ class EDRPCity:
     @classmethod
     def load(cls, path: PathLike) -> EDRPCity:
         """Read a city written by :meth:`save`; ``ValueError`` if the file is not one."""
+        keys = ("format_version", "slot_minutes", "start_minute", *_ARRAYS)
         try:
             with np.load(path, allow_pickle=False) as npz:
-                keys = ("format_version", "slot_minutes", "start_minute", *_ARRAYS)
-                missing = [key for key in keys if key not in npz.files]
-                if missing:
-                    raise ValueError(f"{path}: not an EDRPCity archive, missing {missing}")
-                data = {key: npz[key] for key in keys}
+                data = {key: npz[key] for key in keys if key in npz.files}
         except FileNotFoundError:
             raise
-        except (OSError, EOFError, zipfile.BadZipFile, AttributeError, TypeError) as exc:
-            raise ValueError(f"{path}: not an EDRPCity .npz archive ({exc})") from exc
+        except _READ_ERRORS as exc:  # ValueError: e.g. an object array (needs pickle): refused
+            raise ValueError(f"{path}: not an EDRPCity .npz archive ({exc})") from None
+        missing = [key for key in keys if key not in data]
+        if missing:
+            raise ValueError(f"{path}: not an EDRPCity archive, missing {missing}")
         if int(data.pop("format_version")) != _FORMAT_VERSION:
             raise ValueError(f"{path}: unsupported EDRPCity format version")
         return cls(

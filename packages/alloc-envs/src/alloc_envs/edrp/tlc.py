@@ -28,6 +28,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from alloc_envs.core.textfiles import open_text
 from alloc_envs.core.validation import check_int, check_number
 from alloc_envs.edrp.city import MAX_ZONES, EDRPCity
 from alloc_envs.ride_hailing.trips import load_nyc_tlc
@@ -40,7 +41,7 @@ def read_zone_adjacency(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
     """(V,) int64 sorted zone ids and (V, D) int64 neighbour indices (``-1`` padded) of an
     adjacency CSV (module doc). ``ValueError`` naming the file, line and column for a missing
     column, a non-integer id, a zone adjacent to itself or a file without pairs."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:
+    with open_text(path) as fh:
         reader = csv.reader(fh)
         header = [name.strip().lower() for name in next(reader, [])]
         missing = [c for c in ADJACENCY_COLUMNS if c.lower() not in header]

@@ -121,6 +121,22 @@ class RideHailingConfig:
         """Fleet size (constant over the episode)."""
         return self.drivers_per_cell * self.n_cells
 
+    def memory_bytes(self, synthetic_demand: bool = True) -> int:
+        """Estimated peak memory of an episode in bytes (checked before a simulator is built).
+
+        Measured on the simulator: about 24 bytes per (step, cell) (rates, noise, arrivals),
+        8 per pair of cells (the distance table and its temporary) and, for synthetic demand,
+        128 per order of the day (its arrays and the sampling's temporaries), with
+        ``episode_steps * cells * ((base_rate_low + base_rate_high) / 2 + rate_noise / 4)``
+        orders expected. Recorded demand brings its own orders (already in memory).
+        """
+        g = self.n_cells
+        total = 24 * (self.episode_steps + self.max_trip_steps + 1) * g + 8 * g * g
+        if synthetic_demand:
+            rate = (self.base_rate_low + self.base_rate_high) / 2 + self.rate_noise / 4
+            total += int(128 * self.episode_steps * g * rate)
+        return total
+
     def trip_length_probs(self) -> np.ndarray:
         """(max_trip_steps,) float64: probability of a trip of 1..max_trip_steps steps."""
         p = np.asarray(self.duration_probs[: self.max_trip_steps], dtype=np.float64)

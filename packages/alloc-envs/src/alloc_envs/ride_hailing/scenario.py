@@ -13,6 +13,7 @@ from gymnasium import spaces
 
 from alloc_envs.core.config import build_config as core_build_config
 from alloc_envs.core.hexgrid import N_DIRECTIONS, HexGrid
+from alloc_envs.core.memory import check_memory
 from alloc_envs.ride_hailing.config import DEFAULT_PRESET, PRESETS, RideHailingConfig
 from alloc_envs.ride_hailing.demand import RecordedDemand, SyntheticDemand
 from alloc_envs.ride_hailing.render import render_ansi
@@ -55,6 +56,12 @@ class RideHailingScenario:
     """
 
     def __init__(self, config: RideHailingConfig, trips: TripTable | None = None) -> None:
+        check_memory(
+            "RideHailing",
+            config.memory_bytes(synthetic_demand=trips is None),
+            f"rows x cols = {config.rows} x {config.cols}, episode_steps = {config.episode_steps}"
+            f", base_rate_high = {config.base_rate_high}",
+        )
         self.config = config
         self.grid = HexGrid(config.rows, config.cols)
         self.sim = RideHailingSim(config, self.grid)

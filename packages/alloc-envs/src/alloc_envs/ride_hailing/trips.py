@@ -30,29 +30,30 @@ Processed tables can be cached with :meth:`TripTable.save` / :meth:`TripTable.lo
 from __future__ import annotations
 
 import csv
-import gzip
 import itertools
 import logging
 import math
 import operator
 import os
+import re
+import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from alloc_envs.core.hexgrid import HexGrid
+from alloc_envs.core.textfiles import open_text, read_bytes
+from alloc_envs.ride_hailing.geo_index import BBox, GeoIndex
 
 __all__ = ["CHENGDU_BBOX", "TripTable", "geo_to_cell", "load_didi_gaia", "load_nyc_tlc"]
 
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
-BBox = tuple[float, float, float, float]
 
 #: (lon_min, lat_min, lon_max, lat_max) of Chengdu's centre, the box that the DyPS reference code
 #: re-grids into 500 cells.
@@ -64,6 +65,11 @@ SECONDS_PER_DAY = 86_400
 TLC_UNKNOWN_ZONES = (264, 265)
 #: Pickup timestamps (local seconds) beyond this magnitude are treated as invalid.
 _MAX_ABS_SECONDS = 1e11
+#: Largest price magnitude a trip may have (in the source's unit): larger finite values are a
+#: corrupt file or a unit mistake, and would overflow the simulator's integer price bins.
+MAX_PRICE = 1e9
+#: A UTC offset at the end of a timestamp (``+05:00``, ``-0400``, ``+05``, ``Z``).
+_UTC_OFFSET = re.compile(r"(?<=\d)(?:Z|[+-]\d\d(?::?\d\d)?)$")
 
 _INT_FIELDS = ("day", "step", "origin", "destination", "duration")
 _SLICE_FIELDS = ("step", "origin", "destination", "duration", "price")
@@ -79,9 +85,6 @@ _DIDI_FIELDS = (
     "reward_units",
 )
 _CSV_CHUNK_ROWS = 262_144
-#: Points looked up per chunk in :func:`geo_to_cell` are bounded so that a chunk's candidate
-#: distance matrix holds about this many entries.
-_GEO_CHUNK_ENTRIES = 1 << 22
 
 
 # --------------------------------------------------------------------------------------------------
@@ -142,7 +145,8 @@ class TripTable:
         origin: (n,) int64 pickup cell id, in ``[0, n_cells)``.
         destination: (n,) int64 drop-off cell id, in ``[0, n_cells)``.
         duration: (n,) int64 trip duration in steps, ``>= 1``.
-        price: (n,) float64 finite price in the source's currency unit (unscaled).
+        price: (n,) float64 finite price in the source's currency unit (unscaled), at most
+            :data:`MAX_PRICE` in magnitude.
         n_cells: number of cells G of the grid the trips were mapped to.
         n_steps: number of steps per day.
         day_labels: one label per day (the local calendar date as ``"YYYY-MM-DD"``).
@@ -189,6 +193,12 @@ class TripTable:
             )
         if not np.isfinite(arrays["price"]).all():
             raise ValueError("TripTable.price must be finite (no NaN or infinity)")
+        big = np.flatnonzero(np.abs(arrays["price"]) > MAX_PRICE)
+        if big.size:
+            raise ValueError(
+                f"TripTable.price of row {big[0]} is {arrays['price'][big[0]]:g}, beyond "
+                f"±{MAX_PRICE:g} (a corrupt value or a unit mistake)"
+            )
         for name, arr in arrays.items():
             object.__setattr__(self, name, arr)
         object.__setattr__(self, "n_cells", n_cells)
@@ -364,105 +374,9 @@ def _check_bbox(bbox: Sequence[float]) -> BBox:
     return lon_min, lat_min, lon_max, lat_max
 
 
-def _unit_interval(values: np.ndarray) -> np.ndarray:
-    """Affine map of ``values`` onto [0, 1] (extremes to 0 and 1); all 0.5 for zero extent."""
-    low, high = float(values.min()), float(values.max())
-    if high <= low:
-        return np.full(values.shape, 0.5)
-    return (values - low) / (high - low)
-
-
-def _centres_lonlat(grid: HexGrid, bbox: BBox) -> np.ndarray:
-    """(G, 2) float64 (lon, lat) of the cell centres laid over ``bbox``.
-
-    The extremes of the centres' x go to lon_min / lon_max and those of y (pointing south) to
-    lat_max / lat_min; an axis of zero extent is put in the middle of the box.
-    """
-    lon_min, lat_min, lon_max, lat_max = bbox
-    tx = _unit_interval(grid.centres[:, 0])
-    ty = _unit_interval(grid.centres[:, 1])
-    # Written as convex combinations so that the extremes land exactly on the box's edges.
-    lon = lon_min * (1.0 - tx) + lon_max * tx
-    lat = lat_max * (1.0 - ty) + lat_min * ty
-    return np.stack([lon, lat], axis=1)
-
-
-class _GeoIndex:
-    """Nearest-centre lookup for points inside a bounding box.
-
-    Points and centres live in local planar coordinates ``X = (lon - lon_min) * cos(lat_mid)``,
-    ``Y = lat - lat_min`` (degrees of latitude). The box is cut into about ``4 G`` rectangular
-    buckets; each bucket keeps every centre that can be the nearest one to some point of the
-    bucket (those within ``d_min + 2 h`` of the bucket's middle, ``d_min`` being the distance from
-    the middle to its nearest centre and ``h`` the bucket's half diagonal), so the lookup is exact
-    and costs ``O(K)`` per point for a small candidate count ``K``. Ties go to the lowest cell id.
-    """
-
-    def __init__(self, grid: HexGrid, bbox: BBox) -> None:
-        self.bbox = bbox
-        lon_min, lat_min, lon_max, lat_max = bbox
-        self.kx = math.cos(math.radians(0.5 * (lat_min + lat_max)))
-        lonlat = _centres_lonlat(grid, bbox)
-        self.cx = (lonlat[:, 0] - lon_min) * self.kx
-        self.cy = lonlat[:, 1] - lat_min
-        width = (lon_max - lon_min) * self.kx
-        height = lat_max - lat_min
-        g = grid.n_cells
-        target = min(4 * g, 1 << 20)
-        self.nbx = int(min(max(round(math.sqrt(target * width / height)), 1), target))
-        self.nby = int(min(max(round(target / self.nbx), 1), target))
-        self.sx = width / self.nbx
-        self.sy = height / self.nby
-        n_buckets = self.nbx * self.nby
-        bucket = np.arange(n_buckets)
-        mid_x = (bucket % self.nbx + 0.5) * self.sx
-        mid_y = (bucket // self.nbx + 0.5) * self.sy
-        reach = math.hypot(self.sx, self.sy) + 1e-9 * (width + height)  # 2 h plus rounding slack
-        rows, cols = [], []
-        chunk = max(1, _GEO_CHUNK_ENTRIES // g)
-        for start in range(0, n_buckets, chunk):
-            dist = np.hypot(
-                mid_x[start : start + chunk, None] - self.cx,
-                mid_y[start : start + chunk, None] - self.cy,
-            )
-            r, c = np.nonzero(dist <= dist.min(axis=1, keepdims=True) + reach)
-            rows.append(r + start)
-            cols.append(c)
-        row = np.concatenate(rows)
-        col = np.concatenate(cols)  # ascending within each bucket (row-major nonzero)
-        counts = np.bincount(row, minlength=n_buckets)
-        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        table = np.full((n_buckets, int(counts.max())), -1, dtype=np.int64)
-        table[row, np.arange(len(row)) - first[row]] = col
-        # Pad with the bucket's first (lowest-id) candidate so that argmin's tie rule still holds.
-        self.candidates = np.where(table < 0, table[:, :1], table)
-
-    def lookup(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        """(n,) int64 cell ids of 1-D float64 points; ``-1`` outside the box or non-finite."""
-        lon_min, lat_min, lon_max, lat_max = self.bbox
-        out = np.full(lon.shape, -1, dtype=np.int64)
-        inside = np.flatnonzero(
-            (lon >= lon_min) & (lon <= lon_max) & (lat >= lat_min) & (lat <= lat_max)
-        )
-        k = self.candidates.shape[1]
-        chunk = max(1, _GEO_CHUNK_ENTRIES // k)
-        for start in range(0, len(inside), chunk):
-            rows = inside[start : start + chunk]
-            x = (lon[rows] - lon_min) * self.kx
-            y = lat[rows] - lat_min
-            ix = np.minimum((x / self.sx).astype(np.int64), self.nbx - 1)
-            iy = np.minimum((y / self.sy).astype(np.int64), self.nby - 1)
-            cand = self.candidates[iy * self.nbx + ix]
-            dx = x[:, None] - self.cx[cand]
-            dy = y[:, None] - self.cy[cand]
-            best = np.argmin(dx * dx + dy * dy, axis=1)
-            out[rows] = cand[np.arange(len(rows)), best]
-        return out
-
-
 @lru_cache(maxsize=8)
-def _geo_index(grid: HexGrid, bbox: BBox) -> _GeoIndex:
-    return _GeoIndex(grid, bbox)
+def _geo_index(grid: HexGrid, bbox: BBox) -> GeoIndex:
+    return GeoIndex(grid, bbox)
 
 
 def geo_to_cell(lon: Any, lat: Any, grid: HexGrid, bbox: Sequence[float]) -> np.ndarray:
@@ -528,13 +442,6 @@ def _check_time_args(step_minutes: float, min_trip_minutes: float, max_trip_minu
     return math.ceil(MINUTES_PER_DAY / step_minutes)
 
 
-def _read_bytes(path: PathLike) -> bytes:
-    data = Path(path).read_bytes()
-    if os.fspath(path).endswith(".gz"):
-        data = gzip.decompress(data)
-    return data
-
-
 def _first_failure(n: int, parse: Callable[[int, int], object]) -> int:
     """Index of the first item in ``[0, n)`` for which ``parse(lo, hi)`` fails (it fails on
     ``[0, n)``). Halves the range each time, so the total parsing work is ``O(n)``."""
@@ -548,6 +455,20 @@ def _first_failure(n: int, parse: Callable[[int, int], object]) -> int:
         else:
             lo = mid
     return lo
+
+
+def _check_prices(
+    values: np.ndarray, path: PathLike, lines: np.ndarray, column: str, unit: str = "line"
+) -> None:
+    """``ValueError`` naming the file, the line (or row) and the column of the first finite price
+    beyond :data:`MAX_PRICE` in magnitude (non-finite ones are dropped by the loaders)."""
+    big = np.flatnonzero(np.abs(np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)) > MAX_PRICE)
+    if big.size:
+        i = int(big[0])
+        raise ValueError(
+            f"{path}, {unit} {lines[i]}: {column} is {values[i]:g}, beyond ±{MAX_PRICE:g} "
+            "(a corrupt value or a unit mistake)"
+        )
 
 
 class _Collector:
@@ -633,14 +554,15 @@ def _parse_didi_lines(lines: list[bytes]) -> np.ndarray:
     )
 
 
-def _read_didi_file(path: PathLike) -> np.ndarray:
-    """(m, 7) float64 of the numeric fields of one order file (blank lines skipped)."""
-    lines = _read_bytes(path).splitlines()
+def _read_didi_file(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(m, 7) float64 of the numeric fields of one order file (blank lines skipped) and the
+    (m,) 1-based line number of each row."""
+    lines = read_bytes(path).splitlines()
     n_commas = len(_DIDI_FIELDS) - 1
     commas = np.fromiter(
         map(operator.methodcaller("count", b","), lines), dtype=np.int64, count=len(lines)
     )
-    line_numbers = None
+    line_numbers = np.arange(1, len(lines) + 1)
     odd = np.flatnonzero(commas != n_commas)
     if len(odd):
         blank = np.array([not lines[i].strip() for i in odd], dtype=bool)
@@ -650,15 +572,15 @@ def _read_didi_file(path: PathLike) -> np.ndarray:
                 f"{path}, line {i + 1}: expected {len(_DIDI_FIELDS)} comma-separated fields "
                 f"({', '.join(_DIDI_FIELDS)}), got {commas[i] + 1}"
             )
-        line_numbers = np.delete(np.arange(1, len(lines) + 1), odd)
+        line_numbers = np.delete(line_numbers, odd)
         lines = [lines[i] for i in line_numbers - 1]
     if not lines:
-        return np.zeros((0, len(_DIDI_FIELDS) - 1))
+        return np.zeros((0, len(_DIDI_FIELDS) - 1)), line_numbers
     try:
-        return _parse_didi_lines(lines)
+        return _parse_didi_lines(lines), line_numbers
     except ValueError as exc:
         bad = _first_failure(len(lines), lambda lo, hi: _parse_didi_lines(lines[lo:hi]))
-        number = bad + 1 if line_numbers is None else int(line_numbers[bad])
+        number = int(line_numbers[bad])
         text = lines[bad].decode("utf-8", "replace")
         raise ValueError(
             f"{path}, line {number}: cannot parse the numeric fields of {text!r} ({exc})"
@@ -689,7 +611,8 @@ def load_didi_gaia(
     * ``too_short`` / ``too_long``: duration in minutes ``< min_trip_minutes`` (or not finite) /
       ``>= max_trip_minutes``;
     * ``outside_bbox``: pickup or drop-off outside ``bbox`` (mapped with :func:`geo_to_cell`);
-    * ``bad_price``: non-finite or non-positive ``reward_units``.
+    * ``bad_price``: non-finite or non-positive ``reward_units`` (a finite one beyond
+      :data:`MAX_PRICE` in magnitude is a ``ValueError`` naming the file and line).
 
     Local time is UTC + ``utc_offset_hours``; the pickup step is ``(minute of the local day) //
     step_minutes``; the duration in steps is ``floor(minutes / step_minutes) + 1``; the day is
@@ -714,7 +637,8 @@ def load_didi_gaia(
         "load_didi_gaia", ("invalid_time", "too_short", "too_long", "outside_bbox", "bad_price")
     )
     for path in files:
-        raw = _read_didi_file(path)
+        raw, line_numbers = _read_didi_file(path)
+        _check_prices(raw[:, 6], path, line_numbers, "reward_units")
         start_s = raw[:, 0] + offset_s
         minutes = (raw[:, 1] - raw[:, 0]) / 60.0
         keep = collector.time_filters(start_s, minutes, min_trip_minutes, max_trip_minutes)
@@ -821,7 +745,7 @@ def _zone_table(zone_cells: Mapping[int, int] | PathLike, n_cells: int) -> tuple
 
 
 def _read_zone_csv(path: PathLike) -> list[tuple[int, int]]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
+    with open_text(path) as fh:
         reader = csv.reader(fh)
         header = [_norm(h) for h in next(reader, [])]
         if "locationid" not in header or "cell" not in header:
@@ -856,10 +780,12 @@ def _parse_strings(
         empty = values == ""
         if empty.any():
             values = np.where(empty, "nan", values)
+    else:
+        values = _wall_clock(values)
     try:
-        return values.astype(dtype)
+        return _convert(values, dtype)
     except ValueError as exc:
-        bad = _first_failure(len(values), lambda lo, hi: values[lo:hi].astype(dtype))
+        bad = _first_failure(len(values), lambda lo, hi: _convert(values[lo:hi], dtype))
         what = "a number" if dtype == "float64" else "a date-time YYYY-MM-DD HH:MM:SS"
         raise ValueError(
             f"{path}, {unit} {lines[bad]}: cannot parse {column} value {values[bad]!r} as {what} "
@@ -867,13 +793,38 @@ def _parse_strings(
         ) from None
 
 
+def _convert(values: np.ndarray, dtype: str) -> np.ndarray:
+    """``values.astype(dtype)``; a time zone numpy would convert to UTC (one :func:`_wall_clock`
+    does not recognise) is a ``ValueError``, not a warning and a shifted time."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*timezones", category=UserWarning)
+        try:
+            return values.astype(dtype)
+        except UserWarning as exc:
+            raise ValueError(f"unsupported UTC offset: {exc}") from None
+
+
+def _wall_clock(values: np.ndarray) -> np.ndarray:
+    """Timestamps without their trailing UTC offset (``+05:00``, ``-0400``, ``Z``): the local
+    wall-clock time each one writes (see :func:`load_nyc_tlc`)."""
+    marked = (
+        (np.char.find(values, "+", 10) >= 0)
+        | (np.char.find(values, "-", 10) >= 0)
+        | np.char.endswith(values, "Z")
+    )
+    if not marked.any():
+        return values
+    out = values.copy()
+    out[marked] = [_UTC_OFFSET.sub("", text) for text in values[marked].tolist()]
+    return out
+
+
 def _iter_tlc_csv(
     path: PathLike, has_zone_map: bool, has_bbox: bool
-) -> Iterator[tuple[str, list[np.ndarray]]]:
-    """Yield (mode, columns) chunks of a TLC CSV file: datetime64[s] pickup and dropoff, float64
-    fare and float64 location columns."""
-    opener = gzip.open if os.fspath(path).endswith(".gz") else open
-    with opener(path, "rt", newline="", encoding="utf-8-sig") as fh:
+) -> Iterator[tuple[str, list[np.ndarray], np.ndarray]]:
+    """Yield (mode, columns, lines) chunks of a TLC CSV file: datetime64[s] pickup and dropoff,
+    float64 fare and float64 location columns, and the 1-based line number of each row."""
+    with open_text(path) as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
         if not header or not any(name.strip() for name in header):
@@ -913,13 +864,16 @@ def _iter_tlc_csv(
                     _parse_strings(values, kind, path, lines, name)
                     for values, kind, name in zip(columns, kinds, names, strict=True)
                 ],
+                lines,
             )
 
 
 def _iter_tlc_parquet(
     path: PathLike, has_zone_map: bool, has_bbox: bool
-) -> Iterator[tuple[str, list[np.ndarray]]]:
-    """Same as :func:`_iter_tlc_csv` for a Parquet file (needs pyarrow)."""
+) -> Iterator[tuple[str, list[np.ndarray], np.ndarray]]:
+    """Same as :func:`_iter_tlc_csv` for a Parquet file (needs pyarrow), with 1-based row
+    numbers in place of lines. A time zone-aware timestamp column is read as the wall-clock time
+    in its own zone; a file or column pyarrow cannot read is a ``ValueError`` naming it."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -928,33 +882,49 @@ def _iter_tlc_parquet(
             f"{path}: reading Parquet files needs pyarrow (`pip install pyarrow`), or convert the "
             "file to CSV"
         ) from None
-    parquet = pq.ParquetFile(path)
-    mode, names = _tlc_plan(path, parquet.schema_arrow.names, has_zone_map, has_bbox)
-    row0 = 0
-    for batch in parquet.iter_batches(columns=names, batch_size=_CSV_CHUNK_ROWS):
-        out = []
-        rows = np.arange(row0 + 1, row0 + batch.num_rows + 1)  # 1-based rows stand in for lines
-        row0 += batch.num_rows
-        for i, name in enumerate(names):
-            column = batch.column(name)
-            if i < 2:
-                if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
-                    values = column.to_numpy(zero_copy_only=False).astype("datetime64[s]")
-                else:
-                    strings = column.cast(pa.string()).fill_null("")
-                    values = _parse_strings(
-                        np.array(strings.to_pylist(), dtype=np.str_),
-                        "datetime64[s]",
-                        path,
-                        rows,
-                        name,
-                        unit="row",
-                    )
-            else:
-                values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-                values = np.asarray(values, dtype=np.float64)
-            out.append(values)
-        yield mode, out
+    try:
+        parquet = pq.ParquetFile(path)
+        mode, names = _tlc_plan(path, parquet.schema_arrow.names, has_zone_map, has_bbox)
+        row0 = 0
+        for batch in parquet.iter_batches(columns=names, batch_size=_CSV_CHUNK_ROWS):
+            rows = np.arange(row0 + 1, row0 + batch.num_rows + 1)
+            row0 += batch.num_rows
+            out = [
+                _parquet_column(path, batch.column(name), name, rows, timestamp=i < 2)
+                for i, name in enumerate(names)
+            ]
+            yield mode, out, rows
+    except (pa.ArrowException, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
+
+
+def _parquet_column(
+    path: PathLike, column: Any, name: str, rows: np.ndarray, timestamp: bool
+) -> np.ndarray:
+    """datetime64[s] (``timestamp``) or float64 values of one Parquet column of a batch; text
+    is parsed like CSV cells (errors name the row and the column)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    if timestamp and pa.types.is_timestamp(kind) and kind.tz is not None:
+        try:
+            column = pc.local_timestamp(column)  # the wall-clock time in the column's zone
+        except pa.ArrowException as exc:
+            raise ValueError(
+                f"{path}, column {name}: cannot convert time zone {kind.tz!r} to local time "
+                f"({exc}); install the tz database (tzdata) or store naive local times"
+            ) from None
+    if timestamp and (pa.types.is_timestamp(kind) or pa.types.is_date(kind)):
+        return column.to_numpy(zero_copy_only=False).astype("datetime64[s]")
+    if not timestamp and (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return np.asarray(values, dtype=np.float64)
+    strings = np.array(column.cast(pa.string()).fill_null("").to_pylist(), dtype=np.str_)
+    dtype = "datetime64[s]" if timestamp else "float64"
+    return _parse_strings(strings, dtype, path, rows, name, unit="row")
 
 
 def _datetime_seconds(values: np.ndarray) -> np.ndarray:
@@ -1001,7 +971,13 @@ def load_nyc_tlc(
     short to hold the needed columns raise ``ValueError`` naming the file and line (the row, for
     Parquet), as do values that cannot be parsed; blank lines are skipped. Every local date with a
     surviving trip becomes a day, including the few stray records dated outside a file's month.
-    Parquet timestamps are taken as stored (TLC stores naive wall-clock times).
+
+    Times are the local wall-clock time of the trip, as TLC records them (naive New York time).
+    A CSV timestamp with a UTC offset (``2016-07-01T00:05:00+05:00``, ``...-0400``, ``...Z``) is
+    read as the wall-clock time it writes, offset ignored (00:05 on 2016-07-01, not converted to
+    UTC); a time zone-aware Parquet timestamp column is read as the wall-clock time in its own
+    zone. A file of UTC instants must be converted to New York time first. A fare beyond
+    :data:`MAX_PRICE` in magnitude raises ``ValueError`` naming the file, line (row) and column.
     """
     n_steps = _check_time_args(step_minutes, min_trip_minutes, max_trip_minutes)
     n_cells = _n_cells(grid, bbox)
@@ -1027,8 +1003,9 @@ def load_nyc_tlc(
         chunks = (_iter_tlc_parquet if parquet else _iter_tlc_csv)(
             path, zones is not None, index is not None
         )
-        for mode, columns in chunks:
+        for mode, columns, lines in chunks:
             pickup, dropoff, fare = columns[:3]
+            _check_prices(fare, path, lines, _TLC_FARE, "row" if parquet else "line")
             start_s = _datetime_seconds(pickup)
             minutes = (_datetime_seconds(dropoff) - start_s) / 60.0
             keep = collector.time_filters(start_s, minutes, min_trip_minutes, max_trip_minutes)

@@ -9,9 +9,21 @@ empirical distribution.
 
 Per-agent observation ``{"observation": (2 S + 1 + X + U,) float32, "action_mask": (A,) int8}``:
 the one-hot own state (S), t / T, the empirical distribution m_t (S), the exogenous state x_t (X)
-and the leader's current incentive u_t (U). Action: ``Discrete(A)``; a masked action raises
-``ValueError`` (the environment is unchanged). Reward: the follower's own reward. Every agent's
-``info`` holds the scenario's metrics (episode to date) and ``leader_reward`` (of the step).
+and the leader's current incentive u_t (U). Action: ``Discrete(A)``; an action out of range
+raises ``ValueError`` (the environment is unchanged).
+
+A *masked* action (``action_mask`` 0 in the follower's state) is played as the state's first
+valid action (0, stay, in EDRP and MTFG: a move off the map or a busy driver's move keeps the
+follower where it is, as bumping into a wall does in a grid world) and counted in
+``info["masked_actions"]``. PettingZoo leaves what an environment does with a masked action to
+the environment (its classic games end the game and penalise the mover, through
+``TerminateIllegalWrapper``); ending every follower's episode for one follower's invalid move
+would not suit a population, and its ``parallel_seed_test`` samples actions without the mask.
+The array API (:meth:`Population.step`) still refuses masked actions.
+
+Reward: the follower's own reward. Every agent's ``info`` holds the scenario's metrics (episode
+to date), ``leader_reward`` (of the step) and ``masked_actions`` (followers of the step whose
+action was masked).
 ``state()`` is ``(t / T, m_t, x_t, u_t)``. All agents are truncated together after T steps.
 """
 
@@ -22,11 +34,12 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from alloc_envs.core.validation import check_int
 from alloc_envs.core.views import JointParallelEnv
 from alloc_envs.stackelberg.game import check_incentive
 from alloc_envs.stackelberg.leader import LeaderPolicy
 from alloc_envs.stackelberg.matching import MatchingGame
-from alloc_envs.stackelberg.population import Population
+from alloc_envs.stackelberg.population import MAX_FOLLOWERS, Population
 
 #: Largest population of the per-agent view (one Python dict entry per agent and step).
 MAX_PARALLEL_FOLLOWERS = 10_000
@@ -38,7 +51,8 @@ class FollowerScenario:
     agent_prefix = "follower"
 
     def __init__(self, game: MatchingGame, n_followers: int, leader: LeaderPolicy) -> None:
-        if not 1 <= n_followers <= MAX_PARALLEL_FOLLOWERS:
+        check_int("n_followers", n_followers, 1, MAX_FOLLOWERS)
+        if n_followers > MAX_PARALLEL_FOLLOWERS:
             raise ValueError(
                 f"n_followers must be in [1, {MAX_PARALLEL_FOLLOWERS}] for the per-agent view "
                 f"(use the leader view or Population for more), got {n_followers}"
@@ -70,6 +84,9 @@ class FollowerScenario:
         self.state_space = spaces.Box(low[s:], high[s:], dtype=np.float32)
         self.incentive = np.array(game.incentive_low)
         self.last_leader_reward = 0.0
+        self.masked_actions = 0
+        #: (S,) int64 the action a masked action is played as: each state's first valid one.
+        self.fallback_action = game.action_mask.argmax(axis=1).astype(np.int64)
 
     @property
     def terminated(self) -> bool:
@@ -85,6 +102,7 @@ class FollowerScenario:
         """N followers from m_0, drawing from ``rng``; the first joint observation."""
         self.population.reset(rng)
         self.last_leader_reward = 0.0
+        self.masked_actions = 0
         self._update_incentive()
         return self.observe()
 
@@ -95,8 +113,14 @@ class FollowerScenario:
             self.incentive = check_incentive(self.game, u, f"leader incentive at step {pop.t}")
 
     def step(self, action: Any) -> np.ndarray:
-        """Apply the (N,) actions; the (N,) float64 follower rewards."""
-        step = self.population.step(action, self.incentive)
+        """Apply the (N,) actions (masked ones as the state's fallback action, module doc); the
+        (N,) float64 follower rewards."""
+        pop = self.population
+        acts = pop.check_action_range(action)
+        masked = ~self.game.action_mask[pop.states, acts]
+        self.masked_actions = int(masked.sum())
+        acts = np.where(masked, self.fallback_action[pop.states], acts)
+        step = pop.step(acts, self.incentive)
         self.last_leader_reward = step.leader_reward
         self._update_incentive()
         return step.rewards
@@ -124,6 +148,7 @@ class FollowerScenario:
             **self.population.metrics(),
             "time": self.population.t,
             "leader_reward": self.last_leader_reward,
+            "masked_actions": self.masked_actions,
         }
 
     def state(self) -> np.ndarray:

@@ -27,14 +27,18 @@ from typing import Any
 
 import numpy as np
 
+from alloc_envs.core.memory import check_memory
 from alloc_envs.core.validation import check_int
 from alloc_envs.stackelberg.fokker_planck import add_statistics
 from alloc_envs.stackelberg.game import check_incentive, check_vector
 from alloc_envs.stackelberg.matching import MatchingGame, SiteOutcome
 from alloc_envs.stackelberg.sampling import sample_categorical
 
-#: Largest population (int64 state arrays; memory is about 60 bytes per follower and step).
+#: Largest population (int64 state arrays).
 MAX_FOLLOWERS = 10**8
+#: Peak memory of a step, per follower (states, actions, rewards, matches and the sampling's
+#: temporaries; measured about 100 bytes on EDRP and MTFG), checked before allocating.
+BYTES_PER_FOLLOWER = 112
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,9 @@ class Population:
 
     def __init__(self, game: MatchingGame, n_followers: int, seed: int | None = None) -> None:
         check_int("n_followers", n_followers, 1, MAX_FOLLOWERS)
+        check_memory(
+            "Population", BYTES_PER_FOLLOWER * n_followers, f"n_followers = {n_followers:,}"
+        )
         self.game = game
         self.n_followers = n_followers
         self.rng = np.random.default_rng(seed)
@@ -174,7 +181,20 @@ class Population:
         return self.game.metrics(self.totals)
 
     def check_actions(self, actions: Any) -> np.ndarray:
-        """(N,) int64 actions, or ``ValueError`` naming the first bad follower."""
+        """(N,) int64 actions, or ``ValueError`` naming the first bad follower (wrong shape or
+        dtype, out of range, or masked in the follower's state)."""
+        acts = self.check_action_range(actions)
+        masked = ~self.game.action_mask[self.states, acts]
+        if masked.any():
+            i = int(np.flatnonzero(masked)[0])
+            raise ValueError(
+                f"action {acts[i]} of follower {i} is masked in its state {self.states[i]}"
+            )
+        return acts
+
+    def check_action_range(self, actions: Any) -> np.ndarray:
+        """(N,) int64 actions of the right shape, integer dtype and range (masks not checked),
+        or ``ValueError`` naming the first bad follower."""
         n, n_actions = self.n_followers, self.game.n_actions
         arr = np.asarray(actions)
         if arr.shape != (n,):
@@ -186,10 +206,4 @@ class Population:
         if out.any():
             i = int(np.flatnonzero(out)[0])
             raise ValueError(f"action of follower {i} is {acts[i]}, not in [0, {n_actions})")
-        masked = ~self.game.action_mask[self.states, acts]
-        if masked.any():
-            i = int(np.flatnonzero(masked)[0])
-            raise ValueError(
-                f"action {acts[i]} of follower {i} is masked in its state {self.states[i]}"
-            )
         return acts

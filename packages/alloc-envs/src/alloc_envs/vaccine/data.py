@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alloc_envs.core.textfiles import open_text
 from alloc_envs.vaccine.city import City, contact_kernel
 from alloc_envs.vaccine.config import AGE_GROUPS, AGE_PYRAMID, N_AGE_GROUPS
 
@@ -347,12 +348,10 @@ def _read_csv(
     path: str | os.PathLike, required: tuple[str, ...]
 ) -> tuple[list[str], list[list[str]]]:
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open_text(path) as handle:
             lines = list(csv.reader(handle))
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ValueError(f"{path}: not a readable CSV file ({exc})") from exc
     if not lines:
         raise ValueError(f"{path}: empty file (expected a header row)")
     header = [h.strip() for h in lines[0]]
