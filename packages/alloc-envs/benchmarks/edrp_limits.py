@@ -18,7 +18,9 @@ Columns: the mean-field ORR, its share of the headroom ``(ORR - no charge) / (ce
 charge)``, then the ORR of N sampled drivers playing the mean-field policy (the equilibrium's, or
 the planner's) against the same leader (closed-loop rules see the empirical distribution), mean
 over ``--seeds``. Costs: process CPU time of the LP and of each optimisation, one core.
-``--save``: the exact leaders' charges as an ``.npz`` (``fixed`` (V,), ``schedule`` (T, V)).
+``--save``: the exact leaders as the package stores them
+(``alloc_envs.edrp.exact_leader.save_exact_leaders``; the package's own are
+``src/alloc_envs/edrp/data/exact_leader_v<version>.npz``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from alloc_envs.edrp import OversupplyCharge, make_game  # noqa: E402
-from alloc_envs.edrp.exact_leader import fare_equalising_charges, optimise_charges  # noqa: E402
+from alloc_envs.edrp.exact_leader import (  # noqa: E402
+    exact_leader,
+    fare_equalising_charges,
+    save_exact_leaders,
+)
 from alloc_envs.edrp.limits import planner_ceiling  # noqa: E402
 from alloc_envs.stackelberg.leader import no_incentive  # noqa: E402
 from alloc_envs.stackelberg.sampled import play_sampled  # noqa: E402
@@ -52,7 +58,7 @@ def main() -> None:
     args = parser.parse_args()
     game = make_game("edrp", version=args.version)
     temperature = game.config.follower_temperature
-    zones, steps = game.n_incentives, game.horizon
+    zones = game.n_incentives
 
     costs: list[str] = []
 
@@ -72,30 +78,22 @@ def main() -> None:
     leaders += [
         (f"oversupply rule ({level:g})", OversupplyCharge(zones, level)) for level in levels
     ]
-    start = np.zeros(zones)
     if game.config.premium_peak != 1.0:
-        start = fare_equalising_charges(game)
         leaders += [
-            ("closed-form rule (fixed)", start),
+            ("closed-form rule (fixed)", fare_equalising_charges(game)),
             ("closed-form rule (schedule)", fare_equalising_charges(game, schedule=True)),
         ]
-    fixed = timed(
-        "exact-leader (fixed)",
-        lambda: optimise_charges(game, start=start, max_evaluations=args.evaluations),
+    fixed, schedule = timed(
+        "exact-leader (fixed, then schedule)",
+        lambda: exact_leader(game, max_evaluations=args.evaluations, use_stored=False),
     )
-    broadcast = np.broadcast_to(fixed.charges, (steps, zones))
-    schedule = timed(
-        "exact-leader (schedule)",
-        lambda: optimise_charges(
-            game, schedule=True, start=broadcast, max_evaluations=args.evaluations
-        ),
-    )
+    costs[-1] += f", {fixed.evaluations} + {schedule.evaluations} evaluations"
     leaders += [
         ("exact-leader (fixed)", fixed.charges),
         ("exact-leader (schedule)", schedule.charges),
     ]
     if args.save is not None:
-        np.savez(args.save, fixed=fixed.charges, schedule=schedule.charges)
+        save_exact_leaders(args.save, game, fixed, schedule)
 
     rows = []
     for name, leader in leaders:

@@ -12,9 +12,13 @@ import pytest
 
 from alloc_envs.edrp import EDRPConfig, make_game
 from alloc_envs.edrp.exact_leader import (
+    STORED,
     equilibrium_orr,
+    exact_leader,
     fare_equalising_charges,
+    load_exact_leaders,
     optimise_charges,
+    save_exact_leaders,
 )
 from alloc_envs.edrp.limits import planner_ceiling
 from alloc_envs.stackelberg.fokker_planck import rollout
@@ -138,6 +142,34 @@ def test_optimised_charges_beat_their_start_and_stay_below_the_planner() -> None
     assert scheduled.charges.shape == start.shape and scheduled.orr >= fixed.orr - 1e-9
     assert scheduled.orr <= planner_ceiling(SMALL).orr
     assert fixed(3, None, None) is fixed.charges and scheduled(3, None, None).shape == (8,)
+
+
+def test_the_shipped_exact_leaders_are_the_default_citys(ceiling, no_charge) -> None:
+    """The package's stored exact leaders of EDRP v1 are found for the default preset, their
+    ORR is what the model gives today, and the fixed one holds most of the headroom."""
+    fixed, schedule = exact_leader(EDRP)
+    assert fixed.evaluations == 0 and schedule.evaluations == 0  # loaded, not optimised
+    assert fixed.charges.shape == (63,) and schedule.charges.shape == (36, 63)
+    none = no_charge.flow.metrics["orr"]
+    orr = solve(EDRP, fixed.charges).flow.metrics["orr"]
+    assert orr == pytest.approx(fixed.orr, abs=1e-4)
+    assert orr - none >= 0.06 and orr - none >= 0.6 * (ceiling.orr - none)
+    assert none < fixed.orr <= schedule.orr <= ceiling.orr
+    assert load_exact_leaders(STORED / "exact_leader_v1.npz", make_game("edrp", version=0)) is None
+
+
+def test_exact_leader_archives_round_trip_and_reject_other_files(tmp_path) -> None:
+    fixed = optimise_charges(SMALL, max_evaluations=2)
+    path = tmp_path / "leaders.npz"
+    save_exact_leaders(path, SMALL, fixed, fixed)
+    loaded, _ = load_exact_leaders(path, SMALL)
+    np.testing.assert_array_equal(loaded.charges, fixed.charges)
+    assert loaded.orr == fixed.orr
+    assert load_exact_leaders(path, make_game("edrp-small", reach_hops=3)) is None
+    assert load_exact_leaders(tmp_path / "missing.npz", SMALL) is None
+    (tmp_path / "text.npz").write_text("not an archive")
+    with pytest.raises(ValueError, match="text.npz: not an exact-leader archive"):
+        load_exact_leaders(tmp_path / "text.npz", SMALL)
 
 
 def test_bad_inputs_name_the_field() -> None:

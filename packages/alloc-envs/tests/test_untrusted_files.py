@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alloc_envs.edrp import EDRPCity
+from alloc_envs.edrp import EDRPCity, make_game
+from alloc_envs.edrp.exact_leader import load_exact_leaders
 from alloc_envs.ride_hailing.trips import TripTable
 from alloc_envs.vaccine import load_city
 
@@ -41,6 +42,10 @@ LOADERS: dict[str, tuple[Callable[[Path], object], tuple[str, ...]]] = {
     "edrp-city": (EDRPCity.load, ("format_version", "zone_ids", "demand")),
     "trip-table": (TripTable.load, ("format_version", "day", "price")),
     "vaccine-city": (load_city, ("population", "visits")),
+    "exact-leaders": (
+        lambda path: load_exact_leaders(path, make_game("edrp-small")),
+        ("fingerprint", "fixed", "fixed_orr", "schedule", "schedule_orr"),
+    ),
 }
 
 
