@@ -168,7 +168,7 @@ def test_exact_leader_archives_round_trip_and_reject_other_files(tmp_path) -> No
     assert load_exact_leaders(path, make_game("edrp-small", reach_hops=3)) is None
     assert load_exact_leaders(tmp_path / "missing.npz", SMALL) is None
     (tmp_path / "text.npz").write_text("not an archive")
-    with pytest.raises(ValueError, match="text.npz: not an exact-leader archive"):
+    with pytest.raises(ValueError, match=r"text\.npz: not an exact-leader archive"):
         load_exact_leaders(tmp_path / "text.npz", SMALL)
 
 

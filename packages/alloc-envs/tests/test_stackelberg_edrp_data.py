@@ -176,7 +176,20 @@ def test_tlc_city_tensors_from_generated_trip_records(tlc_files) -> None:
     assert city.demand.sum(axis=1).mean() == pytest.approx(0.5)
     np.testing.assert_allclose(city.destinations.sum(axis=2), 1.0)
     assert city.destinations[0, 0].argmax() == 1  # zone 4's trips mostly go to zone 12
-    assert city.fares[0, 0] == pytest.approx((10 + 30 + 8 + 9 + 0.5 * 14.25) / 4.5)
+    # the driver's takings: fare_amount + extra ($1) + tip_amount ($1); taxes and fees are not
+    assert city.fares[0, 0] == pytest.approx((12 + 32 + 10 + 11 + 0.5 * 16.25) / 4.5)
+    metered = load_tlc_city(
+        trips_path, adjacency, horizon=3, demand_per_driver=0.5, smoothing=0.5, fare_additions=()
+    )
+    assert metered.fares[0, 0] == pytest.approx((10 + 30 + 8 + 9 + 0.5 * 14.25) / 4.5)
+    no_extra = trips_path.with_name("no_extra.csv")  # a file without one of the additions
+    write_trips(
+        no_extra,
+        list(csv.DictReader(trips_path.read_text().splitlines())),
+        [c for c in YELLOW if c != "extra"],
+    )
+    tipped = load_tlc_city(no_extra, adjacency, horizon=3, demand_per_driver=0.5, smoothing=0.5)
+    assert tipped.fares[0, 0] == pytest.approx((11 + 31 + 9 + 10 + 0.5 * 15.25) / 4.5)
     assert city.trip_steps[0, 3] == 2 and city.trip_steps[0, 1] == 1
     game = make_game("edrp-small", city=city)
     assert game.n_zones == 4 and game.busy_levels == 2 and game.n_actions == 4
@@ -197,6 +210,10 @@ def test_tlc_loader_errors_name_the_problem(tmp_path: Path, tlc_files) -> None:
     latin.write_bytes(b"LocationID,NeighborID\n4,12\n12,\xe913\n")
     with pytest.raises(ValueError, match=r"latin.csv, line 3, byte column 4: .*not UTF-8"):
         load_tlc_city(trips_path, latin)
+    huge_tip = trip("2023-01-02T07:01:00", 9, 4, 12, 10.0)
+    huge_tip["tip_amount"] = "1e12"
+    with pytest.raises(ValueError, match=r"huge\.csv, line 2: tip_amount is 1e\+12"):
+        load_tlc_city(write_trips(tmp_path / "huge.csv", [huge_tip]), adjacency)
     no_fare = write_trips(tmp_path / "nofare.csv", [], [c for c in YELLOW if c != "fare_amount"])
     with pytest.raises(ValueError, match=r"missing TLC column.*fare_amount"):
         load_tlc_city(no_fare, adjacency)

@@ -11,6 +11,14 @@
   outside the zone set, zones 264 / 265, a non-positive fare, a missing time, a duration under
   1 minute or of ``max_trip_steps`` slots or more are dropped; slots are ``minute of the day //
   slot_minutes`` and a trip of ``m`` minutes takes ``floor(m / slot_minutes) + 1`` slots.
+* **Fares** are what the driver takes: ``fare_amount`` plus, where the files have them,
+  ``extra`` (the rush-hour and overnight surcharges) and ``tip_amount`` (``fare_additions``).
+  Taxes, tolls and the congestion and airport fees are passed on, so they are left out. What the
+  data does not give: cash tips (TLC records card tips only) and airport trips, which end
+  outside the city's zones and are dropped with every trip that leaves the zone set. So the
+  fare premium of EDRP v1 comes from the data here: the mean fare per origin and slot against
+  the trips' durations per zone pair (a driver's income per slot of a trip), with no premium
+  profile of our own.
 * **Tensors** over the window of ``horizon`` slots from ``start_hour``, averaged over the days
   present: order counts ``d_t(v)``; destinations ``Q_t(.|v)`` with additive smoothing towards
   the origin's whole-window destinations (themselves smoothed towards uniform); mean fares per
@@ -24,7 +32,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -96,6 +104,7 @@ def load_tlc_city(
     max_trip_steps: int = 3,
     demand_per_driver: float = 0.7,
     smoothing: float = 1.0,
+    fare_additions: Sequence[str] = ("extra", "tip_amount"),
 ) -> EDRPCity:
     """An :class:`EDRPCity` from TLC trip records and a zone-adjacency CSV (module doc).
 
@@ -107,6 +116,8 @@ def load_tlc_city(
         max_trip_steps: trips of this many slots or more are dropped.
         demand_per_driver: window mean of the orders per driver and slot (sets the fleet size).
         smoothing: pseudo-count of the additive smoothing of destinations and fares.
+        fare_additions: money columns added to ``fare_amount`` where a file has them (module
+            doc); ``()`` for the metered fare alone (the first EDRP's TLC cities).
 
     Raises:
         ValueError: bad arguments, a malformed adjacency or trip file (naming the file, line
@@ -132,6 +143,7 @@ def load_tlc_city(
         zone_cells={int(z): i for i, z in enumerate(zone_ids)},
         step_minutes=slot_minutes,
         max_trip_minutes=max_trip_steps * slot_minutes,
+        fare_additions=tuple(fare_additions),
     )
     t = trips.step - int(first)
     inside = (t >= 0) & (t < horizon)

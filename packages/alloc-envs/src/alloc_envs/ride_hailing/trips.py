@@ -669,11 +669,16 @@ def _norm(name: str) -> str:
 
 
 def _tlc_plan(
-    path: PathLike, header: Sequence[str], has_zone_map: bool, has_bbox: bool
+    path: PathLike,
+    header: Sequence[str],
+    has_zone_map: bool,
+    has_bbox: bool,
+    fare_additions: Sequence[str] = (),
 ) -> tuple[str, list[str]]:
     """Choose the location mode (``"zone"`` or ``"geo"``) and the header names to read, in the
-    order pickup, dropoff, fare, then the 2 zone or 4 coordinate columns. Names match
-    case-insensitively, ignoring surrounding spaces."""
+    order pickup, dropoff, fare, the 2 zone or 4 coordinate columns, then those of
+    ``fare_additions`` the file has. Names match case-insensitively, ignoring surrounding
+    spaces."""
     by_norm: dict[str, str] = {}
     for name in header:
         by_norm.setdefault(_norm(name), name)
@@ -712,7 +717,8 @@ def _tlc_plan(
             "(lon_min, lat_min, lon_max, lat_max)"
         )
     location = zones if mode == "zone" else geo
-    return mode, [pickup, dropoff, fare, *location]  # type: ignore[list-item]
+    additions = [name for name in (find((c,)) for c in fare_additions) if name is not None]
+    return mode, [pickup, dropoff, fare, *location, *additions]  # type: ignore[list-item]
 
 
 def _zone_table(zone_cells: Mapping[int, int] | PathLike, n_cells: int) -> tuple[np.ndarray, ...]:
@@ -820,16 +826,17 @@ def _wall_clock(values: np.ndarray) -> np.ndarray:
 
 
 def _iter_tlc_csv(
-    path: PathLike, has_zone_map: bool, has_bbox: bool
+    path: PathLike, has_zone_map: bool, has_bbox: bool, fare_additions: Sequence[str]
 ) -> Iterator[tuple[str, list[np.ndarray], np.ndarray]]:
-    """Yield (mode, columns, lines) chunks of a TLC CSV file: datetime64[s] pickup and dropoff,
-    float64 fare and float64 location columns, and the 1-based line number of each row."""
+    """Yield (mode, names, columns, lines) chunks of a TLC CSV file: the header names read and
+    their columns (:func:`_tlc_plan`; datetime64[s] pickup and dropoff, float64 fare, location
+    and fare-addition columns), and the 1-based line number of each row."""
     with open_text(path) as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
         if not header or not any(name.strip() for name in header):
             raise ValueError(f"{path}: no CSV header on the first line")
-        mode, names = _tlc_plan(path, header, has_zone_map, has_bbox)
+        mode, names = _tlc_plan(path, header, has_zone_map, has_bbox, fare_additions)
         positions = [header.index(name) for name in names]
         needed = max(positions) + 1
         getter = operator.itemgetter(*positions)
@@ -860,6 +867,7 @@ def _iter_tlc_csv(
             kinds = ["datetime64[s]", "datetime64[s]"] + ["float64"] * (len(names) - 2)
             yield (
                 mode,
+                names,
                 [
                     _parse_strings(values, kind, path, lines, name)
                     for values, kind, name in zip(columns, kinds, names, strict=True)
@@ -869,7 +877,7 @@ def _iter_tlc_csv(
 
 
 def _iter_tlc_parquet(
-    path: PathLike, has_zone_map: bool, has_bbox: bool
+    path: PathLike, has_zone_map: bool, has_bbox: bool, fare_additions: Sequence[str]
 ) -> Iterator[tuple[str, list[np.ndarray], np.ndarray]]:
     """Same as :func:`_iter_tlc_csv` for a Parquet file (needs pyarrow), with 1-based row
     numbers in place of lines. A time zone-aware timestamp column is read as the wall-clock time
@@ -884,7 +892,9 @@ def _iter_tlc_parquet(
         ) from None
     try:
         parquet = pq.ParquetFile(path)
-        mode, names = _tlc_plan(path, parquet.schema_arrow.names, has_zone_map, has_bbox)
+        mode, names = _tlc_plan(
+            path, parquet.schema_arrow.names, has_zone_map, has_bbox, fare_additions
+        )
         row0 = 0
         for batch in parquet.iter_batches(columns=names, batch_size=_CSV_CHUNK_ROWS):
             rows = np.arange(row0 + 1, row0 + batch.num_rows + 1)
@@ -893,7 +903,7 @@ def _iter_tlc_parquet(
                 _parquet_column(path, batch.column(name), name, rows, timestamp=i < 2)
                 for i, name in enumerate(names)
             ]
-            yield mode, out, rows
+            yield mode, names, out, rows
     except (pa.ArrowException, OSError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
@@ -943,6 +953,7 @@ def load_nyc_tlc(
     step_minutes: float = 10,
     min_trip_minutes: float = 1.0,
     max_trip_minutes: float = 180.0,
+    fare_additions: Sequence[str] = (),
 ) -> TripTable:
     """Load NYC TLC yellow / green taxi trip records into a :class:`TripTable`.
 
@@ -978,6 +989,11 @@ def load_nyc_tlc(
     UTC); a time zone-aware Parquet timestamp column is read as the wall-clock time in its own
     zone. A file of UTC instants must be converted to New York time first. A fare beyond
     :data:`MAX_PRICE` in magnitude raises ``ValueError`` naming the file, line (row) and column.
+
+    ``fare_additions``: money columns added to ``fare_amount`` where a file has them (e.g.
+    ``("extra", "tip_amount")``: the rush-hour and overnight surcharges and the card tips, what
+    a driver takes beyond the metered fare); an empty or NaN cell adds 0. The bound applies to
+    each column, the ``bad_price`` filter to the sum.
     """
     n_steps = _check_time_args(step_minutes, min_trip_minutes, max_trip_minutes)
     n_cells = _n_cells(grid, bbox)
@@ -1001,16 +1017,23 @@ def load_nyc_tlc(
     for path in files:
         parquet = os.fspath(path).lower().endswith(".parquet")
         chunks = (_iter_tlc_parquet if parquet else _iter_tlc_csv)(
-            path, zones is not None, index is not None
+            path, zones is not None, index is not None, fare_additions
         )
-        for mode, columns, lines in chunks:
+        unit = "row" if parquet else "line"
+        for mode, names, columns, lines in chunks:
             pickup, dropoff, fare = columns[:3]
-            _check_prices(fare, path, lines, _TLC_FARE, "row" if parquet else "line")
+            n_location = 2 if mode == "zone" else 4
+            _check_prices(fare, path, lines, _TLC_FARE, unit)
+            for name, addition in zip(
+                names[3 + n_location :], columns[3 + n_location :], strict=True
+            ):
+                _check_prices(addition, path, lines, name, unit)
+                fare = fare + np.nan_to_num(addition, nan=0.0)
             start_s = _datetime_seconds(pickup)
             minutes = (_datetime_seconds(dropoff) - start_s) / 60.0
             keep = collector.time_filters(start_s, minutes, min_trip_minutes, max_trip_minutes)
             if mode == "zone":
-                pu, do = columns[3:]
+                pu, do = columns[3:5]
                 unknown = np.isin(pu, TLC_UNKNOWN_ZONES) | np.isin(do, TLC_UNKNOWN_ZONES)
                 keep = collector.drop("unknown_zone", keep, unknown)
                 origin = _lookup_zones(pu, zones, cells)  # type: ignore[arg-type]
@@ -1020,7 +1043,7 @@ def load_nyc_tlc(
                 assert index is not None
                 origin = np.full(len(keep), -1, dtype=np.int64)
                 destination = origin.copy()
-                plon, plat, dlon, dlat = (column[keep] for column in columns[3:])
+                plon, plat, dlon, dlat = (column[keep] for column in columns[3:7])
                 origin[keep] = index.lookup(plon, plat)
                 destination[keep] = index.lookup(dlon, dlat)
                 keep = collector.drop("outside_bbox", keep, (origin < 0) | (destination < 0))
