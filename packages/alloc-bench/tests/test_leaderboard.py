@@ -133,15 +133,15 @@ def test_not_implemented_cells_are_reported_never_dropped() -> None:
 
 def test_methods_as_columns_tables_are_transposed() -> None:
     tables = get_tables(["tirl-aaai24/edrp"])
-    md = render_markdown([not_implemented("TIRL", "edrp-n300")], tables)
+    md = render_markdown([not_implemented("TIRL", "edrp-v1-n300")], tables)
     header, *rows = rows_of(md, "tirl-aaai24/edrp · defaults")
     assert header[:3] == ["Scenario", "M3RL (M³RL)", "paper"]
     assert header[11] == "TIRL"
-    assert rows[0][0] == "edrp-n300 ORR (N = 300)"
+    assert rows[0][0] == "edrp-v1-n300 ORR (N = 300)"
     assert rows[0][1:3] == ["–", "0.84 ± 0.03"]
     assert rows[0][11:13] == ["not implemented", "0.82 ± 0.02"]
     # N/A in the paper: no entry, a dash.
-    n5000 = next(r for r in rows if r[0].startswith("edrp-n5000 "))
+    n5000 = next(r for r in rows if r[0].startswith("edrp-v1-n5000 "))
     assert n5000[2] == "–" and n5000[4] == "–"
     assert len(rows) == 8
 

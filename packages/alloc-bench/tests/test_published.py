@@ -161,7 +161,7 @@ def test_tirl_edrp_table_matches_the_paper_cell_by_cell() -> None:
     assert table.layout == "methods-as-columns" and table.label == "Table 2"
     expected = {}
     for n, cells in EDRP:
-        scenario = f"edrp-n{n.replace(',', '')}"
+        scenario = f"edrp-v1-n{n.replace(',', '')}"
         for method, text in zip(EDRP_METHODS, cells.split(), strict=True):
             if (cell := _cell(text)) is not None:
                 expected[(method, scenario, "orr")] = cell

@@ -1,5 +1,6 @@
-"""The Stackelberg scenarios (edrp-n<N>, mtfg-n<N>) and the leader methods of the TIRL paper:
-registration, availability, a training run with resume, and the §5.1 evaluation."""
+"""The Stackelberg scenarios (edrp-n<N>, edrp-v1-n<N>, mtfg-n<N>), the leader methods of the TIRL
+paper and the EDRP references: registration, availability, a training run with resume, and the
+§5.1 evaluation."""
 
 from __future__ import annotations
 
@@ -147,3 +148,26 @@ def test_finished_leader_runs_are_listed_in_order_and_restore_their_trained_lead
         stackelberg.restore_leader_run(path, runs[0])
     with pytest.raises(BenchError, match="no store"):
         stackelberg.finished_leader_runs(tmp_path / "missing.sqlite")
+
+
+def test_the_edrp_references_run_on_edrp_only_and_do_not_train(
+    tmp_path: Path, short_evaluation: None
+) -> None:
+    from alloc_bench.methods import trains
+    from alloc_envs.edrp import make_game
+    from alloc_envs.edrp.exact_leader import exact_leader
+
+    for method in stackelberg.EDRP_REFERENCES:
+        assert not trains(method) and availability("edrp-v1-n300", method).implemented
+        assert "not an EDRP scenario" in availability("mtfg-n300", method).reason
+    # The planner's ceiling is its LP value, whatever N and the seed: a bound, not played.
+    ceiling = RunConfig("edrp-v1-n300", "planner (ceiling)", 3, {}, Budget(0, 2))
+    out = perform_run(ceiling, tmp_path / "planner")
+    assert out["metrics"]["orr"] == pytest.approx(0.954, abs=5e-4)
+    assert [e["orr"] for e in out["episodes"]] == [out["metrics"]["orr"]] * 2
+    # The exact leader is the package's stored schedule, evaluated like every leader (§5.1).
+    leader = RunConfig("edrp-v1-n300", "exact-leader", 0, {}, Budget(0, 2))
+    out = perform_run(leader, tmp_path / "exact")
+    schedule = exact_leader(make_game("edrp"))[1]
+    assert out["curve"] == [{"step": 0, "metrics": {"orr": schedule.orr}}]
+    assert len(out["episodes"]) == 2 and 0.5 < out["metrics"]["orr"] < schedule.orr

@@ -48,12 +48,16 @@ class LearnedMethod:
             function itself (in-process use, e.g. tests).
         supports: ``"module:function"`` (or the function) ``(method, scenario) -> str`` giving
             the reason the method cannot run on a scenario now, empty when it can; optional.
+        reference: a reference computed from the model rather than trained (an exact-gradient
+            leader, a planner's ceiling: knowledge no learner has); it gets no training budget
+            (``train_steps`` 0, "no training" in leaderboards) and its description says so.
     """
 
     name: str
     description: str
     trainer: str | Callable[..., Any]
     supports: str | Callable[[str, str], str] | None = None
+    reference: bool = False
 
     def unsupported(self, scenario: str) -> str:
         """Why the method cannot run on ``scenario`` now (empty when it can)."""
@@ -125,8 +129,9 @@ def rule_based(family: str) -> dict[str, Any]:
 
 
 def trains(method: str) -> bool:
-    """Whether ``method`` trains (a learned method) rather than acting by a rule."""
-    return method in LEARNED
+    """Whether ``method`` trains (a learned method) rather than acting by a rule or being
+    computed from the model (a reference)."""
+    return method in LEARNED and not LEARNED[method].reference
 
 
 def known_methods() -> set[str]:
@@ -181,6 +186,32 @@ register_method(
         _RODE_TRAINER,
     )
 )
+
+for _name, _text in (
+    (
+        "exact-leader",
+        "reference, knows the model: per-zone, per-slot charges optimised on the exact "
+        "equilibrium's ORR by its exact gradient (alloc_envs.edrp.exact_leader)",
+    ),
+    (
+        "exact-leader-fixed",
+        "reference, knows the model: one charge per zone all day, optimised like exact-leader",
+    ),
+    (
+        "planner (ceiling)",
+        "reference, knows the model: the mean-field ORR of a planner who moves the drivers "
+        "itself (an LP; no leader can exceed it; alloc_envs.edrp.limits)",
+    ),
+):
+    register_method(
+        LearnedMethod(
+            _name,
+            _text,
+            "alloc_bench.stackelberg:compute_edrp_reference",
+            supports="alloc_bench.stackelberg:edrp_reference_support",
+            reference=True,
+        )
+    )
 
 for _name, _text in (
     ("M3RL", "Mind-aware multi-agent management RL leader (baseline)"),

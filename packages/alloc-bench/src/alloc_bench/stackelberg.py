@@ -83,6 +83,57 @@ def stackelberg_support(method: str, scenario: str) -> str:
     return ""
 
 
+#: The EDRP references (:data:`alloc_bench.methods.LEARNED` entries with ``reference=True``).
+EDRP_REFERENCES = ("exact-leader", "exact-leader-fixed", "planner (ceiling)")
+
+
+def edrp_reference_support(method: str, scenario: str) -> str:
+    """Why an EDRP reference cannot run on ``scenario`` (empty when it can): EDRP only."""
+    if get_scenario(scenario).family != "edrp":
+        return f"{method} is computed on the EDRP model; {scenario!r} is not an EDRP scenario"
+    return ""
+
+
+class MeanFieldCeiling:
+    """The planner's ceiling as a bench result: not a leader to play, a bound to report.
+    :func:`evaluate_stackelberg` gives ``value`` for every evaluation episode."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+
+def compute_edrp_reference(
+    make_env: Callable[[], Any],
+    *,
+    method: str,
+    seed: int,
+    train_steps: int,
+    workdir: Path | None,
+    log: Any,
+    scenario: str,
+    make_parallel_env: Callable[[], Any],
+) -> TrainedLeader | MeanFieldCeiling:
+    """An EDRP reference of the scenario's model (the trainer protocol; nothing is trained).
+    ``exact-leader`` / ``exact-leader-fixed``: the exact-gradient leader's schedule / fixed
+    vector (the package's stored ones for the default city, optimised otherwise:
+    :func:`alloc_envs.edrp.exact_leader.exact_leader`), then evaluated like every leader;
+    ``planner (ceiling)``: the LP's mean-field ORR, the same for every N and seed. The exact
+    equilibrium's ORR of the charges goes to the run's log and curve."""
+    from alloc_envs.edrp.exact_leader import exact_leader
+    from alloc_envs.edrp.limits import planner_ceiling
+
+    game = game_of(make_env)
+    if method == "planner (ceiling)":
+        ceiling = planner_ceiling(game)
+        log.note(f"planner's ceiling {ceiling.orr:.4f} (rolled out {ceiling.rollout_orr:.4f})")
+        return MeanFieldCeiling(ceiling.orr)
+    fixed, schedule = exact_leader(game)
+    leader = schedule if method == "exact-leader" else fixed
+    log.note(f"exact-equilibrium ORR of the charges {leader.orr:.4f}")
+    log.curve(0, orr=leader.orr)
+    return TrainedLeader(leader, method)
+
+
 def game_of(make_env: Callable[[], Any]) -> Any:
     """The model (``MatchingGame``) of the leader view ``make_env`` builds, the run's options
     included."""
@@ -179,9 +230,12 @@ def evaluate_stackelberg(
     policy: Any, scenario: Scenario, options: Mapping[str, Any], seed: int, episodes: int
 ) -> list[dict[str, float]]:
     """The §5.1 evaluation of a fixed leader (module doc): one dict of the scenario's metrics
-    per evaluation episode (the last ``episodes`` of the followers' training)."""
+    per evaluation episode (the last ``episodes`` of the followers' training). The planner's
+    ceiling (:class:`MeanFieldCeiling`) is reported as it is, every episode."""
     from alloc_agents.stackelberg import FollowerPPOConfig, evaluate_leader
 
+    if isinstance(policy, MeanFieldCeiling):  # a bound, not a leader to play
+        return [{scenario.rank_by: policy.value, EPISODE_RETURN: policy.value}] * episodes
     config = FollowerPPOConfig(
         n_followers=int(scenario.env_kwargs["n_followers"]),
         iterations=max(EVAL_FOLLOWER_ITERATIONS, episodes),
