@@ -18,6 +18,11 @@ the cell. Paper: the published value (``± std`` where published) followed by ``
 totals such as GMV, differences for rates such as ORR); ``–`` where nothing is published. A
 ``†n`` marks a published cell with a note, given under the tables.
 
+Limits: on a scenario that declares one (:class:`~alloc_bench.scenarios.Limit`), our side of the
+ranking metric's cell ends with the share of the limit, ``· 74% of headroom`` (mean over seeds,
+:func:`alloc_bench.limits.share_of_limit`), and the CSVs carry it (``share_of_limit``,
+``limit``).
+
 CSV: :func:`render_csv` writes one row per (options, scenario, method, metric) with every number
 (long format); :func:`render_table_csv` writes one section in the paper's layout.
 """
@@ -31,9 +36,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alloc_bench.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
+from alloc_bench.limits import limit_of, share_of_limit, share_text
 from alloc_bench.parsing import format_options
 from alloc_bench.published import PublishedEntry, PublishedTable
-from alloc_bench.scenarios import SCENARIOS, MetricSpec, get_scenario
+from alloc_bench.scenarios import SCENARIOS, Limit, MetricSpec, get_scenario
 
 #: Placeholder for a missing value.
 DASH = "–"
@@ -57,6 +63,8 @@ CSV_COLUMNS = (
     "train_steps",
     "status",
     "reason",
+    "share_of_limit",
+    "limit",
 )
 #: Numbers per cell in a paper-layout CSV (each prefixed with the column's name).
 TABLE_CSV_FIELDS = (
@@ -69,6 +77,7 @@ TABLE_CSV_FIELDS = (
     "paper_std",
     "ratio",
     "status",
+    "share_of_limit",
 )
 #: Result states that carry numbers.
 HAS_NUMBERS = ("finished", "partial")
@@ -89,6 +98,8 @@ class Cell:
     entry: PublishedEntry | None
     spec: MetricSpec | None  # None when the scenario is not registered
     paper_fmt: str = ""  # the table's format of published values of this metric, if any
+    share: float | None = None  # share of the scenario's limit (its ranking metric only)
+    limit: Limit | None = None
 
 
 @dataclass
@@ -217,7 +228,12 @@ def _cell(
     entry = table.entry(method, scenario, metric) if table is not None else None
     fmt = table.formats.get(metric, "") if table is not None else ""
     result = by_cell.get((method, scenario))
-    return Cell(method, scenario, metric, result, entry, _spec(scenario, metric), fmt)
+    spec = _spec(scenario, metric)
+    limit = limit_of(scenario) if spec is not None else None
+    if limit is None or result is None or metric != get_scenario(scenario).rank_by:
+        return Cell(method, scenario, metric, result, entry, spec, fmt)
+    share = share_of_limit(result, by_cell)
+    return Cell(method, scenario, metric, result, entry, spec, fmt, share, limit)
 
 
 def _table_section(
@@ -292,7 +308,9 @@ def ours_text(cell: Cell) -> str:
         text += f" [{_fmt(ci[0], cell.spec)}, {_fmt(ci[1], cell.spec)}]"
     n = len(result["seeds"])
     planned = len(result.get("planned_seeds", result["seeds"]))
-    return text + (f" (n={n})" if n == planned else f" (n={n} of {planned})")
+    text += f" (n={n})" if n == planned else f" (n={n} of {planned})"
+    share = share_text(cell.share, cell.limit)
+    return f"{text} · {share}" if share else text
 
 
 def _as_published(value: float, spec: MetricSpec | None, paper_fmt: str = "") -> str:
@@ -372,7 +390,9 @@ def _legend(resamples: int, confidence: float) -> str:
     return (
         "Ours: mean ± std across seeds (population std, ddof=0) "
         f"[{confidence:.0%} percentile-bootstrap CI of the mean over seeds, {resamples:,} "
-        "resamples] (n = seeds). Paper: published value (± std where published), then "
+        "resamples] (n = seeds), and where the scenario has a limit its share, "
+        "(ours − floor) / (limit − floor) of the means (EDRP: % of headroom, the planner's "
+        "ceiling over no charge). Paper: published value (± std where published), then "
         "(×ours/paper) or (+ours−paper)."
     )
 
@@ -436,9 +456,18 @@ def csv_rows(
     not registered, per metric the tables publish for it; one row with an empty metric if none).
     """
     index = published_index(tables)
+    groups = {
+        options: {(r["method"], r["scenario"]): r for r in group}
+        for options, group in group_by_options(results).items()
+    }
     rows: list[dict[str, Any]] = []
     for result in results:
         scenario = result["scenario"]
+        limit = limit_of(scenario)
+        share, ranked = None, None
+        if limit is not None:
+            share = share_of_limit(result, groups[format_options(result["options"])])
+            ranked = get_scenario(scenario).rank_by
         if scenario in SCENARIOS:
             metrics = list(get_scenario(scenario).metric_names)
         else:
@@ -473,6 +502,8 @@ def csv_rows(
                     "train_steps": result.get("train_steps", 0),
                     "status": result.get("status", "finished"),
                     "reason": result.get("reason", ""),
+                    "share_of_limit": share if metric == ranked else None,
+                    "limit": limit.label if limit is not None else None,
                 }
             )
     return rows
@@ -507,6 +538,7 @@ def cell_numbers(cell: Cell) -> dict[str, Any]:
             out.update(ci_low=ci[0], ci_high=ci[1])
         if entry is not None and entry.value != 0:
             out["ratio"] = mean / entry.value
+        out["share_of_limit"] = cell.share
     return out
 
 

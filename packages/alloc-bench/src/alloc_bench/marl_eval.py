@@ -15,7 +15,10 @@ Layout (https://github.com/instadeepai/marl-eval)::
   one-element list), then a last step at ``train_steps`` (or the last curve point's step, if
   the trainer rounded the budget up) holding the final evaluation episodes.
   A rule-based method has only that step (``step_0``, ``step_count`` 0);
-* ``absolute_metrics``: the final evaluation episodes (we do not re-evaluate with 10x episodes).
+* ``absolute_metrics``: the final evaluation episodes (we do not re-evaluate with 10x episodes),
+  and on a scenario with a limit (:mod:`alloc_bench.limits`) ``share_of_<label>``: the seed's
+  share of the limit, paired with the limit's (and floor's) result of the same seed, as a
+  one-element list (absent for seeds the limit has not run).
 
 marl-eval expects every algorithm of a task to have the same seeds and number of steps; a suite
 with equal seeds and budgets per task meets that.
@@ -26,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from alloc_bench.leaderboard import group_by_options
+from alloc_bench.limits import limit_of, seed_shares
 from alloc_bench.parsing import format_options
 from alloc_bench.scenarios import get_scenario
 
@@ -39,10 +44,19 @@ def task_name(scenario: str, options: Mapping[str, Any]) -> str:
 
 def marl_eval_document(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The marl-eval JSON of the results with numbers (module doc)."""
+    results = list(results)
+    groups = {
+        options: {(r["method"], r["scenario"]): r for r in group}
+        for options, group in group_by_options(results).items()
+    }
     out: dict[str, Any] = {}
     for result in results:
         if result.get("status", "finished") not in ("finished", "partial"):
             continue
+        limit = limit_of(result["scenario"])
+        shares = {}
+        if limit is not None:
+            shares = seed_shares(result, groups[format_options(result["options"])])
         spec = get_scenario(result["scenario"])
         algo = str(result["method"]).replace(",", ";")
         task = out.setdefault(spec.family, {}).setdefault(
@@ -61,6 +75,8 @@ def marl_eval_document(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
                 }
                 last = max(last, int(point["step"]))
             run[f"step_{len(run)}"] = {"step_count": last, **final}
-            run["absolute_metrics"] = final
+            run["absolute_metrics"] = dict(final)
+            if str(seed) in shares:
+                run["absolute_metrics"][f"share_of_{limit.label}"] = [shares[str(seed)]]
             runs[f"seed_{seed}"] = run
     return out

@@ -48,6 +48,23 @@ class MetricSpec:
 
 
 @dataclass(frozen=True)
+class Limit:
+    """What bounds a scenario's ranking metric, for the leaderboards' "% of <label>" figure
+    (:mod:`alloc_bench.limits`): ``(value - floor) / (limit - floor)``.
+
+    Attributes:
+        method: the method whose result is the limit (e.g. ``"planner (ceiling)"``).
+        label: what the share is of, in words (``"headroom"``, ``"oracle"``).
+        floor: the method that counts as 0 % (e.g. ``"SMFU-w/o-L"``: no incentive); empty:
+            the share is ``value / limit``.
+    """
+
+    method: str
+    label: str
+    floor: str = ""
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A named benchmark scenario.
 
@@ -70,6 +87,7 @@ class Scenario:
             ``eval_episodes`` episodes of the Gymnasium view: ``(policy, scenario, options,
             seed, episodes) -> [metrics of each evaluation episode]`` (the Stackelberg
             scenarios' §5.1 protocol, :mod:`alloc_bench.stackelberg`); empty: play episodes.
+        limit: what bounds the ranking metric (:class:`Limit`), if the scenario has a limit.
     """
 
     name: str
@@ -83,6 +101,7 @@ class Scenario:
     parallel_entry: str = ""
     requires: Mapping[str, str] = field(default_factory=dict)
     evaluator: str = ""
+    limit: Limit | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "env_kwargs", MappingProxyType(dict(self.env_kwargs)))
@@ -284,6 +303,8 @@ _STACKELBERG_SETS = (
     ),
     ("mtfg", "mtfg", {}, "Multi-type food gathering (alloc/MTFG-v0), 10x10, {:,} followers"),
 )
+#: EDRP's limit: the planner's ceiling, with no charge (SMFU-w/o-L, same protocol) as 0 %.
+_STACKELBERG_LIMITS = {"edrp": Limit("planner (ceiling)", "headroom", floor="SMFU-w/o-L")}
 for _family, _prefix, _kwargs, _text in _STACKELBERG_SETS:
     _class = {"edrp": "EDRP", "mtfg": "MTFG"}[_family]
     for _n in TIRL_POPULATIONS:
@@ -303,5 +324,6 @@ for _family, _prefix, _kwargs, _text in _STACKELBERG_SETS:
                 headline=(_metric.name,),
                 rank_by=_metric.name,
                 evaluator="alloc_bench.stackelberg:evaluate_stackelberg",
+                limit=_STACKELBERG_LIMITS.get(_family),
             )
         )
