@@ -31,6 +31,37 @@ def test_rows_are_views_of_the_joint_arrays() -> None:
     assert plain["a_0"].shape == (4,)
 
 
+def test_entries_are_made_when_read_and_every_reading_sees_them() -> None:
+    joint = _joint()
+    eager = {a: {"x": joint["x"][i], "m": joint["m"][i]} for i, a in enumerate(AGENTS)}
+
+    def same(value) -> bool:
+        return list(value) == AGENTS and all(
+            np.array_equal(value[a][k], eager[a][k]) for a in AGENTS for k in ("x", "m")
+        )
+
+    readers = [
+        dict,
+        lambda d: {**d},
+        lambda d: dict(d.items()),
+        lambda d: dict(zip(d.keys(), d.values(), strict=True)),
+        lambda d: {a: d.get(a) for a in AGENTS},
+        lambda d: d.copy(),
+        lambda d: d | {},
+        lambda d: {} | d,
+        lambda d: pickle.loads(pickle.dumps(d)),
+    ]
+    for read in readers:
+        d = AgentDict.of_rows(joint, AGENTS)
+        assert len(d) == 3 and list(d) == AGENTS  # no entry needed for these
+        assert dict.__len__(d) == 0
+        assert same(read(d))
+    d = AgentDict.of_rows(joint, AGENTS)
+    assert "a_1" in d and "b" not in d and list(reversed(d)) == AGENTS[::-1]
+    assert repr(AgentDict.of_rows(np.zeros((3, 1)), AGENTS)).startswith("{'a_0': array(")
+    assert AgentDict.of_rows(np.arange(3), AGENTS) == {"a_0": 0, "a_1": 1, "a_2": 2}
+
+
 @pytest.mark.parametrize(
     "change",
     [
