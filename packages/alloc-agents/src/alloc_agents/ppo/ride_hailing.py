@@ -15,8 +15,8 @@ drift under PPO's ratio) and work unchanged for any city size.
 
 **Dispatch actor** (a scorer over candidate slots): ``s = tanh(MLP(state ++ id))`` (one vector
 per cell and step), then for every candidate j ``score_j = w · tanh(U s + V x_j + b)`` — a
-one-hidden-layer MLP on (cell embedding, candidate features), evaluated for all slots at once;
-empty slots are masked (and slots empty in the whole batch are not evaluated at all); the picks
+one-hidden-layer MLP on (cell embedding, candidate features), evaluated only on the slots that
+hold a candidate (packed rows; empty slots get no score and are masked); the picks
 are drawn one after another without replacement for real orders while STAY stays available
 (:class:`~alloc_agents.ppo.distributions.SequentialPicks`), only ``min(idle, K)`` of them
 (idle = ``observation[1]``), padded with STAY.
@@ -127,17 +127,31 @@ class DispatchActor(Actor):
 
     def forward(self, obs: ObsBatch, ids: Tensor | None, route: Route) -> SequentialPicks:
         mask = obs["candidate_mask"] > 0
+        a, b, _ = mask.shape
         # Slots past the last one holding a candidate anywhere in the batch are empty
-        # everywhere: dropping them changes no probability and saves most of the work.
+        # everywhere: dropping them changes no probability.
         occupied = mask.reshape(-1, mask.shape[-1]).any(0).nonzero()
         n_slots = int(occupied.max()) + 1 if occupied.numel() else 1
         mask = mask[..., :n_slots]
         s = self.act(self.state_mlp(with_ids(self.state(obs), ids), route))  # (A, B, H)
-        x = symlog(obs["candidates"][..., :n_slots, CANDIDATE_COLUMNS])  # (A, B, S, 7)
-        h = self.act(self.query(s, route).unsqueeze(2) + self.key(x, route))  # (A, B, S, H)
-        scores = self.score(h, route).squeeze(-1)  # (A, B, S)
+        query = self.query(s, route).reshape(a * b, -1)  # (A * B, H)
+        # Only the slots that hold a candidate are scored (packed rows, ordered by agent).
+        packed = mask.reshape(-1).nonzero().squeeze(1)  # (n,) flat (agent, batch, slot) ids
+        row = torch.div(packed, n_slots, rounding_mode="floor")  # (n,) (agent, batch) rows
+        members = self._members(torch.div(row, b, rounding_mode="floor"), route)
+        features = obs["candidates"][..., :n_slots, CANDIDATE_COLUMNS]
+        x = symlog(features.reshape(-1, N_CANDIDATE_FEATURES).index_select(0, packed))
+        h = self.act(query.index_select(0, row) + self.key.rows(x, members))  # (n, H)
+        values = self.score.rows(h, members).squeeze(-1)  # (n,)
+        scores = values.new_zeros(a * b * n_slots).index_put((packed,), values)
         idle = torch.round(obs["observation"][..., IDLE])
-        return SequentialPicks(scores, mask, idle, self.max_picks)
+        return SequentialPicks(scores.reshape(a, b, n_slots), mask, idle, self.max_picks)
+
+    def _members(self, agent: Tensor, route: Route) -> Tensor | None:
+        """The member of each packed row's agent (``None``: one member for all)."""
+        if self.score.n_members == 1:
+            return None
+        return agent if route is None else route.index_select(0, agent)
 
 
 class RepositionActor(Actor):
