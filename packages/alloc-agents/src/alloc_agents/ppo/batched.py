@@ -63,18 +63,6 @@ class BatchedLinear(nn.Module):
         y = torch.baddbmm(bias.unsqueeze(1), x3, weight)
         return y.reshape(a, *lead, self.out_features)
 
-    def rows(self, x: Tensor, members: Tensor | None) -> Tensor:
-        """Packed rows: ``x`` (n, in), row j through member ``members[j]`` ((n,) long; ``None``
-        with one member) -> (n, out). With one member this is one matmul; otherwise every row
-        gathers its member's weights (one batched matmul of n (1, in) x (in, out) products)."""
-        if members is None:
-            if self.n_members != 1:
-                raise ValueError(f"{self.n_members} members but no member per row")
-            return torch.matmul(x, self.weight[0]) + self.bias[0]
-        weight = self.weight.index_select(0, members)
-        y = torch.bmm(x.unsqueeze(1), weight).squeeze(1)
-        return y + self.bias.index_select(0, members)
-
     def copy_member(self, src: int, dst: int) -> None:
         """Overwrite member ``dst``'s parameters with member ``src``'s (no gradient)."""
         with torch.no_grad():

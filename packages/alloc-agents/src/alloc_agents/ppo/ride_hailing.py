@@ -138,20 +138,33 @@ class DispatchActor(Actor):
         # Only the slots that hold a candidate are scored (packed rows, ordered by agent).
         packed = mask.reshape(-1).nonzero().squeeze(1)  # (n,) flat (agent, batch, slot) ids
         row = torch.div(packed, n_slots, rounding_mode="floor")  # (n,) (agent, batch) rows
-        members = self._members(torch.div(row, b, rounding_mode="floor"), route)
         features = obs["candidates"][..., :n_slots, CANDIDATE_COLUMNS]
         x = symlog(features.reshape(-1, N_CANDIDATE_FEATURES).index_select(0, packed))
-        h = self.act(query.index_select(0, row) + self.key.rows(x, members))  # (n, H)
-        values = self.score.rows(h, members).squeeze(-1)  # (n,)
+        values = self._score_rows(query.index_select(0, row), x, row // b, a, route)
         scores = values.new_zeros(a * b * n_slots).index_put((packed,), values)
         idle = torch.round(obs["observation"][..., IDLE])
         return SequentialPicks(scores.reshape(a, b, n_slots), mask, idle, self.max_picks)
 
-    def _members(self, agent: Tensor, route: Route) -> Tensor | None:
-        """The member of each packed row's agent (``None``: one member for all)."""
+    def _score_rows(
+        self, query: Tensor, x: Tensor, agent: Tensor, n_agents: int, route: Route
+    ) -> Tensor:
+        """Scores (n,) of packed candidate rows: ``query`` (n, H) their cell's query, ``x``
+        (n, 7) their features, ``agent`` (n,) their agent (ascending). One member: one matmul
+        over the rows. Several: the rows are laid out per agent, (A, W, ·) with W the most rows
+        of one agent, for the members' batched matmuls."""
         if self.score.n_members == 1:
-            return None
-        return agent if route is None else route.index_select(0, agent)
+            return self.score(self.act(query + self.key(x))).squeeze(-1)
+        count = torch.bincount(agent, minlength=n_agents)
+        width = int(count.max()) if agent.numel() else 1
+        first = torch.cumsum(count, 0) - count
+        at = agent * width + torch.arange(agent.shape[0], device=agent.device) - first[agent]
+
+        def per_agent(rows: Tensor) -> Tensor:
+            out = rows.new_zeros(n_agents * width, rows.shape[-1]).index_put((at,), rows)
+            return out.reshape(n_agents, width, -1)
+
+        h = self.act(per_agent(query) + self.key(per_agent(x), route))  # (A, W, H)
+        return self.score(h, route).reshape(-1).index_select(0, at)
 
 
 class RepositionActor(Actor):
