@@ -1,155 +1,119 @@
-"""Throughput of the PPO core: PS vs NoPS IPPO on Ride-Hailing (2) (dispatch mode), on this CPU;
-any algorithm × sharing strategy on request.
+"""Throughput of the PPO core on Ride-Hailing (dispatch mode), today's code beside a baseline
+revision, in CPU time and one torch thread.
 
-    python packages/alloc-agents/benchmarks/bench_ppo.py               # ride-hailing-2, 3 its
-    python packages/alloc-agents/benchmarks/bench_ppo.py --iterations 5 --n-envs 2 --threads 1
+    python packages/alloc-agents/benchmarks/bench_ppo.py                # RH(2), PS NoPS DyPS
+    python packages/alloc-agents/benchmarks/bench_ppo.py --preset ride-hailing-1 --n-envs 5 \\
+        --sharing ps dyps --algorithms ippo copo --iterations 3 --rounds 2
 
-Each configuration trains ``--iterations`` PPO iterations of the preset (144-step rollouts from
-``--n-envs`` env copies, one epoch of 1024-agent-step minibatches) and reports, over the
-iterations after the first (warm-up), the rollout and update seconds per iteration, env steps/s
-and agent-steps/s (one agent-step = one cell's decision) for the rollout alone and end to end.
-The env alone (all-STAY actions through the same PettingZoo view) is timed for reference. The
-last lines are each strategy's time per iteration over PS's (the issue asks for NoPS within 2x
-of PS; DyPS's group selection and role-model updates count in its rollout time).
-
-    python packages/alloc-agents/benchmarks/bench_ppo.py --preset ride-hailing-1 --n-envs 5 \
-        --sharing ps dyps --iterations 4
-
-``--algorithms ippo copo`` times every sharing strategy with each algorithm (one process, the
-same preset and seed) and prints each algorithm's time per iteration over IPPO's, per strategy;
-CoPO's LCF meta-update is part of its update time (``lcf_s`` column of its runs).
-
-    python packages/alloc-agents/benchmarks/bench_ppo.py --preset ride-hailing-1 --n-envs 5 \
-        --sharing ps --algorithms ippo copo --iterations 4
+Each row trains ``--iterations`` PPO iterations of the preset's training config (144-step
+rollouts from ``--n-envs`` env copies) from a fresh start in a worker process of each version
+(``benchmarks/side_by_side.py``: the two versions are asked in turn, ``--rounds`` times) and
+reports env steps per CPU second (the whole ``train`` call: building, rollouts and updates) of
+the baseline and of this checkout, and the speed-up of the medians and of the minima. The last
+lines give each strategy's time per env step over PS's, per version.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
-import time
+import sys
+from pathlib import Path
 
-import numpy as np
-import torch
-
-from alloc_agents.ppo import get_preset, train
-from alloc_envs.ride_hailing import RideHailingParallelEnv
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+import side_by_side
 
 
-def env_alone(preset: str, n_envs: int, steps: int) -> float:
-    """Seconds for ``steps`` lockstep steps of ``n_envs`` copies with all-STAY actions."""
-    envs = [RideHailingParallelEnv(preset=preset) for _ in range(n_envs)]
-    stay = np.zeros(50, dtype=np.int64)
-    for e, env in enumerate(envs):
-        env.reset(seed=e)
-    start = time.perf_counter()
-    for _ in range(steps):
-        for e, env in enumerate(envs):
-            if not env.agents:
-                env.reset(seed=e)
-            env.step({a: stay for a in env.agents})
-    return time.perf_counter() - start
+def train_seconds(
+    preset: str, algorithm: str, sharing: str, n_envs: int, iterations: int
+) -> list[float]:
+    """CPU seconds per env step of one ``train`` call of ``iterations`` iterations."""
+    import time
 
+    import torch
 
-def run(
-    preset: str, sharing: str, n_envs: int, iterations: int, device: str, algorithm: str = "ippo"
-) -> dict:
+    from alloc_agents.ppo import get_preset, train
+    from alloc_envs.ride_hailing import RideHailingParallelEnv
+
+    torch.set_num_threads(1)
     config = get_preset(preset).config.replace(checkpoint_every=10**6)
-    steps_per_iter = config.n_steps * n_envs
-
-    def env_fn() -> RideHailingParallelEnv:
-        return RideHailingParallelEnv(preset=preset)
-
-    result = train(
-        env_fn,
+    steps = iterations * config.n_steps * n_envs
+    start = time.process_time()
+    train(
+        lambda: RideHailingParallelEnv(preset=preset),
         algorithm=algorithm,
         sharing=sharing,
-        total_env_steps=iterations * steps_per_iter,
+        total_env_steps=steps,
         n_envs=n_envs,
         seed=0,
-        device=device,
+        device="cpu",
         config=config,
         progress=False,
     )
-    rows = result.history[1:] if len(result.history) > 1 else result.history
-    rollout = statistics.mean(r["rollout_s"] for r in rows)
-    update = statistics.mean(r["update_s"] for r in rows)
-    agents = result.history[-1]["agent_steps"] / len(result.history)  # per iteration
-    n_params = sum(p.numel() for p in result.model.parameters())
-    extra = {"lcf_s": statistics.mean(r["lcf_s"] for r in rows)} if "lcf_s" in rows[0] else {}
-    return {
-        **extra,
-        "algorithm": algorithm,
-        "sharing": sharing,
-        "params": n_params,
-        "rollout_s": rollout,
-        "update_s": update,
-        "rollout_env_sps": steps_per_iter / rollout,
-        "rollout_agent_sps": agents / rollout,
-        "total_env_sps": steps_per_iter / (rollout + update),
-        "total_agent_sps": agents / (rollout + update),
-    }
+    return [(time.process_time() - start) / steps]
+
+
+JOBS = {"train": train_seconds}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="ride-hailing-2")
-    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=2)
     parser.add_argument("--n-envs", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--sharing", nargs="+", default=["ps", "nops"])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--sharing", nargs="+", default=["ps", "nops", "dyps"])
     parser.add_argument("--algorithms", nargs="+", default=["ippo"])
+    parser.add_argument("--baseline", default=side_by_side.DEFAULT_BASELINE)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.worker:
+        side_by_side.serve(JOBS)
+        return
+    jobs = [
+        (
+            f"{algorithm} | {sharing}",
+            "train",
+            {
+                "preset": args.preset,
+                "algorithm": algorithm,
+                "sharing": sharing,
+                "n_envs": args.n_envs,
+                "iterations": args.iterations,
+            },
+        )
+        for algorithm in args.algorithms
+        for sharing in args.sharing
+    ]
+    rows = side_by_side.compare(Path(__file__), jobs, args.baseline, args.rounds)
     print(
-        f"# {args.preset}, dispatch, {'/'.join(a.upper() for a in args.algorithms)}, "
-        f"{args.n_envs} env copies x 144 steps per iteration, "
-        f"{args.iterations} iterations (first excluded), device {args.device}, "
-        f"{args.threads} torch thread(s), {platform.machine()}, torch {torch.__version__}"
+        f"# PPO on {args.preset}, dispatch, {args.n_envs} env copies x 144 steps per iteration, "
+        f"{args.iterations} iterations per run, {args.rounds} runs per version, one torch "
+        f"thread, CPU time, {side_by_side.machine()}, baseline {args.baseline}"
     )
-    env_s = env_alone(args.preset, args.n_envs, 144)
-    print(f"env alone (all STAY): {144 * args.n_envs / env_s:,.0f} env steps/s\n")
     print(
-        "| algorithm | sharing | parameters | rollout s/it | update s/it | rollout env steps/s | "
-        "rollout agent-steps/s | end-to-end env steps/s | end-to-end agent-steps/s |"
+        "| algorithm | sharing | baseline env steps/s | new env steps/s "
+        "| speed-up (median) | speed-up (min) |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    results = {}
-    by_algorithm: dict[tuple[str, str], dict] = {}
+    print("|---|---|---:|---:|---:|---:|")
+    for row in rows:
+        base, new = statistics.median(row.baseline), statistics.median(row.new)
+        print(
+            f"| {row.name} | {1 / base:.0f} | {1 / new:.0f} | {row.speedup_median:.2f} "
+            f"| {row.speedup_min:.2f} |"
+        )
+    by_name = {row.name: row for row in rows}
     for algorithm in args.algorithms:
+        ps = by_name.get(f"{algorithm} | ps")
         for sharing in args.sharing:
-            r = run(args.preset, sharing, args.n_envs, args.iterations, args.device, algorithm)
-            by_algorithm[(algorithm, sharing)] = r
-            if algorithm == args.algorithms[0]:
-                results[sharing] = r
+            row = by_name[f"{algorithm} | {sharing}"]
+            if ps is None or sharing == "ps":
+                continue
             print(
-                f"| {algorithm} | {sharing} | {r['params']:,} | {r['rollout_s']:.2f} | "
-                f"{r['update_s']:.2f} | "
-                f"{r['rollout_env_sps']:,.0f} | {r['rollout_agent_sps']:,.0f} | "
-                f"{r['total_env_sps']:,.0f} | {r['total_agent_sps']:,.0f} |"
+                f"{algorithm}: {sharing} / PS time per env step: baseline "
+                f"{statistics.median(row.baseline) / statistics.median(ps.baseline):.2f}x, new "
+                f"{statistics.median(row.new) / statistics.median(ps.new):.2f}x"
             )
-    ps = results.get("ps")
-    for sharing, r in results.items():
-        if ps is None or sharing == "ps":
-            continue
-        print(
-            f"{sharing} / PS time per iteration: rollout {r['rollout_s'] / ps['rollout_s']:.2f}x, "
-            f"update {r['update_s'] / ps['update_s']:.2f}x, end to end "
-            f"{(r['rollout_s'] + r['update_s']) / (ps['rollout_s'] + ps['update_s']):.2f}x"
-        )
-    for (algorithm, sharing), r in by_algorithm.items():
-        base = by_algorithm.get(("ippo", sharing))
-        if base is None or algorithm == "ippo":
-            continue
-        lcf = f" (of which the LCF meta-update {r['lcf_s']:.2f} s/it)" if "lcf_s" in r else ""
-        print(
-            f"{algorithm} / IPPO time per iteration with {sharing}: rollout "
-            f"{r['rollout_s'] / base['rollout_s']:.2f}x, update "
-            f"{r['update_s'] / base['update_s']:.2f}x{lcf}, end to end "
-            f"{(r['rollout_s'] + r['update_s']) / (base['rollout_s'] + base['update_s']):.2f}x"
-        )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from alloc_envs.core.agent_dicts import AgentDict
+
 #: An agent-major observation: an array (N, ...) or a dict of such arrays.
 BatchObservation = np.ndarray | Mapping[str, np.ndarray]
 
@@ -40,14 +42,18 @@ class Policy(ABC):
         """Actions (N, ...) for the N agents of ``observation``."""
 
     def act_parallel(self, observations: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """PettingZoo convenience: per-agent observations in, per-agent actions out."""
+        """PettingZoo convenience: per-agent observations in, per-agent actions out.
+
+        Observations that carry their joint arrays (an ``alloc_envs`` ``AgentDict``, what the
+        ``alloc`` PettingZoo views return) are read as they are, with no stacking; the actions
+        come back as an ``AgentDict`` over the joint action, which those views step directly.
+        """
         agents = list(observations)
-        first = observations[agents[0]]
-        if isinstance(first, Mapping):
-            batch: BatchObservation = {
-                key: np.stack([observations[a][key] for a in agents]) for key in first
-            }
-        else:
-            batch = np.stack([observations[a] for a in agents])
-        actions = self.act(batch)
-        return {agent: actions[i] for i, agent in enumerate(agents)}
+        batch = observations.joint_for(agents) if isinstance(observations, AgentDict) else None
+        if batch is None:
+            first = observations[agents[0]]
+            if isinstance(first, Mapping):
+                batch = {key: np.stack([observations[a][key] for a in agents]) for key in first}
+            else:
+                batch = np.stack([observations[a] for a in agents])
+        return AgentDict.of_rows(self.act(batch), agents)

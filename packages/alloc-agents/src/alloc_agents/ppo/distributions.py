@@ -145,7 +145,16 @@ class SequentialPicks:
     Positions from ``n_picks`` on are padded with STAY (0). Once every real order is taken only
     STAY is left, and those picks have probability 1.
 
-    * ``log_prob(picks)`` = Σ over counted picks j of log p(pick_j | slots available at j);
+    Drawn in one pass, without a loop over picks: the orders come in the order of a
+    Plackett-Luce permutation (Gumbel top-k over their scores: the next order, given that an
+    order is picked, is a softmax draw over the ones left), and before the t-th order of the
+    permutation the number of STAYs is geometric with P(STAY) = e^{s_0} / (e^{s_0} + Σ_{orders
+    left} e^{s}), the same at every pick until an order is taken. That is the sequential
+    process exactly (tested against the exact sequence probabilities).
+
+    * ``log_prob(picks)`` = Σ over counted picks j of log p(pick_j | slots available at j), in
+      O(K + S) per row: the mass of the orders still available at pick j is the log-sum-exp of
+      the orders picked from j on and of those never picked;
     * ``entropy()`` = entropy of the first pick's distribution (the reference's choice: the
       exact entropy of the pick sequence has no closed form);
     * ``mode()``: at every pick, STAY if it is at least as probable as all the available orders
@@ -166,31 +175,39 @@ class SequentialPicks:
         self.n_picks = n_picks.reshape(-1).long().clamp(0, max_picks)
         self.n_orders = self.mask[:, 1:].sum(-1)
 
+    def _orders(self, scores: Tensor) -> Tensor:
+        """(R, S - 1) order scores, the empty slots at the lowest finite value."""
+        return scores[:, 1:].masked_fill(~self.mask[:, 1:], _neg_inf(scores))
+
     def _draw(self, greedy: bool) -> Tensor:
-        rows = self.scores.shape[0]
-        neg = _neg_inf(self.scores)
         scores = self.scores.detach()
-        taken = torch.zeros_like(self.mask)
-        picks = torch.zeros(rows, self.max_picks, dtype=torch.long, device=scores.device)
-        remaining = self.n_orders.clone()
-        for j in range(self.max_picks):
-            choosing = (j < self.n_picks) & (remaining > 0)
-            if not bool(choosing.any()):
-                break  # every row has either no pick left or only STAY to pick
-            logits = scores.masked_fill(~(self.mask & ~taken), neg)
-            if greedy:
-                orders = logits.clone()
-                orders[:, 0] = neg
-                dispatch = torch.logsumexp(orders, -1) > logits[:, 0]
-                pick = torch.where(dispatch, orders.argmax(-1), torch.zeros_like(dispatch).long())
-            else:
-                pick = torch.multinomial(F.softmax(logits, -1), 1).squeeze(-1)
-            pick = torch.where(choosing, pick, torch.zeros_like(pick))
-            picks[:, j] = pick
-            real = pick > 0
-            taken = taken | (F.one_hot(pick, self.n_slots).bool() & real.unsqueeze(-1))
-            remaining = remaining - real.long()
-        return picks.reshape(*self.batch_shape, self.max_picks)
+        rows, n_orders = scores.shape[0], self.n_slots - 1
+        picks = torch.zeros(rows, self.max_picks + 1, dtype=torch.long, device=scores.device)
+        if n_orders == 0 or self.max_picks == 0:
+            return picks[:, :-1].reshape(*self.batch_shape, self.max_picks)
+        orders = self._orders(scores)
+        keys = orders
+        if not greedy:  # Gumbel top-k: a Plackett-Luce permutation of the orders
+            u = torch.rand_like(orders).clamp_min(torch.finfo(orders.dtype).tiny)
+            keys = orders - torch.log(-torch.log(u))
+        keys = keys.masked_fill(~self.mask[:, 1:], -torch.inf)
+        perm = torch.sort(keys, dim=-1, descending=True, stable=True).indices
+        # left[:, t]: log-sum-exp of the orders still there before the t-th order is taken.
+        left = torch.logcumsumexp(orders.gather(1, perm).flip(-1), -1).flip(-1)
+        state = torch.arange(n_orders, device=scores.device)
+        there = state < self.n_orders.unsqueeze(-1)  # (R, S - 1): orders left at state t
+        stay0 = scores[:, :1]
+        if greedy:  # dispatch while the orders left together beat STAY, then stay for good
+            dispatch = there & (left > stay0)
+            waits = torch.where(dispatch.long().cumprod(-1) > 0, 0, self.max_picks + 1)
+        else:  # STAYs before the t-th order: geometric, P(STAY) = sigmoid(s_0 - left_t)
+            log_stay = -F.softplus(left - stay0)
+            u = torch.rand_like(left).clamp_min(torch.finfo(left.dtype).tiny)
+            waits = (torch.log(u) / log_stay).floor().clamp(0, self.max_picks + 1).long()
+        position = torch.cumsum(waits, -1) + state  # pick index of the t-th order
+        taken = there & (position < self.n_picks.unsqueeze(-1))
+        picks.scatter_(1, torch.where(taken, position, self.max_picks), perm + 1)
+        return picks[:, :-1].reshape(*self.batch_shape, self.max_picks)
 
     def sample(self) -> Tensor:
         return self._draw(greedy=False)
@@ -200,23 +217,30 @@ class SequentialPicks:
 
     def log_prob(self, picks: Tensor) -> Tensor:
         picks = picks.reshape(-1, self.max_picks).long()
+        scores = self.scores
+        neg = _neg_inf(scores)
         pos = torch.arange(self.max_picks, device=picks.device)
         counted = pos < self.n_picks.unsqueeze(-1)  # (R, K)
         real = (picks > 0) & counted
-        real_before = torch.cumsum(real.long(), dim=1) - real.long()
+        before = torch.cumsum(real.long(), dim=1) - real.long()  # orders taken before pick j
         # A pick contributes while some real order is still available (else it is STAY, p = 1).
-        contributes = counted & (self.n_orders.unsqueeze(-1) - real_before > 0)
-        if not bool(contributes.any()):
-            return self.scores.new_zeros(self.batch_shape)
-        k = int(contributes.nonzero()[:, 1].max()) + 1
-        picks, real, contributes = picks[:, :k], real[:, :k], contributes[:, :k]
-        onehot = F.one_hot(picks, self.n_slots).bool() & real.unsqueeze(-1)  # (R, k, S)
-        taken_before = (torch.cumsum(onehot.long(), dim=1) - onehot.long()) > 0
-        available = self.mask.unsqueeze(1) & ~taken_before
-        logits = self.scores.unsqueeze(1).masked_fill(~available, _neg_inf(self.scores))
-        logp = F.log_softmax(logits, dim=-1).gather(-1, picks.unsqueeze(-1)).squeeze(-1)
-        logp = torch.where(contributes, logp, torch.zeros_like(logp))
-        return logp.sum(-1).reshape(self.batch_shape)
+        contributes = counted & (self.n_orders.unsqueeze(-1) - before > 0)
+        picked = scores.gather(1, picks)  # (R, K): the picked slot's score (s_0 for STAY)
+        # The picked orders' scores in pick order (one column per order taken), then the
+        # log-sum-exp of every suffix: the orders picked from state t on.
+        n_taken = min(self.max_picks, self.n_slots - 1)
+        sequence = picked.new_full((picked.shape[0], n_taken + 1), neg)
+        sequence = sequence.scatter(
+            1, torch.where(real, before, n_taken), torch.where(real, picked, neg)
+        )
+        suffix = torch.logcumsumexp(sequence[:, :n_taken].flip(-1), -1).flip(-1)
+        suffix = torch.cat([suffix, torch.full_like(suffix[:, :1], neg)], -1)
+        # ... and the orders never picked.
+        taken = torch.zeros_like(self.mask).scatter(1, torch.where(real, picks, 0), True)
+        rest = torch.logsumexp(self._orders(scores).masked_fill(taken[:, 1:], neg), -1)
+        left = torch.logaddexp(suffix, rest.unsqueeze(-1)).gather(1, before.clamp(max=n_taken))
+        logp = picked - torch.logaddexp(scores[:, :1], left)
+        return torch.where(contributes, logp, 0.0).sum(-1).reshape(self.batch_shape)
 
     def entropy(self) -> Tensor:
         first = MaskedCategorical(self.scores, self.mask)

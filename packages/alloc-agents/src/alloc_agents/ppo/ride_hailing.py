@@ -15,8 +15,8 @@ drift under PPO's ratio) and work unchanged for any city size.
 
 **Dispatch actor** (a scorer over candidate slots): ``s = tanh(MLP(state ++ id))`` (one vector
 per cell and step), then for every candidate j ``score_j = w · tanh(U s + V x_j + b)`` — a
-one-hidden-layer MLP on (cell embedding, candidate features), evaluated for all slots at once;
-empty slots are masked (and slots empty in the whole batch are not evaluated at all); the picks
+one-hidden-layer MLP on (cell embedding, candidate features), evaluated only on the slots that
+hold a candidate (packed rows; empty slots get no score and are masked); the picks
 are drawn one after another without replacement for real orders while STAY stays available
 (:class:`~alloc_agents.ppo.distributions.SequentialPicks`), only ``min(idle, K)`` of them
 (idle = ``observation[1]``), padded with STAY.
@@ -127,17 +127,44 @@ class DispatchActor(Actor):
 
     def forward(self, obs: ObsBatch, ids: Tensor | None, route: Route) -> SequentialPicks:
         mask = obs["candidate_mask"] > 0
+        a, b, _ = mask.shape
         # Slots past the last one holding a candidate anywhere in the batch are empty
-        # everywhere: dropping them changes no probability and saves most of the work.
+        # everywhere: dropping them changes no probability.
         occupied = mask.reshape(-1, mask.shape[-1]).any(0).nonzero()
         n_slots = int(occupied.max()) + 1 if occupied.numel() else 1
         mask = mask[..., :n_slots]
         s = self.act(self.state_mlp(with_ids(self.state(obs), ids), route))  # (A, B, H)
-        x = symlog(obs["candidates"][..., :n_slots, CANDIDATE_COLUMNS])  # (A, B, S, 7)
-        h = self.act(self.query(s, route).unsqueeze(2) + self.key(x, route))  # (A, B, S, H)
-        scores = self.score(h, route).squeeze(-1)  # (A, B, S)
+        query = self.query(s, route).reshape(a * b, -1)  # (A * B, H)
+        # Only the slots that hold a candidate are scored (packed rows, ordered by agent).
+        packed = mask.reshape(-1).nonzero().squeeze(1)  # (n,) flat (agent, batch, slot) ids
+        row = torch.div(packed, n_slots, rounding_mode="floor")  # (n,) (agent, batch) rows
+        features = obs["candidates"][..., :n_slots, CANDIDATE_COLUMNS]
+        x = symlog(features.reshape(-1, N_CANDIDATE_FEATURES).index_select(0, packed))
+        values = self._score_rows(query.index_select(0, row), x, row // b, a, route)
+        scores = values.new_zeros(a * b * n_slots).index_put((packed,), values)
         idle = torch.round(obs["observation"][..., IDLE])
-        return SequentialPicks(scores, mask, idle, self.max_picks)
+        return SequentialPicks(scores.reshape(a, b, n_slots), mask, idle, self.max_picks)
+
+    def _score_rows(
+        self, query: Tensor, x: Tensor, agent: Tensor, n_agents: int, route: Route
+    ) -> Tensor:
+        """Scores (n,) of packed candidate rows: ``query`` (n, H) their cell's query, ``x``
+        (n, 7) their features, ``agent`` (n,) their agent (ascending). One member: one matmul
+        over the rows. Several: the rows are laid out per agent, (A, W, ·) with W the most rows
+        of one agent, for the members' batched matmuls."""
+        if self.score.n_members == 1:
+            return self.score(self.act(query + self.key(x))).squeeze(-1)
+        count = torch.bincount(agent, minlength=n_agents)
+        width = int(count.max()) if agent.numel() else 1
+        first = torch.cumsum(count, 0) - count
+        at = agent * width + torch.arange(agent.shape[0], device=agent.device) - first[agent]
+
+        def per_agent(rows: Tensor) -> Tensor:
+            out = rows.new_zeros(n_agents * width, rows.shape[-1]).index_put((at,), rows)
+            return out.reshape(n_agents, width, -1)
+
+        h = self.act(per_agent(query) + self.key(per_agent(x), route))  # (A, W, H)
+        return self.score(h, route).reshape(-1).index_select(0, at)
 
 
 class RepositionActor(Actor):

@@ -53,7 +53,9 @@ def compact_action_features(spec: ActionSpec, actions: Tensor) -> Tensor:
     (one-hots, or the flat values of Box actions)."""
     if spec.kind == "multidiscrete" and len(set(spec.nvec)) == 1 and len(spec.nvec) > 1:
         n, parts = spec.nvec[0], actions.long().reshape(actions.shape[0], -1)
-        return F.one_hot(parts.clamp(0, n - 1), n).float().mean(dim=1)
+        counts = torch.zeros(parts.shape[0], n, device=parts.device)
+        counts.scatter_add_(1, parts.clamp(0, n - 1), torch.ones(parts.shape, device=parts.device))
+        return counts / parts.shape[1]
     return action_features(spec, actions)
 
 

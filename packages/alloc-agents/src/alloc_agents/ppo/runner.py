@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from alloc_agents.ppo.spaces import AgentLayout, flat_features_np, stack_group_obs
+from alloc_envs.core.agent_dicts import AgentDict
 
 
 def episode_seed(seed: int, copy: int, episode: int) -> int:
@@ -91,6 +92,9 @@ class Runner:
         self.n_envs = n_envs
         n = self.layout.n_agents
         self.index = {a: i for i, a in enumerate(self.layout.agents)}
+        groups = self.layout.groups
+        #: One space group of every agent, in ``possible_agents`` order.
+        self._one_group = len(groups) == 1 and groups[0].agents == tuple(range(n))
         self.episode_index = np.zeros(n_envs, dtype=np.int64)
         self.obs: list[Mapping[str, Any]] = [{} for _ in range(n_envs)]
         self.alive = np.zeros((n, n_envs), dtype=bool)
@@ -157,7 +161,11 @@ class Runner:
     def acting(self) -> np.ndarray:
         """(N, E) bool: the agents that act at the next step."""
         act = np.zeros_like(self.alive)
+        n = self.layout.n_agents
         for e, env in enumerate(self.envs):
+            if len(env.agents) == n:  # every agent is there
+                act[:, e] = self.alive[:, e]
+                continue
             for agent in env.agents:
                 i = self.index[agent]
                 act[i, e] = self.alive[i, e]
@@ -183,26 +191,29 @@ class Runner:
         )
         episodes: list[EpisodeStats] = []
         groups = self.layout.groups
+        everyone = self._one_group and bool(acting.all())
         for e, env in enumerate(self.envs):
             record_actions = [np.ascontiguousarray(a[:, e]) for a in env_actions]
             record_acted = [acting[list(g.agents), e].copy() for g in groups]
-            actions = {}
-            for g, acts, acted in zip(groups, record_actions, record_acted, strict=True):
-                for i, name in enumerate(g.names):
-                    if acted[i]:
-                        actions[name] = acts[i]
+            if everyone:  # the joint action as it is (no per-agent work for AgentDict views)
+                actions: dict[str, Any] = AgentDict.of_rows(record_actions[0], self.layout.agents)
+            else:
+                actions = {}
+                for g, acts, acted in zip(groups, record_actions, record_acted, strict=True):
+                    for i, name in enumerate(g.names):
+                        if acted[i]:
+                            actions[name] = acts[i]
             self.replay[e].append((record_actions, record_acted))
             obs, rew, term, trunc, infos = env.step(actions)
             live = set(env.agents)
-            for name in actions:
-                i = self.index[name]
-                rewards[i, e] = float(rew.get(name, 0.0))
-                terminated[i, e] = bool(term.get(name, False))
-                truncated[i, e] = bool(trunc.get(name, False)) and not terminated[i, e]
-                if name not in live and not truncated[i, e]:
-                    terminated[i, e] = True  # vanished without a flag
-                if terminated[i, e] or truncated[i, e]:
-                    self.alive[i, e] = False
+            rows = [self.index[name] for name in actions]
+            rewards[rows, e] = [rew.get(name, 0.0) for name in actions]
+            terminated[rows, e] = [bool(term.get(name, False)) for name in actions]
+            truncated[rows, e] = [bool(trunc.get(name, False)) for name in actions]
+            vanished = [name not in live for name in actions] if live else True
+            truncated[rows, e] &= ~terminated[rows, e]
+            terminated[rows, e] |= vanished & ~truncated[rows, e]  # vanished without a flag
+            self.alive[rows, e] &= ~(terminated[rows, e] | truncated[rows, e])
             self.participated[:, e] |= acting[:, e]
             self.ep_return[:, e] += rewards[:, e]
             self.ep_length[e] += 1

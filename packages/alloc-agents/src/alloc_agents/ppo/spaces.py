@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from alloc_envs.core.agent_dicts import AgentDict
+
 #: The key of a non-Dict observation.
 OBS_KEY = "obs"
 #: PettingZoo's action-mask key (a ``space.sample(mask=...)`` mask).
@@ -238,7 +240,8 @@ def stack_group_obs(
     """Stack one group's observations from E env copies into ``{key: (A, E, *shape)}`` float32.
 
     ``observations[e]`` is copy e's ``{agent: obs}`` dict; agents missing from it (inactive)
-    get zeros.
+    get zeros. A copy whose observations carry their joint arrays (an ``AgentDict`` over every
+    agent) is copied from those, one array per key.
     """
     a, e = group.n_agents, len(observations)
     out: dict[str, np.ndarray] = {}
@@ -246,6 +249,13 @@ def stack_group_obs(
         out[key.name] = np.zeros((a, e, *key.shape), dtype=np.float32)
     dict_obs = group.obs.is_dict
     for j, obs in enumerate(observations):
+        rows = _joint_rows(group, obs)
+        if rows is not None:
+            joint, index = rows
+            for key in group.obs.keys:
+                value = joint[key.name] if dict_obs else joint
+                out[key.name][:, j] = value if index is None else value[index]
+            continue
         for i, name in enumerate(group.names):
             agent_obs = obs.get(name)
             if agent_obs is None:
@@ -256,6 +266,23 @@ def stack_group_obs(
             else:
                 out[OBS_KEY][i, j] = agent_obs
     return out
+
+
+def _joint_rows(group: SpaceGroup, obs: Mapping[str, Any]) -> tuple[Any, list[int] | None] | None:
+    """``(joint, rows)`` when ``obs`` is an ``AgentDict`` over all of its agents whose rows
+    ``rows`` (``None``: all, in order) are the group's agents; else ``None``."""
+    if not isinstance(obs, AgentDict):
+        return None
+    joint = obs.joint_for(obs.agents)
+    if joint is None:
+        return None
+    names = obs.agents
+    if len(names) == group.n_agents and tuple(names) == group.names:
+        return joint, None
+    index = list(group.agents)
+    if max(index) >= len(names) or tuple(names[i] for i in index) != group.names:
+        return None
+    return joint, index
 
 
 def flat_features_np(group: SpaceGroup, obs: Mapping[str, Any]) -> np.ndarray:

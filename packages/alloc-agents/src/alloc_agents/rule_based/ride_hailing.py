@@ -32,10 +32,21 @@ def _dispatch_inputs(observation: BatchObservation, policy: str) -> tuple[np.nda
 
 
 def _picks_in_order(key: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(N, K) picks: the valid order slots (1-based) by increasing ``key``, then STAY (0)."""
-    ranking = np.argsort(np.where(mask, key, np.inf), axis=1, kind="stable")
-    n_valid = mask.sum(axis=1, keepdims=True)
-    return np.where(np.arange(mask.shape[1]) < n_valid, ranking + 1, 0)
+    """(N, K) picks: the valid order slots (1-based) by increasing ``key``, then STAY (0).
+
+    Columns after the last one that holds a valid slot in some row sort after every valid slot
+    and are never picked, so only the columns up to it are sorted.
+    """
+    n, k = mask.shape
+    occupied = np.flatnonzero(mask.any(axis=0))
+    width = int(occupied[-1]) + 1 if occupied.size else 0
+    picks = np.zeros((n, k), dtype=np.int64)
+    if width:
+        mask = mask[:, :width]
+        ranking = np.argsort(np.where(mask, key[:, :width], np.inf), axis=1, kind="stable")
+        n_valid = mask.sum(axis=1, keepdims=True)
+        picks[:, :width] = np.where(np.arange(width) < n_valid, ranking + 1, 0)
+    return picks
 
 
 class GreedyDispatch(Policy):

@@ -7,7 +7,10 @@ per agent, actions likewise, rewards are (N,) arrays. The two views only re-shap
 * :class:`JointGymEnv`: one controller, the joint action; the reward is the team reward (the sum)
   and the per-agent rewards are in ``info["agent_rewards"]``;
 * :class:`JointParallelEnv`: a PettingZoo ``ParallelEnv`` with one agent per row, named
-  ``f"{agent_prefix}_{i}"``; each agent sees read-only views of its rows.
+  ``f"{agent_prefix}_{i}"``; each agent sees read-only views of its rows. Its observations are
+  :class:`~alloc_envs.core.agent_dicts.AgentDict` s that carry the joint arrays, and an
+  ``AgentDict`` of actions for every live agent whose ``joint`` is still valid is stepped as
+  the joint action it carries (what ``Policy.act_parallel`` returns): no per-agent work.
 
 An episode ends when the scenario reports ``terminated`` (the task is over, e.g. all food
 collected) or ``truncated`` (the time limit was reached); all agents end together. Stepping
@@ -23,6 +26,8 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
+
+from alloc_envs.core.agent_dicts import AgentDict
 
 JointObservation = dict[str, np.ndarray]
 
@@ -167,26 +172,32 @@ class JointParallelEnv(ParallelEnv):
             raise ValueError(
                 f"actions must be a dict agent -> action, got {type(actions).__name__}"
             )
+        joint = actions.joint_for(self.agents) if isinstance(actions, AgentDict) else None
+        if joint is None:
+            joint = self._join_actions(actions)
+        rewards = self.scenario.step(joint)
+        metrics = self.scenario.metrics(rewards)
+        obs = self._split(self.scenario.observe())
+        agents = self.agents
+        terminated, truncated = self.scenario.terminated, self.scenario.truncated
+        if len(agents) == len(self.possible_agents):
+            step_rewards = dict(zip(agents, rewards.tolist(), strict=True))
+        else:
+            step_rewards = {a: float(rewards[self._index[a]]) for a in agents}
+        terminations = dict.fromkeys(agents, terminated)
+        truncations = dict.fromkeys(agents, truncated)
+        infos = {a: metrics.copy() for a in agents}
+        if terminated or truncated:
+            self.agents = []
+        return obs, step_rewards, terminations, truncations, infos
+
+    def _join_actions(self, actions: dict[str, Any]) -> np.ndarray:
         missing = [a for a in self.agents if a not in actions]
         if missing:
             raise ValueError(f"actions missing for {len(missing)} agent(s), e.g. {missing[:3]}")
         unknown = [a for a in actions if a not in self._index]
         if unknown:
             raise ValueError(f"actions for unknown agent(s) {unknown[:3]}")
-        rewards = self.scenario.step(self._join_actions(actions))
-        metrics = self.scenario.metrics(rewards)
-        obs = self._split(self.scenario.observe())
-        agents = self.agents
-        terminated, truncated = self.scenario.terminated, self.scenario.truncated
-        step_rewards = {a: float(rewards[self._index[a]]) for a in agents}
-        terminations = dict.fromkeys(agents, terminated)
-        truncations = dict.fromkeys(agents, truncated)
-        infos = {a: dict(metrics) for a in agents}
-        if terminated or truncated:
-            self.agents = []
-        return obs, step_rewards, terminations, truncations, infos
-
-    def _join_actions(self, actions: dict[str, Any]) -> np.ndarray:
         shape = self.scenario.agent_action_space.shape
         rows = []
         for agent in self.possible_agents:
@@ -196,14 +207,11 @@ class JointParallelEnv(ParallelEnv):
             rows.append(row)
         return np.stack(rows)
 
-    def _split(self, joint: JointObservation) -> dict[str, dict[str, np.ndarray]]:
+    def _split(self, joint: JointObservation) -> AgentDict:
         """Per-agent observations as read-only views of the joint arrays (no copies)."""
         for array in joint.values():
             array.setflags(write=False)
-        keys = list(joint)
-        return {
-            agent: {k: joint[k][i] for k in keys} for i, agent in enumerate(self.possible_agents)
-        }
+        return AgentDict.of_rows(joint, self.possible_agents)
 
     def state(self) -> np.ndarray:
         if not self._started:

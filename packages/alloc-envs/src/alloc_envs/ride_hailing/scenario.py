@@ -187,14 +187,13 @@ class RideHailingScenario:
                 raise ValueError("dispatch action must hold integers (candidate slots)")
         elif picks.dtype.kind not in "iu":
             raise ValueError(f"dispatch action must hold integers, got dtype {picks.dtype}")
-        bad = (picks < 0) | (picks > k)
-        if bad.any():
-            cell, pick = np.argwhere(bad)[0]
+        if picks.min() < 0 or picks.max() > k:
+            cell, pick = np.argwhere((picks < 0) | (picks > k))[0]
             raise ValueError(
                 f"dispatch action out of range: cell {cell}, pick {pick} is "
                 f"{picks[cell, pick]}; slots are 0 (STAY) .. {k}"
             )
-        return picks.astype(np.int64)
+        return picks.astype(np.int64, copy=False)
 
     def check_reposition_action(self, action: Any) -> np.ndarray:
         """(G, 7) float64 weights with the missing neighbours zeroed, or ``ValueError``."""

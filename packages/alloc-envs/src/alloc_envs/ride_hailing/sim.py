@@ -18,9 +18,10 @@ import numpy as np
 from alloc_envs.core.hexgrid import HexGrid
 from alloc_envs.ride_hailing.config import RideHailingConfig
 from alloc_envs.ride_hailing.demand import OrderStream
+from alloc_envs.ride_hailing.order_tables import PRICE_BIN_WIDTH, OrderTables
 
-#: Width of a price-histogram bin, in the paper's price unit (1.5 in the reference's 0.1 unit).
-PRICE_BIN_WIDTH = 15.0
+__all__ = ["CANDIDATE_FEATURES", "PRICE_BIN_WIDTH", "RideHailingSim", "split_drivers"]
+
 #: Candidate features (last axis of ``candidates``), in this order.
 CANDIDATE_FEATURES = (
     "origin",
@@ -58,6 +59,18 @@ class RideHailingSim:
         # Reposition targets: column 0 = stay, columns 1..6 = neighbours clockwise from north.
         self.move_targets = np.concatenate([self._cells[:, None], grid.neighbors], axis=1)
         self.move_mask = (self.move_targets >= 0).astype(np.int8)
+        k = config.max_orders
+        #: (G, 1) first flat slot of every cell in a (G, K + 1) slot array; (G,) the next one.
+        self._slot_base = (self._cells * (k + 1))[:, None]
+        self._slot_base1 = self._slot_base.ravel() + 1
+        self._pick_index = np.arange(k)[None, :]
+        # The STAY candidate of every cell: origin = destination = the cell, length 1, type 0.
+        self._stay = np.zeros((g, len(CANDIDATE_FEATURES)), dtype=np.float32)
+        self._stay[:, 0] = self._stay[:, 1] = self._cells
+        self._stay[:, 3] = 1.0
+        self._stay[:, 4] = STAY_TYPE
+        self._tables_of: tuple[OrderStream, OrderTables] | None = None
+        self._arange = np.arange(0)
         # Faithful mode keeps rho_global across resets, as the reference does.
         self._rho_global = 0.0
         self.t = 0
@@ -67,6 +80,12 @@ class RideHailingSim:
         """Start an episode: every cell holds ``drivers_per_cell`` idle drivers, time is 0."""
         cfg = self.config
         self.orders = orders
+        if self._tables_of is None or self._tables_of[0] is not orders:
+            # A replayed stream (reference demand) keeps its tables.
+            self._tables_of = (orders, OrderTables.build(orders, cfg, self._distances))
+        self._tables = self._tables_of[1]
+        if self._arange.shape[0] < orders.n_orders:
+            self._arange = np.arange(orders.n_orders)
         self.served = np.zeros(orders.n_orders, dtype=bool)
         self.t = 0
         self.idle = np.full(self.n_cells, cfg.drivers_per_cell, dtype=np.int64)
@@ -100,31 +119,38 @@ class RideHailingSim:
         """Index the orders that can be matched now, grouped by cell, oldest first.
 
         Sets ``pending`` (n_pending,) order ids sorted by (origin, creation step, draw order),
-        ``pending_rank`` their position within the cell, ``pending_count`` (G,) and ``slots``
-        (G, K + 1) int64 order ids of the visible candidates (``-1``: STAY in column 0, empty
-        elsewhere).
+        ``pending_count`` (G,) and ``slots`` (G, K + 1) int64 order ids of the visible
+        candidates (``-1``: STAY in column 0, empty elsewhere); ``_visible`` the pending orders
+        that have a slot (the first K of each cell), ``_visible_slot`` their flat index into
+        ``slots`` and ``_visible_origin`` their cell.
         """
         cfg = self.config
+        k = cfg.max_orders
         if self.t >= cfg.episode_steps:
             start = stop = self.orders.n_orders  # after the last step nothing can be matched
         else:
             start = self.orders.step_start[max(0, self.t - cfg.patience)]
             stop = self.orders.step_start[self.t + 1]
-        alive = start + np.flatnonzero(~self.served[start:stop])
+        alive = np.flatnonzero(~self.served[start:stop])
+        alive += start
         origin = self.orders.origin[alive]
-        by_cell = np.argsort(origin, kind="stable")
+        by_cell = origin.argsort(kind="stable")
         pending = alive[by_cell]
         origin = origin[by_cell]
         count = np.bincount(origin, minlength=self.n_cells)
-        first = np.cumsum(count) - count
-        rank = np.arange(pending.shape[0]) - first[origin]
-        slots = np.full((self.n_cells, cfg.max_orders + 1), -1, dtype=np.int64)
-        visible = rank < cfg.max_orders
-        slots[origin[visible], rank[visible] + 1] = pending[visible]
-        self.pending = pending
-        self.pending_rank = rank
-        self.pending_count = count
-        self.slots = slots
+        # The i-th pending order of a cell goes to slot i + 1 of that cell's row.
+        offset = self._slot_base1 + count
+        offset -= np.cumsum(count)
+        slot = offset[origin]
+        slot += self._arange[: pending.shape[0]]
+        self.pending, self.pending_count = pending, count
+        self._pending_origin, self._pending_slot = origin, slot
+        if int(count.max(initial=0)) > k:  # some orders wait without a slot
+            visible = slot - self._slot_base1[origin] < k
+            pending, origin, slot = pending[visible], origin[visible], slot[visible]
+        self._visible, self._visible_origin, self._visible_slot = pending, origin, slot
+        self.slots = np.full((self.n_cells, k + 1), -1, dtype=np.int64)
+        self.slots.ravel()[slot] = pending
 
     # ------------------------------------------------------------------ dynamics
     def step_dispatch(self, picks: np.ndarray) -> np.ndarray:
@@ -135,12 +161,12 @@ class RideHailingSim:
         order is served by the driver. Validation of shape and range is the caller's job.
         Returns the prices served per cell, (G,) float64.
         """
-        k = self.config.max_orders
-        readable = np.arange(k)[None, :] < np.minimum(self.idle, k)[:, None]
-        order_ids = self.slots[self._cells[:, None], picks]
-        chosen = order_ids[readable & (order_ids >= 0)]
-        served = np.unique(chosen)
-        return self._serve_and_advance(served, moves=None)
+        readable = self._pick_index < np.minimum(self.idle, self.config.max_orders)[:, None]
+        hit = np.zeros(self.slots.size, dtype=bool)
+        hit[(picks + self._slot_base)[readable]] = True
+        # Orders in slot order: by cell, and within a cell by id (what every sum below needs).
+        chosen = self.slots.ravel()[hit]
+        return self._serve_and_advance(chosen[chosen >= 0], moves=None)
 
     def step_reposition(self, shares: np.ndarray) -> np.ndarray:
         """Match oldest orders first, then move the still-idle drivers by ``shares``.
@@ -152,22 +178,26 @@ class RideHailingSim:
         drivers arrive idle at the neighbour one step later. Returns the prices served per cell,
         (G,) float64.
         """
-        matched = self.pending_rank < self.idle[self.orders.origin[self.pending]]
-        served = np.sort(self.pending[matched])
+        origin = self._pending_origin
+        rank = self._pending_slot - self._slot_base1[origin]
+        served = self.pending[rank < self.idle[origin]]
         idle_after = self.idle - np.bincount(self.orders.origin[served], minlength=self.n_cells)
         moves = split_drivers(idle_after, shares)
         return self._serve_and_advance(served, moves=moves)
 
     def _serve_and_advance(self, served: np.ndarray, moves: np.ndarray | None) -> np.ndarray:
+        """Serve ``served`` (order ids grouped by cell, by id within a cell), apply ``moves``,
+        advance time and refresh the pending orders; the prices served per cell (G,)."""
         o = self.orders
         g = self.n_cells
         self._rho_global = float(self.idle.sum()) / max(1.0, float(self.pending.shape[0]))
-        origin, destination = o.origin[served], o.destination[served]
+        origin = o.origin[served]
         cell_value = np.bincount(origin, weights=o.price[served], minlength=g)
         self.served[served] = True
         self.idle -= np.bincount(origin, minlength=g)
-        end_step = self.t + o.duration[served]
-        np.add.at(self.arrivals, (end_step, destination), 1)
+        lmax = self.config.max_trip_steps
+        ends = np.bincount(self._tables.arrival_key[served], minlength=(lmax + 1) * g)
+        self.arrivals[self.t : self.t + lmax + 1] += ends.reshape(lmax + 1, g)
         if moves is not None:
             self.idle = moves[:, 0].copy()
             moved = moves[:, 1:]
@@ -194,46 +224,29 @@ class RideHailingSim:
         length bin 1) in cells with pending orders, prices at or above 15 L count L times in the
         last bin, and length bins cover lengths 0..L-1.
         """
-        cfg, o = self.config, self.orders
+        cfg, tables = self.config, self._tables
         g, lmax = self.n_cells, cfg.max_trip_steps
+        width = 3 * lmax
         p = self.pending
-        origin = o.origin[p]
-        rho = self.idle / np.maximum(1, self.pending_count)
-        price_bin = np.minimum((o.price[p] // PRICE_BIN_WIDTH).astype(np.int64), lmax - 1)
-        price_weight = None
-        length_bin = o.duration[p] - 1
-        length_keep = np.ones(p.shape[0], dtype=bool)
-        if cfg.faithful:
-            over = o.price[p] >= PRICE_BIN_WIDTH * lmax
-            price_weight = np.where(over, float(lmax), 1.0)
-            length_bin = o.duration[p]
-            length_keep = length_bin < lmax
-        # Recorded trips can end farther than L rings away: the last ring bin is open-ended.
-        ring_bin = np.minimum(self._distances[origin, o.destination[p]], lmax) - 1
-        price_hist = np.bincount(
-            origin * lmax + price_bin, weights=price_weight, minlength=g * lmax
-        ).reshape(g, lmax)
-        length_hist = np.bincount(
-            origin[length_keep] * lmax + length_bin[length_keep], minlength=g * lmax
-        ).reshape(g, lmax)
-        ring_keep = ring_bin >= 0
-        ring_hist = np.bincount(
-            origin[ring_keep] * lmax + ring_bin[ring_keep], minlength=g * lmax
-        ).reshape(g, lmax)
+        keys = np.take(tables.hist_key, p, axis=1)
+        weights = tables.hist_weight
+        if weights is not None:
+            weights = np.take(weights, p, axis=1).ravel()
+        hist = np.bincount(keys.ravel(), weights=weights, minlength=g * width + 1)
+        hist = hist[: g * width].reshape(g, width)
         if cfg.faithful:
             has_orders = self.pending_count > 0
-            price_hist[:, 0] += has_orders
+            hist[:, 0] += has_orders
             if lmax > 1:
-                length_hist[:, 1] += has_orders
+                hist[:, lmax + 1] += has_orders
+        rho = self.idle / np.maximum(1, self.pending_count)
         out = np.empty((g, self.obs_dim), dtype=np.float32)
         out[:, 0] = self._cells
         out[:, 1] = self.idle
         out[:, 2] = self.pending_count
         out[:, 3] = rho
         out[:, 4] = np.abs(rho - self._rho_global)
-        out[:, 5 : 5 + lmax] = price_hist
-        out[:, 5 + lmax : 5 + 2 * lmax] = length_hist
-        out[:, 5 + 2 * lmax :] = ring_hist
+        out[:, 5:] = hist
         return out
 
     def candidates(self) -> tuple[np.ndarray, np.ndarray]:
@@ -246,44 +259,51 @@ class RideHailingSim:
         the number of steps since the order was created. ``mask`` (G, K + 1) int8: 1 where the
         slot holds a candidate (always for STAY).
         """
-        o = self.orders
-        rows, cols = np.nonzero(self.slots >= 0)
-        ids = self.slots[rows, cols]
+        o, ids = self.orders, self._visible
         drivers = self.idle + _RATIO_EPS
         demand = self.pending_count + _RATIO_EPS
-        ratio = np.minimum(drivers, demand) / np.maximum(drivers, demand)
-        origin, destination = o.origin[ids], o.destination[ids]
-        feats = np.zeros((*self.slots.shape, len(CANDIDATE_FEATURES)), dtype=np.float32)
-        feats[rows, cols] = np.stack(
-            [
-                origin,
-                destination,
-                o.price[ids],
-                o.duration[ids],
-                np.full(ids.shape, ORDER_TYPE),
-                ratio[destination] - ratio[origin],
-                self.idle[destination] - self.idle[origin],
-                self.pending_count[destination] - self.pending_count[origin],
-                self.t - o.step[ids],
-            ],
-            axis=1,
-        )
-        stay = feats[:, 0]
-        stay[:, 0] = stay[:, 1] = self._cells
-        stay[:, 3] = 1.0
-        stay[:, 4] = STAY_TYPE
+        cell = np.empty((self.n_cells, 3))
+        cell[:, 0] = np.minimum(drivers, demand) / np.maximum(drivers, demand)
+        cell[:, 1] = self.idle
+        cell[:, 2] = self.pending_count
+        destination = o.destination[ids]
+        rows = np.empty((ids.shape[0], len(CANDIDATE_FEATURES)), dtype=np.float32)
+        rows[:, 0] = self._visible_origin
+        rows[:, 1] = destination
+        rows[:, 2] = o.price[ids]
+        rows[:, 3] = o.duration[ids]
+        rows[:, 4] = ORDER_TYPE
+        delta = np.take(cell, destination, axis=0)
+        delta -= np.take(cell, self._visible_origin, axis=0)
+        rows[:, 5:8] = delta
+        rows[:, 8] = self.t - o.step[ids]
+        n_features = len(CANDIDATE_FEATURES)
+        feats = np.zeros((*self.slots.shape, n_features), dtype=np.float32)
+        # Whole rows at once: a (rows, 9) float32 array seen as one 36-byte item per row.
+        np.put(_as_items(feats.reshape(-1, n_features)), self._visible_slot, _as_items(rows))
+        feats[:, 0] = self._stay
         mask = np.zeros(self.slots.shape, dtype=np.int8)
         mask[:, 0] = 1
-        mask[rows, cols] = 1
+        mask.ravel()[self._visible_slot] = 1
         return feats, mask
 
     def kl_orders_idle(self) -> float:
         """KL(order distribution || idle-driver distribution) over cells, add-one smoothed."""
+        # Sums of whole numbers below 2**53 are exact in any order: the totals need no pass.
+        g = self.n_cells * KL_SMOOTHING
         p = self.pending_count + KL_SMOOTHING
+        p /= self.pending.shape[0] + g
         q = self.idle + KL_SMOOTHING
-        p = p / p.sum()
-        q = q / q.sum()
-        return float(np.sum(p * np.log(p / q)))
+        q /= float(self.idle.sum()) + g
+        ratio = np.divide(p, q)
+        np.log(ratio, out=ratio)
+        ratio *= p
+        return float(ratio.sum())
+
+
+def _as_items(rows: np.ndarray) -> np.ndarray:
+    """A C-contiguous (n, f) array as (n,) items of ``f * itemsize`` bytes (a view)."""
+    return rows.view(np.dtype((np.void, rows.shape[1] * rows.itemsize))).reshape(-1)
 
 
 def split_drivers(idle: np.ndarray, shares: np.ndarray) -> np.ndarray:
