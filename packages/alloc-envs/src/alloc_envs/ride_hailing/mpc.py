@@ -139,6 +139,9 @@ class RollingHorizonPlanner:
         grid: its grid.
         demand: its :class:`SyntheticDemand`, or None to plan with the pending orders only.
         horizon: steps H planned at each step (>= 1).
+        hindsight: plan with the realised orders of the window's later steps (read from the
+            simulator's day) instead of expected ones: a lookahead only the hindsight oracle
+            may use (it builds plans with it), never the ``mpc`` dispatcher.
 
     Raises:
         ValueError: a bad horizon.
@@ -150,11 +153,14 @@ class RollingHorizonPlanner:
         grid: HexGrid,
         demand: SyntheticDemand | None,
         horizon: int = DEFAULT_HORIZON,
+        *,
+        hindsight: bool = False,
     ) -> None:
         check_int("horizon", horizon, 1, config.episode_steps)
         self.config = config
         self.grid = grid
         self.horizon = horizon
+        self.hindsight = hindsight
         self.expected = None if demand is None else ExpectedDemand(demand, grid)
 
     def act(self, sim: RideHailingSim) -> np.ndarray:
@@ -178,11 +184,22 @@ class RollingHorizonPlanner:
         parts = [known]
         if self.expected is not None:
             parts.append(self.expected.arcs(sim.t, window))
+        if self.hindsight:
+            t, o = sim.t, sim.orders
+            future = np.arange(
+                o.step_start[t + 1], o.step_start[min(t + window, len(o.step_start) - 1)]
+            )
+            parts.append(self._known(sim, future, o.step[future] - t, window))
         neighbors = self.grid.neighbors if self.config.action_mode == "reposition" else None
         return FleetNetwork(supply, OrderArcs.concatenate(parts), neighbors, MOVE_COST)
 
-    def _known(self, sim: RideHailingSim, ids: np.ndarray, first: int, window: int) -> OrderArcs:
+    def _known(
+        self, sim: RideHailingSim, ids: np.ndarray, first: int | np.ndarray, window: int
+    ) -> OrderArcs:
+        """Real orders ``ids`` as arcs of the window, takeable from local step ``first`` to
+        their deadline (dropped when that is before ``first``)."""
         o = sim.orders
+        first = np.broadcast_to(np.asarray(first, dtype=np.int64), ids.shape)
         deadline = np.minimum(o.step[ids] + self.config.patience - sim.t, window - 1)
         keep = deadline >= first
         ids = ids[keep]
@@ -191,7 +208,7 @@ class RollingHorizonPlanner:
             o.destination[ids],
             o.duration[ids],
             o.price[ids],
-            first,
+            first[keep],
             deadline[keep],
             np.ones(ids.shape[0]),
         )

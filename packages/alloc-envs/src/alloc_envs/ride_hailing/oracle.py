@@ -33,6 +33,7 @@ the mean over seeds bounds the expected GMV; nothing else had to be relaxed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ from alloc_envs.core.hexgrid import HexGrid
 from alloc_envs.core.validation import check_int, check_number
 from alloc_envs.ride_hailing.config import RideHailingConfig
 from alloc_envs.ride_hailing.demand import OrderStream
+from alloc_envs.ride_hailing.mpc import RollingHorizonPlanner
 from alloc_envs.ride_hailing.network import FleetNetwork, OrderArcs
 from alloc_envs.ride_hailing.rounding import dispatch_picks, move_weights, offered_values
 from alloc_envs.ride_hailing.scenario import scenario_of
@@ -51,6 +53,8 @@ from alloc_envs.ride_hailing.sim import RideHailingSim, split_drivers
 #: Default branch-and-bound nodes and wall-clock guard (seconds) of the MILP after the LP.
 DEFAULT_MILP_NODES = 50
 DEFAULT_MILP_TIME_LIMIT = 600.0
+#: Lookahead, steps, of the rolling-horizon plan with the realised day (reposition mode).
+HINDSIGHT_HORIZON = 8
 #: An LP flow this close to an integer counts as integral.
 INTEGRALITY_TOL = 1e-7
 
@@ -101,7 +105,7 @@ class OracleResult:
         value: GMV of the integer plan, as the environment replays it (paper price unit).
         dual_bound: the best proven upper bound (the MILP's when it ran, else ``bound``).
         optimal: whether the plan is proven optimal (``value`` reaches ``dual_bound``).
-        method: how the plan was found: ``"milp"`` or ``"lp-rounding"``.
+        method: how the plan was found: ``"milp"``, ``"lp-rounding"`` or ``"hindsight-mpc"``.
         orders_served, orders_generated: orders the plan takes, orders of the day.
         lp_cpu_s, milp_cpu_s: CPU seconds of the solves (0 when the MILP did not run).
         n_vars, n_rows: size of the program.
@@ -199,13 +203,19 @@ def solve_day(
 ) -> OracleResult:
     """The hindsight oracle of the day ``orders`` in the city ``config`` (module doc).
 
-    The LP is always solved (interior point, then crossover to a vertex). Its flows guide a
-    rounding replayed in the simulator (each step, each cell takes the orders with the largest
-    planned flows and moves its idle drivers in proportion to the planned moves). Then, unless
-    ``milp_nodes`` is 0, the MILP: with ``restrict`` the order arcs that the LP already
-    takes integrally are fixed (a small program, solved fast; its optimum is the best plan
-    that agrees with those, not always the global one), else the full MILP (small days). The
-    better of the two plans is kept.
+    The LP is always solved (interior point, then crossover to a vertex): its value is the
+    bound. Plans, each played in a simulator (so its GMV is what the environment gives):
+
+    * ``lp-rounding``: each step, each cell takes the orders with the largest LP flows and
+      moves its idle drivers in proportion to the LP's moves;
+    * ``hindsight-mpc`` (reposition mode): the rolling-horizon planner of
+      :mod:`alloc_envs.ride_hailing.mpc` over ``HINDSIGHT_HORIZON`` steps of the realised day;
+    * ``milp`` (unless ``milp_nodes`` is 0): with ``restrict``, the order arcs that the LP
+      already takes integrally are fixed (a small program, solved fast; its optimum is the best
+      plan that agrees with those, not always the global one), else the full MILP (small
+      days, where it proves the optimum).
+
+    The plan with the most GMV is kept.
 
     Args:
         config: the city and its service rules (``action_mode``, ``patience``, ``max_orders``,
@@ -227,8 +237,13 @@ def solve_day(
     lp = network.solve(integer=False, interior=True)
     if lp.x is None:
         raise ValueError(f"the oracle's LP failed: {lp.message}")
-    plan = _replay_rounding(config, orders, grid, network, lp.x)
-    method, dual, milp_cpu = "lp-rounding", lp.value, 0.0
+    plans = {"lp-rounding": _play(config, orders, grid, _lp_rounding(network, lp.x))}
+    if config.action_mode == "reposition":
+        horizon = min(HINDSIGHT_HORIZON, config.episode_steps)
+        planner = RollingHorizonPlanner(config, grid, None, horizon, hindsight=True)
+        plans["hindsight-mpc"] = _play(config, orders, grid, planner.act)
+    method = max(plans, key=lambda name: _gmv(orders, plans[name]))
+    plan, dual, milp_cpu = plans[method], lp.value, 0.0
     if milp_nodes > 0:
         fixed = None
         if restrict:
@@ -300,47 +315,53 @@ def _plan(network: FleetNetwork, x: np.ndarray, n_orders: int, moves: bool) -> O
     return OraclePlan(served_step, counts)
 
 
-def _replay_rounding(
+def _play(
     config: RideHailingConfig,
     orders: OrderStream,
     grid: HexGrid,
-    network: FleetNetwork,
-    x: np.ndarray,
+    act: Callable[[RideHailingSim], np.ndarray],
 ) -> OraclePlan:
-    """Play the day in a simulator, rounding the LP flows ``x`` step by step (solve_day doc);
-    the plan is what was played."""
+    """Play the day in a fresh simulator with ``act`` (simulator -> joint action); the plan is
+    what was played."""
     sim = RideHailingSim(config, grid)
     sim.reset(orders)
-    n = orders.n_orders
-    arcs = network.orders
-    flow_now = np.zeros(n)
-    served_step = np.full(n, -1, dtype=np.int64)
+    served_step = np.full(orders.n_orders, -1, dtype=np.int64)
     moves = None
-    if network.neighbors is not None:
+    if config.action_mode == "reposition":
         moves = np.zeros((config.episode_steps, config.n_cells, 7), dtype=np.int64)
-        planned = np.zeros_like(moves, dtype=np.float64)
+    while not sim.done:
+        t = sim.t
+        action = act(sim)
+        if moves is None:
+            sim.step_dispatch(action)
+        else:
+            matched = sim.fifo_matches()
+            left = sim.idle - np.bincount(orders.origin[matched], minlength=sim.n_cells)
+            moves[t] = split_drivers(left, action)
+            sim.step_reposition(action)
+        served_step[sim.served & (served_step < 0)] = t
+    return OraclePlan(served_step, moves)
+
+
+def _lp_rounding(network: FleetNetwork, x: np.ndarray) -> Callable[[RideHailingSim], np.ndarray]:
+    """The rounding of the LP flows ``x`` (solve_day doc), as an action rule."""
+    if network.neighbors is not None:
+        planned = np.zeros((network.n_steps, network.n_cells, 7))
         planned[:, :, 0] = x[network.wait_index]
         has = network.move_index >= 0
         planned[:-1, :, 1:][has] = x[network.move_index[has]]
-    while not sim.done:
+        return lambda sim: move_weights(planned[sim.t])
+    arcs = network.orders
+    flow_now = np.zeros(arcs.n_orders)
+
+    def act(sim: RideHailingSim) -> np.ndarray:
         t = sim.t
-        if moves is None:
-            ids = sim.slots[:, 1:][sim.slots[:, 1:] >= 0]
-            ids = ids[(arcs.first[ids] <= t) & (t <= arcs.last[ids])]
-            flow_now[ids] = x[network.order_var(ids, np.full(ids.size, t))]
-            picks = dispatch_picks(sim, offered_values(sim, flow_now))
-            taken = sim.slots[np.arange(sim.n_cells)[:, None], picks]
-            taken = taken[(picks > 0) & (taken >= 0)]
-            served_step[taken] = t
-            sim.step_dispatch(picks)
-        else:
-            matched = sim.fifo_matches()
-            served_step[matched] = t
-            left = sim.idle - np.bincount(orders.origin[matched], minlength=sim.n_cells)
-            weights = move_weights(planned[t])
-            moves[t] = split_drivers(left, weights)
-            sim.step_reposition(weights)
-    return OraclePlan(served_step, moves)
+        ids = sim.slots[:, 1:][sim.slots[:, 1:] >= 0]
+        ids = ids[(arcs.first[ids] <= t) & (t <= arcs.last[ids])]
+        flow_now[ids] = x[network.order_var(ids, np.full(ids.size, t))]
+        return dispatch_picks(sim, offered_values(sim, flow_now))
+
+    return act
 
 
 class _CellQueues:
