@@ -43,7 +43,7 @@ from alloc_envs.ride_hailing.sim import RideHailingSim
 #: Cost of moving one driver one cell (paper price unit): breaks ties towards staying.
 MOVE_COST = 1e-6
 #: Default planning horizon, steps (``benchmarks/ride_hailing_oracle.py --horizons`` picks it).
-DEFAULT_HORIZON = 3
+DEFAULT_HORIZON = 4
 
 
 def expected_price(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
