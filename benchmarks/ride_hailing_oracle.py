@@ -16,7 +16,8 @@ Stochastic rows are means over the seeds. Then the best published GMV of the DyP
 (read from alloc-bench's shipped tables) and our best learned method (from the alloc-agents
 README) as percentages of the mean bound: set against days they did not play (not paired).
 
-``--horizons`` instead plays mpc with each horizon on the reference day and the first seed.
+``--horizons`` instead plays mpc with each horizon on the reference day and the first seed;
+``--summarize a.json b.json ...`` prints the tables of rows saved by earlier ``--json`` runs.
 """
 
 from __future__ import annotations
@@ -188,7 +189,16 @@ def main() -> None:
     parser.add_argument("--seeds", default="0-4", help="stochastic days, e.g. 0-4 or 0,2")
     parser.add_argument("--json", help="write every day's row to this file")
     parser.add_argument("--horizons", help="mpc horizon study instead, e.g. 1,2,3,4,6")
+    parser.add_argument("--summarize", nargs="+", help="print the tables of saved --json rows")
     args = parser.parse_args()
+    if args.summarize:
+        rows = []
+        for path in args.summarize:
+            with open(path, encoding="utf-8") as saved:
+                rows += json.load(saved)
+        print(summary(rows))
+        print(references(rows))
+        return
     seeds = parse_seeds(args.seeds)
     if args.horizons:
         horizon_study(args.presets, [int(h) for h in args.horizons.split(",")], seeds[0])
