@@ -8,10 +8,14 @@ with a parameter-sharing strategy on any PettingZoo ``ParallelEnv`` (:mod:`alloc
 
 from __future__ import annotations
 
+from typing import Any
+
 from alloc_agents.policy import Policy
 from alloc_agents.rule_based import (
     VACCINE_POLICIES,
     GreedyDispatch,
+    HindsightOracle,
+    MPCDispatch,
     NearestDispatch,
     RandomLBF,
     RandomRideHailing,
@@ -22,22 +26,38 @@ __version__ = "0.1.0"
 
 #: Rule-based policies by scenario family, then by benchmark name.
 POLICIES: dict[str, dict[str, type[Policy]]] = {
-    "ride-hailing": {cls.name: cls for cls in (GreedyDispatch, NearestDispatch, RandomRideHailing)},
+    "ride-hailing": {
+        cls.name: cls
+        for cls in (
+            GreedyDispatch,
+            NearestDispatch,
+            RandomRideHailing,
+            MPCDispatch,
+            HindsightOracle,
+        )
+    },
     "vaccine": {cls.name: cls for cls in VACCINE_POLICIES},
     "lbf": {RandomLBF.name: RandomLBF},
     "rware": {RandomRWARE.name: RandomRWARE},
 }
 
 
-def make_policy(name: str, seed: int | None = None, family: str = "ride-hailing") -> Policy:
-    """The rule-based policy ``name`` of scenario ``family`` (see :data:`POLICIES`), seeded."""
+def make_policy(
+    name: str, seed: int | None = None, family: str = "ride-hailing", env: Any = None
+) -> Policy:
+    """The rule-based policy ``name`` of scenario ``family`` (see :data:`POLICIES`), seeded;
+    attached to ``env`` when given (:meth:`Policy.attach`: the reference policies ``mpc`` and
+    ``oracle`` plan with their environment)."""
     if family not in POLICIES:
         raise ValueError(f"unknown scenario family {family!r}; known families: {sorted(POLICIES)}")
     if name not in POLICIES[family]:
         raise ValueError(
             f"unknown policy {name!r} for {family}; known policies: {sorted(POLICIES[family])}"
         )
-    return POLICIES[family][name](seed=seed)
+    policy = POLICIES[family][name](seed=seed)
+    if env is not None:
+        policy.attach(env)
+    return policy
 
 
 #: The PPO core (torch), imported on first use so that ``import alloc_agents`` stays light.

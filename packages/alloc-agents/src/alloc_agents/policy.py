@@ -28,6 +28,10 @@ class Policy(ABC):
 
     #: Short name used by the benchmark (e.g. ``"greedy"``).
     name: str = "policy"
+    #: What the policy knows beyond its observations, for leaderboards (``"hindsight"``,
+    #: ``"demand model"``); empty for a policy that acts on its observations only. Such a policy
+    #: reads its environment, given by :meth:`attach`, and is a reference, not a competitor.
+    knowledge: str = ""
 
     def __init__(self, seed: int | None = None) -> None:
         self.rng = np.random.default_rng(seed)
@@ -36,6 +40,15 @@ class Policy(ABC):
         """Start an episode; a seed re-seeds the policy's generator."""
         if seed is not None:
             self.rng = np.random.default_rng(seed)
+
+    def attach(self, env: Any) -> None:
+        """Give the policy the environment (either view) it is about to act in.
+
+        Runners call it once per environment, before the episodes. Policies that act on their
+        observations only ignore it (this default); those with :attr:`knowledge` read the
+        scenario's model or state through it.
+        """
+        del env  # acts on observations only
 
     @abstractmethod
     def act(self, observation: BatchObservation) -> np.ndarray:

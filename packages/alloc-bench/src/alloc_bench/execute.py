@@ -135,6 +135,9 @@ def evaluate_policy(policy: Any, spec: Scenario, config: RunConfig) -> list[dict
         evaluator = load_entry(spec.evaluator)
         return evaluator(policy, spec, config.options, config.seed, episodes)
     env = spec.make_env(config.options)
+    attach = getattr(policy, "attach", None)
+    if callable(attach):  # reference policies (mpc, oracle) plan with their environment
+        attach(env)
     try:
         return [
             run_episode(env, policy, spec, config.seed if e == 0 else None) for e in range(episodes)

@@ -18,10 +18,15 @@ the cell. Paper: the published value (``± std`` where published) followed by ``
 totals such as GMV, differences for rates such as ORR); ``–`` where nothing is published. A
 ``†n`` marks a published cell with a note, given under the tables.
 
-Limits: on a scenario that declares one (:class:`~alloc_bench.scenarios.Limit`), our side of the
-ranking metric's cell ends with the share of the limit, ``· 74% of headroom`` (mean over seeds,
-:func:`alloc_bench.limits.share_of_limit`), and the CSVs carry it (``share_of_limit``,
-``limit``).
+Limits: a scenario that declares one (:class:`~alloc_bench.scenarios.Limit`; Ride-Hailing:
+the hindsight ``oracle``'s GMV, EDRP: the planner's ceiling over no charge) gets, wherever the
+suite ran the limit's method with the same options, a column right after the metric it bounds
+(``% of oracle`` beside GMV, ``% of headroom`` beside ORR) for every method: the share paired
+per seed, mean ± std [CI] (:mod:`alloc_bench.limits`); its paper cell is the published value's
+share of our limit's mean. The long CSV has the share as a metric row and, on the bounded
+metric's row, ``share_of_limit`` and ``limit``. Methods with knowledge a learner does not have
+are labelled so (``oracle (hindsight)``, ``mpc (demand model)``, ``exact-leader (knows the
+model)``) and listed under the legend.
 
 CSV: :func:`render_csv` writes one row per (options, scenario, method, metric) with every number
 (long format); :func:`render_table_csv` writes one section in the paper's layout.
@@ -36,10 +41,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alloc_bench.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
-from alloc_bench.limits import limit_of, share_of_limit, share_text
+from alloc_bench.limits import by_options, limit_of, published_share, with_shares
+from alloc_bench.limits import legend as limit_legend
+from alloc_bench.methods import knowledge_of
 from alloc_bench.parsing import format_options
 from alloc_bench.published import PublishedEntry, PublishedTable
-from alloc_bench.scenarios import SCENARIOS, Limit, MetricSpec, get_scenario
+from alloc_bench.scenarios import SCENARIOS, MetricSpec, get_scenario
 
 #: Placeholder for a missing value.
 DASH = "–"
@@ -77,7 +84,6 @@ TABLE_CSV_FIELDS = (
     "paper_std",
     "ratio",
     "status",
-    "share_of_limit",
 )
 #: Result states that carry numbers.
 HAS_NUMBERS = ("finished", "partial")
@@ -98,8 +104,7 @@ class Cell:
     entry: PublishedEntry | None
     spec: MetricSpec | None  # None when the scenario is not registered
     paper_fmt: str = ""  # the table's format of published values of this metric, if any
-    share: float | None = None  # share of the scenario's limit (its ranking metric only)
-    limit: Limit | None = None
+    paper_share: float | None = None  # a limit-share cell: the published value's share
 
 
 @dataclass
@@ -187,7 +192,9 @@ def _metric_label(scenario: str, metric: str, table: PublishedTable | None) -> s
 
 def _method_label(method: str, table: PublishedTable | None) -> str:
     label = table.rows.get(method, method) if table is not None else method
-    return method if label.lower() == method.lower() else f"{method} ({label})"
+    label = method if label.lower() == method.lower() else f"{method} ({label})"
+    knowledge = knowledge_of(method)
+    return f"{label} ({knowledge})" if knowledge else label
 
 
 def build_sections(results: Sequence[Result], tables: Sequence[PublishedTable]) -> list[Section]:
@@ -225,21 +232,23 @@ def _cell(
     by_cell: Mapping[Any, Result],
     table: PublishedTable | None,
 ) -> Cell:
-    entry = table.entry(method, scenario, metric) if table is not None else None
-    fmt = table.formats.get(metric, "") if table is not None else ""
     result = by_cell.get((method, scenario))
     spec = _spec(scenario, metric)
-    limit = limit_of(scenario) if spec is not None else None
-    if limit is None or result is None or metric != get_scenario(scenario).rank_by:
-        return Cell(method, scenario, metric, result, entry, spec, fmt)
-    share = share_of_limit(result, by_cell)
-    return Cell(method, scenario, metric, result, entry, spec, fmt, share, limit)
+    limit = limit_of(scenario)
+    if limit is not None and metric == limit.key:
+        bounded = get_scenario(scenario).limited_metric
+        base = table.entry(method, scenario, bounded) if table is not None else None
+        share = None if base is None else published_share(base.value, scenario, by_cell)
+        return Cell(method, scenario, metric, result, None, spec, paper_share=share)
+    entry = table.entry(method, scenario, metric) if table is not None else None
+    fmt = table.formats.get(metric, "") if table is not None else ""
+    return Cell(method, scenario, metric, result, entry, spec, fmt)
 
 
 def _table_section(
     table: PublishedTable, options: str, methods: list[str], by_cell: Mapping[Any, Result]
 ) -> Section:
-    cells = table.cells()
+    cells = with_shares(table.cells(), list(by_cell.values()))
     intro = f'{table.label} of "{table.paper}" ({table.venue}): {table.caption}'
     if table.layout == "methods-as-columns":
         section = Section(
@@ -281,6 +290,7 @@ def _other_section(options: str, results: Sequence[Result]) -> Section:
             cells += [(scenario, m) for m in get_scenario(scenario).headline]
         else:
             cells.append((scenario, ""))
+    cells = with_shares(cells, results)
     columns = [f"{s} {_metric_label(s, m, None)}".strip() for s, m in cells]
     section = Section(f"other results · {options}", "", "Method", columns, options=options)
     for method in rank_methods(results):
@@ -306,11 +316,9 @@ def ours_text(cell: Cell) -> str:
     ci = result.get("ci", {}).get(cell.metric)
     if ci:
         text += f" [{_fmt(ci[0], cell.spec)}, {_fmt(ci[1], cell.spec)}]"
-    n = len(result["seeds"])
+    n = len(result.get("metric_seeds", {}).get(cell.metric, result["seeds"]))
     planned = len(result.get("planned_seeds", result["seeds"]))
-    text += f" (n={n})" if n == planned else f" (n={n} of {planned})"
-    share = share_text(cell.share, cell.limit)
-    return f"{text} · {share}" if share else text
+    return text + (f" (n={n})" if n == planned else f" (n={n} of {planned})")
 
 
 def _as_published(value: float, spec: MetricSpec | None, paper_fmt: str = "") -> str:
@@ -326,7 +334,7 @@ def paper_text(cell: Cell, footnotes: Mapping[PublishedEntry, int] | None = None
     """The published side of a cell (module doc)."""
     entry = cell.entry
     if entry is None:
-        return DASH
+        return DASH if cell.paper_share is None else _fmt(cell.paper_share, cell.spec)
     text = _as_published(entry.value, cell.spec, cell.paper_fmt)
     if entry.std is not None:
         text += f" ± {_as_published(entry.std, cell.spec, cell.paper_fmt)}"
@@ -390,9 +398,7 @@ def _legend(resamples: int, confidence: float) -> str:
     return (
         "Ours: mean ± std across seeds (population std, ddof=0) "
         f"[{confidence:.0%} percentile-bootstrap CI of the mean over seeds, {resamples:,} "
-        "resamples] (n = seeds), and where the scenario has a limit its share, "
-        "(ours − floor) / (limit − floor) of the means (EDRP: % of headroom, the planner's "
-        "ceiling over no charge). Paper: published value (± std where published), then "
+        "resamples] (n = seeds). Paper: published value (± std where published), then "
         "(×ours/paper) or (+ours−paper)."
     )
 
@@ -416,6 +422,9 @@ def render_markdown(
     if description:
         parts.append(description)
     parts.append(_legend(resamples, confidence))
+    notes_on_limits = limit_legend(results) + _knowledge_legend(results)
+    if notes_on_limits:
+        parts.append("\n".join(f"- {line}" for line in notes_on_limits))
     parts += [render_section(section, footnotes) for section in sections]
     if tables:
         lines = ["Published numbers from:"]
@@ -434,6 +443,14 @@ def render_markdown(
     if missing:
         parts.append("Not implemented yet:\n" + "\n".join(missing))
     return "\n\n".join(parts) + "\n"
+
+
+def _knowledge_legend(results: Iterable[Result]) -> list[str]:
+    methods = {r["method"]: knowledge_of(r["method"]) for r in results}
+    known = sorted(f"{m} ({k})" for m, k in methods.items() if k)
+    if not known:
+        return []
+    return [f"Reference methods, with knowledge a learner does not have: {', '.join(known)}."]
 
 
 def _not_implemented(results: Iterable[Result]) -> list[str]:
@@ -456,20 +473,22 @@ def csv_rows(
     not registered, per metric the tables publish for it; one row with an empty metric if none).
     """
     index = published_index(tables)
-    groups = {
-        options: {(r["method"], r["scenario"]): r for r in group}
-        for options, group in group_by_options(results).items()
-    }
+    groups = by_options(results)
     rows: list[dict[str, Any]] = []
     for result in results:
         scenario = result["scenario"]
         limit = limit_of(scenario)
-        share, ranked = None, None
+        share, bounded = None, None
         if limit is not None:
-            share = share_of_limit(result, groups[format_options(result["options"])])
-            ranked = get_scenario(scenario).rank_by
+            share = result.get("mean", {}).get(limit.key)
+            bounded = get_scenario(scenario).limited_metric
         if scenario in SCENARIOS:
-            metrics = list(get_scenario(scenario).metric_names)
+            spec = get_scenario(scenario)
+            metrics = [
+                m
+                for m in spec.with_shares(spec.metric_names)
+                if m in spec.metric_names or m in result.get("mean", {})
+            ]
         else:
             cells = [m for t in tables for s, m in t.cells() if s == scenario]
             metrics = list(dict.fromkeys(cells)) or [""]
@@ -477,10 +496,18 @@ def csv_rows(
             entry = index.get((result["method"], scenario, metric))
             numbers = has_numbers(result) and metric in result["mean"]
             mean = result["mean"][metric] if numbers else None
+            paper = None if entry is None else entry.value
+            paper_table = None if entry is None else entry.table
+            if limit is not None and metric == limit.key:
+                base = index.get((result["method"], scenario, bounded))
+                if base is not None:
+                    cells_here = groups[format_options(result["options"])]
+                    paper = published_share(base.value, scenario, cells_here)
+                    paper_table = base.table
             ratio = diff = None
-            if entry is not None and mean is not None:
-                ratio = mean / entry.value if entry.value != 0 else None
-                diff = mean - entry.value
+            if paper is not None and mean is not None:
+                ratio = mean / paper if paper != 0 else None
+                diff = mean - paper
             ci = result.get("ci", {}).get(metric) if numbers else None
             rows.append(
                 {
@@ -492,17 +519,17 @@ def csv_rows(
                     "ours_std": result["std"][metric] if numbers else None,
                     "n": len(result["seeds"]),
                     "episodes": result["episodes"],
-                    "paper": None if entry is None else entry.value,
+                    "paper": paper,
                     "paper_std": None if entry is None else entry.std,
                     "ratio": ratio,
                     "difference": diff,
-                    "paper_table": None if entry is None else entry.table,
+                    "paper_table": paper_table,
                     "ci_low": ci[0] if ci else None,
                     "ci_high": ci[1] if ci else None,
                     "train_steps": result.get("train_steps", 0),
                     "status": result.get("status", "finished"),
                     "reason": result.get("reason", ""),
-                    "share_of_limit": share if metric == ranked else None,
+                    "share_of_limit": share if metric == bounded else None,
                     "limit": limit.label if limit is not None else None,
                 }
             )
@@ -527,7 +554,7 @@ def cell_numbers(cell: Cell) -> dict[str, Any]:
     """The :data:`TABLE_CSV_FIELDS` of one cell (``None`` where there is no value)."""
     result, entry = cell.result, cell.entry
     out: dict[str, Any] = dict.fromkeys(TABLE_CSV_FIELDS)
-    out["paper"] = None if entry is None else entry.value
+    out["paper"] = cell.paper_share if entry is None else entry.value
     out["paper_std"] = None if entry is None else entry.std
     out["status"] = "" if result is None else result.get("status", "finished")
     if result is not None and has_numbers(result) and cell.metric in result["mean"]:
@@ -536,9 +563,8 @@ def cell_numbers(cell: Cell) -> dict[str, Any]:
         out.update(ours_mean=mean, ours_std=result["std"][cell.metric], n=len(result["seeds"]))
         if ci:
             out.update(ci_low=ci[0], ci_high=ci[1])
-        if entry is not None and entry.value != 0:
-            out["ratio"] = mean / entry.value
-        out["share_of_limit"] = cell.share
+        if out["paper"]:
+            out["ratio"] = mean / out["paper"]
     return out
 
 

@@ -29,8 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from alloc_bench.leaderboard import group_by_options
-from alloc_bench.limits import limit_of, seed_shares
+from alloc_bench.limits import by_options, limit_of, seed_shares
 from alloc_bench.parsing import format_options
 from alloc_bench.scenarios import get_scenario
 
@@ -45,10 +44,7 @@ def task_name(scenario: str, options: Mapping[str, Any]) -> str:
 def marl_eval_document(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The marl-eval JSON of the results with numbers (module doc)."""
     results = list(results)
-    groups = {
-        options: {(r["method"], r["scenario"]): r for r in group}
-        for options, group in group_by_options(results).items()
-    }
+    groups = by_options(results)
     out: dict[str, Any] = {}
     for result in results:
         if result.get("status", "finished") not in ("finished", "partial"):
@@ -77,6 +73,6 @@ def marl_eval_document(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             run[f"step_{len(run)}"] = {"step_count": last, **final}
             run["absolute_metrics"] = dict(final)
             if str(seed) in shares:
-                run["absolute_metrics"][f"share_of_{limit.label}"] = [shares[str(seed)]]
+                run["absolute_metrics"][limit.key] = [shares[str(seed)]]
             runs[f"seed_{seed}"] = run
     return out

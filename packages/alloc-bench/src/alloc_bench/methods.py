@@ -128,6 +128,20 @@ def rule_based(family: str) -> dict[str, Any]:
     return dict(POLICIES.get(family, {}))
 
 
+def knowledge_of(method: str) -> str:
+    """What ``method`` knows that a learner does not, for leaderboard labels: a rule-based
+    policy's ``knowledge`` (``"hindsight"`` for ``oracle``, ``"demand model"`` for ``mpc``),
+    ``"knows the model"`` for a learned method's ``reference``, else ``""``."""
+    if method in LEARNED:
+        return "knows the model" if LEARNED[method].reference else ""
+    from alloc_agents import POLICIES
+
+    for policies in POLICIES.values():
+        if method in policies and getattr(policies[method], "knowledge", ""):
+            return str(policies[method].knowledge)
+    return ""
+
+
 def trains(method: str) -> bool:
     """Whether ``method`` trains (a learned method) rather than acting by a rule or being
     computed from the model (a reference)."""

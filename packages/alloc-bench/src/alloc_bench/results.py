@@ -16,7 +16,10 @@ keys of :func:`alloc_bench.evaluate.evaluate` (``scenario``, ``method``, ``optio
 * ``config_hashes``: per seed, the store key of its run;
 * ``skipped``: a warning per finished row left out because a report cannot use it (bad JSON, a
   missing or non-finite metric: :mod:`alloc_bench.rows`), naming the row and the column; such a
-  seed counts as missing.
+  seed counts as missing;
+* the share of the scenario's limit (e.g. ``share_of_oracle``), like a metric in ``mean``,
+  ``std``, ``ci`` and ``per_seed``, with its seeds in ``metric_seeds``
+  (:func:`alloc_bench.limits.add_shares`), where the limit's results have numbers.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 from alloc_bench.aggregate import STD_DDOF, summarize
 from alloc_bench.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
+from alloc_bench.limits import add_shares
 from alloc_bench.rows import skip_note, unusable
 from alloc_bench.scenarios import get_scenario
 from alloc_bench.store import Store
@@ -40,10 +44,12 @@ def collect(
 ) -> list[dict[str, Any]]:
     """One aggregated result per run spec of ``suite``, in suite order (module doc)."""
     rows = store.rows(c.config_hash for c in suite.configs())
-    return [
+    results = [
         aggregate_spec(spec, rows, resamples=resamples, confidence=confidence)
         for spec in suite.runs
     ]
+    add_shares(results, resamples=resamples, confidence=confidence)
+    return results
 
 
 def aggregate_spec(

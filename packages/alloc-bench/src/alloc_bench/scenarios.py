@@ -12,7 +12,8 @@ constructor as keyword arguments on top of ``env_kwargs``; the environment valid
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from types import MappingProxyType
@@ -49,19 +50,49 @@ class MetricSpec:
 
 @dataclass(frozen=True)
 class Limit:
-    """What bounds a scenario's ranking metric, for the leaderboards' "% of <label>" figure
-    (:mod:`alloc_bench.limits`): ``(value - floor) / (limit - floor)``.
+    """What bounds one of a scenario's metrics, for the leaderboards' "% of <label>" column
+    (:mod:`alloc_bench.limits`): ``(value - floor) / (limit - floor)`` per seed, paired.
 
     Attributes:
-        method: the method whose result is the limit (e.g. ``"planner (ceiling)"``).
-        label: what the share is of, in words (``"headroom"``, ``"oracle"``).
+        method: the method whose result is the limit (``"oracle"``: Ride-Hailing's hindsight
+            oracle; ``"planner (ceiling)"``: EDRP's planner).
+        label: what the share is of, in words (``"oracle"``, ``"headroom"``): the column is
+            ``"% of <label>"`` and the share's key ``share_of_<label>``.
         floor: the method that counts as 0 % (e.g. ``"SMFU-w/o-L"``: no incentive); empty:
             the share is ``value / limit``.
+        metric: the metric the limit bounds; empty: the scenario's ranking metric.
     """
 
     method: str
     label: str
     floor: str = ""
+    metric: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("method", "label"):
+            if not getattr(self, name):
+                raise ValueError(f"Limit.{name} must not be empty")
+        if self.floor == self.method:
+            raise ValueError(f"Limit.floor must differ from its method {self.method!r}")
+
+    @property
+    def key(self) -> str:
+        """Name of the share among a result's metrics, e.g. ``"share_of_oracle"``."""
+        return "share_of_" + re.sub(r"[^a-z0-9]+", "_", self.label.lower()).strip("_")
+
+    def spec(self) -> MetricSpec:
+        """The share as a metric: a fraction, printed as a percentage."""
+        if self.floor:
+            unit = f"(value - {self.floor}) / ({self.method} - {self.floor})"
+        else:
+            unit = f"value / {self.method}"
+        return MetricSpec(
+            self.key, f"% of {self.label}", unit=unit, fmt=".1%", compare="difference"
+        )
+
+    def share(self, value: float, limit: float, floor: float = 0.0) -> float | None:
+        """``(value - floor) / (limit - floor)``; None when the limit equals the floor."""
+        return None if limit == floor else (value - floor) / (limit - floor)
 
 
 @dataclass(frozen=True)
@@ -87,7 +118,7 @@ class Scenario:
             ``eval_episodes`` episodes of the Gymnasium view: ``(policy, scenario, options,
             seed, episodes) -> [metrics of each evaluation episode]`` (the Stackelberg
             scenarios' §5.1 protocol, :mod:`alloc_bench.stackelberg`); empty: play episodes.
-        limit: what bounds the ranking metric (:class:`Limit`), if the scenario has a limit.
+        limit: what bounds one of its metrics (:class:`Limit`), if the scenario has a limit.
     """
 
     name: str
@@ -114,6 +145,11 @@ class Scenario:
         for name in (*self.headline, self.rank_by):
             if name not in names:
                 raise ValueError(f"scenario {self.name!r}: {name!r} is not one of its {names}")
+        if self.limit is not None and self.limited_metric not in names:
+            raise ValueError(
+                f"scenario {self.name!r}: its limit bounds {self.limited_metric!r}, not one of "
+                f"its {names}"
+            )
 
     def missing_dependencies(self) -> str:
         """Empty when the environment can be built; else which modules are missing and how to
@@ -129,12 +165,30 @@ class Scenario:
         """Names of the reported metrics, in order."""
         return tuple(m.name for m in self.metrics)
 
+    @property
+    def limited_metric(self) -> str:
+        """The metric its limit bounds (empty without a limit)."""
+        if self.limit is None:
+            return ""
+        return self.limit.metric or self.rank_by
+
     def metric(self, name: str) -> MetricSpec:
-        """The :class:`MetricSpec` called ``name``."""
+        """The :class:`MetricSpec` called ``name`` (the limit's share included)."""
         for spec in self.metrics:
             if spec.name == name:
                 return spec
+        if self.limit is not None and name == self.limit.key:
+            return self.limit.spec()
         raise KeyError(name)
+
+    def with_shares(self, metrics: Iterable[str]) -> list[str]:
+        """``metrics`` with the limit's share right after the metric it bounds."""
+        out = []
+        for name in metrics:
+            out.append(name)
+            if self.limit is not None and name == self.limited_metric:
+                out.append(self.limit.key)
+        return out
 
     def make_env(self, options: Mapping[str, Any] | None = None) -> Any:
         """A fresh environment with ``options`` on top of ``env_kwargs``.
@@ -171,6 +225,10 @@ class Scenario:
                 f"scenario {self.name!r} rejected options {dict(options or {})}: {exc}"
             ) from exc
 
+
+#: Ride-Hailing's limit: the hindsight oracle's GMV on the same day
+#: (``alloc_envs.ride_hailing.oracle``; the ``oracle`` policy of ``alloc_agents``).
+RIDE_HAILING_LIMIT = Limit("oracle", "oracle", metric="gmv")
 
 #: Ride-hailing metrics (the DyPS paper's GMV and ORR, plus the order counts behind ORR).
 RIDE_HAILING_METRICS: tuple[MetricSpec, ...] = (
@@ -273,6 +331,7 @@ for _name, _family, _text, (_module, _prefix, _metrics, _headline, _rank, _requi
             headline=_headline,
             rank_by=_rank,
             requires=_requires,
+            limit=RIDE_HAILING_LIMIT if _family == "ride-hailing" else None,
         )
     )
 

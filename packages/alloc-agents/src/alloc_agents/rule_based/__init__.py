@@ -6,11 +6,14 @@ from alloc_agents.rule_based.ride_hailing import (
     NearestDispatch,
     RandomRideHailing,
 )
+from alloc_agents.rule_based.ride_hailing_planning import HindsightOracle, MPCDispatch
 from alloc_agents.rule_based.vaccine import VACCINE_POLICIES
 
 __all__ = [
     "VACCINE_POLICIES",
     "GreedyDispatch",
+    "HindsightOracle",
+    "MPCDispatch",
     "NearestDispatch",
     "RandomLBF",
     "RandomRWARE",

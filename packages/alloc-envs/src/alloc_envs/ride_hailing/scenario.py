@@ -214,6 +214,15 @@ class RideHailingScenario:
         return shares * self.sim.move_mask
 
 
+def scenario_of(env: Any) -> RideHailingScenario:
+    """The :class:`RideHailingScenario` behind a Ride-Hailing environment of either view
+    (Gymnasium wrappers included), or ``ValueError`` naming what ``env`` is instead."""
+    scenario = getattr(getattr(env, "unwrapped", env), "scenario", None)
+    if not isinstance(scenario, RideHailingScenario):
+        raise ValueError(f"expected a Ride-Hailing environment, got {type(env).__name__}")
+    return scenario
+
+
 def _as_array(action: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
     try:
         arr = np.asarray(action)

@@ -178,12 +178,17 @@ class RideHailingSim:
         drivers arrive idle at the neighbour one step later. Returns the prices served per cell,
         (G,) float64.
         """
-        origin = self._pending_origin
-        rank = self._pending_slot - self._slot_base1[origin]
-        served = self.pending[rank < self.idle[origin]]
+        served = self.fifo_matches()
         idle_after = self.idle - np.bincount(self.orders.origin[served], minlength=self.n_cells)
         moves = split_drivers(idle_after, shares)
         return self._serve_and_advance(served, moves=moves)
+
+    def fifo_matches(self) -> np.ndarray:
+        """The orders the reposition mode's rule serves now: each cell's pending orders, oldest
+        first, one per idle driver; (n,) int64 ids grouped by cell, by id within a cell."""
+        origin = self._pending_origin
+        rank = self._pending_slot - self._slot_base1[origin]
+        return self.pending[rank < self.idle[origin]]
 
     def _serve_and_advance(self, served: np.ndarray, moves: np.ndarray | None) -> np.ndarray:
         """Serve ``served`` (order ids grouped by cell, by id within a cell), apply ``moves``,
