@@ -58,7 +58,7 @@ def test_parallel_view_is_deterministic_over_several_steps_and_episodes() -> Non
             obs, _ = env.reset(seed=seed if episode == 0 else None)
             while env.agents:
                 actions = {a: int(rng.integers(3)) for a in env.agents}
-                obs, rewards, term, trunc, infos = env.step(actions)
+                obs, rewards, _, trunc, _ = env.step(actions)
                 out.append(({a: o["observation"].copy() for a, o in obs.items()}, rewards, trunc))
         return out
 
