@@ -294,6 +294,32 @@ def test_nops_batched_mlp_equals_separate_networks_in_outputs_and_gradients() ->
     )
 
 
+def test_per_column_routes_equal_each_column_on_its_own_members() -> None:
+    """DyPS's rollouts: agent i in batch column j on member route[i, j] (rows sorted by
+    member) = column j evaluated alone with the route route[:, j]; gradients too; the value
+    normaliser routes its statistics the same way."""
+    torch.manual_seed(0)
+    mlp = BatchedMLP(3, 5, (8,), 2, "tanh")
+    x = torch.randn(4, 6, 2, 5)  # (A, B, extra, in)
+    route = torch.randint(0, 3, (4, 6))
+    y = mlp(x, route)
+    ref = torch.stack([mlp(x[:, j], route[:, j]) for j in range(6)], 1)
+    torch.testing.assert_close(y, ref)
+    (grad,) = torch.autograd.grad(y.square().sum(), mlp.out.weight)
+    (grad_ref,) = torch.autograd.grad(ref.square().sum(), mlp.out.weight)
+    torch.testing.assert_close(grad, grad_ref)
+    values, active = torch.randn(4, 6), torch.rand(4, 6) > 0.3
+    per_column = ValueNorm(3, beta=0.5)
+    per_column.update(values, route, active)
+    flat = ValueNorm(3, beta=0.5)  # one agent per (agent, column) pair
+    flat.update(values.reshape(-1, 1), route.reshape(-1), active.reshape(-1, 1))
+    torch.testing.assert_close(per_column.mean_var(), flat.mean_var())
+    torch.testing.assert_close(
+        per_column.normalize(values, route),
+        flat.normalize(values.reshape(-1, 1), route.reshape(-1)).reshape(4, 6),
+    )
+
+
 def _ride_hailing_group():
     env = RideHailingParallelEnv(preset="ride-hailing-1", episode_steps=3)
     return env, AgentLayout.from_env(env).groups[0]
