@@ -65,7 +65,7 @@ def test_gae_matches_a_hand_computation_with_truncation_and_termination() -> Non
 
 def test_truncation_is_the_end_by_default_and_bootstrapped_on_request() -> None:
     class Identity:
-        def denormalize(self, x):
+        def denormalize(self, x, members=None):
             return x
 
     buf = GroupBuffer(_ride_hailing_group()[1], 2, 1, torch.device("cpu"))
