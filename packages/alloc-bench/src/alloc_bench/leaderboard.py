@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from alloc_bench import dyps_maps
 from alloc_bench.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
 from alloc_bench.limits import limit_of, share_of_limit, share_text
 from alloc_bench.parsing import format_options
@@ -417,6 +418,9 @@ def render_markdown(
         parts.append(description)
     parts.append(_legend(resamples, confidence))
     parts += [render_section(section, footnotes) for section in sections]
+    groups = dyps_maps.render_section(results)
+    if groups:
+        parts.append(groups)
     if tables:
         lines = ["Published numbers from:"]
         for table in tables:
