@@ -13,26 +13,26 @@ from typing import Any
 import numpy as np
 import pytest
 
-from alloc_agents import PPOConfig, train
-from alloc_agents.ppo import evaluate
+from alloc_agents import train
+from alloc_agents.ppo import evaluate, get_preset
 from alloc_envs.hidden_types.parallel_env import HiddenTypesParallelEnv
 
-#: PPO for the task: one 8-step episode per env copy and iteration, 4 copies, 60 iterations.
-CONFIG = PPOConfig(
-    n_steps=8, n_epochs=4, n_minibatches=1, hidden_sizes=(16,), lr=3e-3, ent_coef=0.0
-)
-STEPS, COPIES = 60 * 8 * 4, 4
-#: Small role models (the task's observations are noise; the selector is what is tested).
+#: The task's PPO setup: 60 iterations of one 8-step episode in each of 4 env copies.
+PRESET = get_preset("hidden-types")
+#: Small role models (the task's observations are noise; the selector is what is tested). With
+#: the full-size ones, the VLSTM roles, which describe the behaviour of the member an agent is
+#: on, keep a few agents on the wrong member (benchmarks/dyps_selector.py measures it).
 ROLE_MODELS = {"cvae_steps": 2, "vlstm_sequences": 8, "role_dim": 16, "vlstm_hidden": 16}
 
 
 def _env() -> HiddenTypesParallelEnv:
-    return HiddenTypesParallelEnv(n_agents=36, n_types=2)
+    return HiddenTypesParallelEnv(**PRESET.env_kwargs)
 
 
 def _train(sharing: str, options: dict[str, Any] | None = None) -> Any:
-    return train(_env, sharing=sharing, sharing_options=options, total_env_steps=STEPS,
-                 n_envs=COPIES, seed=0, device="cpu", config=CONFIG)  # fmt: skip
+    steps, copies = PRESET.total_env_steps, PRESET.n_envs
+    return train(_env, sharing=sharing, sharing_options=options, total_env_steps=steps,
+                 n_envs=copies, seed=0, device="cpu", config=PRESET.config)  # fmt: skip
 
 
 def _score(result: Any) -> float:
