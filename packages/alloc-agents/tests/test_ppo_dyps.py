@@ -271,6 +271,7 @@ def test_every_variant_trains_and_logs_the_groups_of_every_iteration(
         assert 0 <= row["dyps_entropy_ratio"] <= 1
         assert row["dyps_members_argmax"] == len(set(assignment))
         assert row["dyps_members_sampled"] == np.mean([len(set(r)) for r in sampled])
+        assert row["dyps_latent_spread"] >= 0 and 0 <= row["dyps_role_spread"] <= 1
         if i:
             before = records[i - 1]["groups"][0]
             assert row["dyps_switched"] == (np.asarray(before["sampled"]) != sampled).mean()
@@ -280,6 +281,18 @@ def test_every_variant_trains_and_logs_the_groups_of_every_iteration(
     last = records[-1]["groups"][0]["assignment"]
     assert result.model.groups[0].assignment.tolist() == last
     assert result.model.groups[0].rollout_members is None
+
+
+def test_warm_up_keeps_the_agents_on_a_balanced_partition_and_the_selector_still() -> None:
+    options = {"n_groups": 2, "warmup_iterations": 2, **FAST}
+    result = train(FourAgents, sharing="dyps", sharing_options=options, total_env_steps=48,
+                   n_envs=2, seed=0, device="cpu", config=TINY)  # fmt: skip
+    records = result.extra["dyps"]
+    first, second = (np.asarray(r["groups"][0]["sampled"]) for r in records[:2])
+    assert np.array_equal(first, second) and (first == first[0]).all()  # one fixed partition
+    assert sorted(np.bincount(first[0], minlength=2)) == [2, 2]
+    assert [row["dyps_warmup"] for row in result.history] == [1.0, 1.0, 0.0]
+    assert all(row["dyps_entropy_ratio"] > 0.999 for row in result.history[:2])  # no update
 
 
 # ------------------------------------------------------------------------------ command line

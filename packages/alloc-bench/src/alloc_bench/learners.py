@@ -41,13 +41,15 @@ ALGORITHMS = {"IPPO": "ippo", "MAPPO": "mappo", "CoPO": "copo"}
 DYPS_GROUP_COUNTS = (1, 2, 3, 5, 6, 8)
 
 #: Sharing parts that name a strategy with options: the DyPS paper's ablations (Table 3), DyPS
-#: with M groups (Figure 6a) and DyPS with the paper's own selector (Table 6's learning rates,
-#: the team return, raw Eq. 13 inputs: ``alloc_agents.ppo.DYPS_TABLE6``).
+#: with M groups (Figure 6a), DyPS whose members first train 5 iterations on disjoint random
+#: agent subsets (``warmup_iterations``) and DyPS with the paper's own selector (Table 6's
+#: learning rates, the team return, raw Eq. 13 inputs: ``alloc_agents.ppo.DYPS_TABLE6``).
 SHARING_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "dyps-nocvae": ("dyps", {"variant": "no-cvae"}),
     "dyps-novlstm": ("dyps", {"variant": "no-vlstm"}),
     "dyps-norepr": ("dyps", {"variant": "no-repr"}),
     **{f"dyps-m{m}": ("dyps", {"n_groups": m}) for m in DYPS_GROUP_COUNTS},
+    "dyps-warmup": ("dyps", {"warmup_iterations": 5}),
     "dyps-table6": (
         "dyps",
         {
@@ -69,6 +71,8 @@ DYPS_DIAGNOSTICS = (
     "dyps_switched_argmax",
     "dyps_members_sampled",
     "dyps_members_argmax",
+    "dyps_latent_spread",
+    "dyps_role_spread",
 )
 
 

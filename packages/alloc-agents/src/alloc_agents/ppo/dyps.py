@@ -64,7 +64,7 @@ from torch import Tensor, nn
 
 from alloc_agents.ppo.agent_roles import AgentRoles, seeded_generator
 from alloc_agents.ppo.buffer import GroupBuffer
-from alloc_agents.ppo.dyps_diagnostics import selection_columns
+from alloc_agents.ppo.dyps_diagnostics import selection_columns, spread_columns
 from alloc_agents.ppo.model import GroupModel, MultiAgentModel
 from alloc_agents.ppo.roles import GroupCVAE
 from alloc_agents.ppo.sharing import DyPSConfig
@@ -288,6 +288,7 @@ class DyPSController:
         previous = self.history[-1]["groups"] if self.history else None
         columns = selection_columns(probs, record, previous)
         self.history.append({"iteration": iteration, "env_steps": env_steps, "groups": record})
+        columns.update(spread_columns(self.parts))
         columns["dyps_reward"] = float(team.mean())
         columns["dyps_warmup"] = float(warm)
         columns["dyps_vlstm_loss"] = float(np.mean(losses["vlstm"]))

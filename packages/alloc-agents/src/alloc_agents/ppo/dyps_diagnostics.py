@@ -13,7 +13,11 @@ columns (means over space groups; M the group's number of members):
 * ``dyps_members_argmax``: distinct members among the most probable groups (the deployed
   assignment);
 * ``dyps_size/<m>`` (``dyps_size/<g>/<m>`` with several space groups): agents deployed on
-  member m.
+  member m;
+* ``dyps_latent_spread``: the RMS distance of the CVAE's group latents from their mean (do the
+  members' latents separate?);
+* ``dyps_role_spread``: the RMS distance of the VLSTM roles from the agents' mean role over
+  their RMS norm (the share of the roles that differs between agents).
 
 Association with the scenario (Ride-Hailing's demand and supply, neighbourhoods) needs the
 env's geography and lives in the benchmark (``alloc_bench.dyps_maps``).
@@ -22,11 +26,12 @@ env's geography and lives in the benchmark (``alloc_bench.dyps_maps``).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from torch import Tensor
+import torch
+from torch import Tensor, nn
 
 
 def entropy_ratio(probs: Tensor) -> float:
@@ -67,3 +72,20 @@ def selection_columns(
         columns["dyps_switched"] = float(np.mean(stats["sw"]))
         columns["dyps_switched_argmax"] = float(np.mean(stats["swa"]))
     return columns
+
+
+def _rms(x: Tensor) -> float:
+    return float(x.pow(2).sum(-1).mean().sqrt())
+
+
+@torch.no_grad()
+def spread_columns(parts: Iterable[nn.Module]) -> dict[str, float]:
+    """``dyps_latent_spread`` and ``dyps_role_spread`` (module docstring), means over the space
+    groups' role modules (each with ``roles`` (A, H) and a ``cvae``)."""
+    latent, role = [], []
+    for part in parts:
+        z, h = part.cvae.latents(), part.roles
+        latent.append(_rms(z - z.mean(0)))
+        norm = _rms(h)
+        role.append(_rms(h - h.mean(0)) / norm if norm > 0 else 0.0)
+    return {"dyps_latent_spread": float(np.mean(latent)), "dyps_role_spread": float(np.mean(role))}
