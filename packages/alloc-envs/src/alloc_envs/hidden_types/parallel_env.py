@@ -7,10 +7,10 @@ from typing import Any
 from pettingzoo.utils import parallel_to_aec
 
 from alloc_envs.core.views import JointParallelEnv
-from alloc_envs.hidden_types.scenario import HiddenTypesConfig, HiddenTypesScenario, build_config
+from alloc_envs.hidden_types.scenario import HiddenTypesView
 
 
-class HiddenTypesParallelEnv(JointParallelEnv):
+class HiddenTypesParallelEnv(HiddenTypesView, JointParallelEnv):
     """The hidden-types task (:mod:`alloc_envs.hidden_types.scenario`) with one agent each.
 
     Each agent observes ``{"observation": (obs_dim,) float32}`` noise, picks ``Discrete(K)`` and
@@ -19,19 +19,6 @@ class HiddenTypesParallelEnv(JointParallelEnv):
     """
 
     metadata = {"name": "hidden_types_v0", "render_modes": ["ansi"], "is_parallelizable": True}
-
-    def __init__(
-        self,
-        *,
-        config: HiddenTypesConfig | None = None,
-        render_mode: str | None = None,
-        **overrides: Any,
-    ) -> None:
-        scenario = HiddenTypesScenario(build_config(config, overrides))
-        super().__init__(scenario, render_mode)
-        self.config = scenario.config
-        #: (N,) the agents' hidden types (not observed by the agents).
-        self.types = scenario.types
 
 
 def parallel_env(**kwargs: Any) -> HiddenTypesParallelEnv:

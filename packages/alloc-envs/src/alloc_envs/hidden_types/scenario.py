@@ -147,3 +147,22 @@ class HiddenTypesScenario:
 
     def render_ansi(self) -> str:
         return f"step {self._t}/{self.config.episode_steps}, accuracy {self._last:.3f}\n"
+
+
+class HiddenTypesView:
+    """The constructor both views share (put first in a view's bases): a
+    :class:`HiddenTypesScenario` from ``config`` (default :class:`HiddenTypesConfig`) with
+    ``overrides`` (any :class:`HiddenTypesConfig` field), handed to the view's base class."""
+
+    def __init__(
+        self,
+        *,
+        config: HiddenTypesConfig | None = None,
+        render_mode: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        scenario = HiddenTypesScenario(build_config(config, overrides))
+        super().__init__(scenario, render_mode)  # type: ignore[call-arg]
+        self.config = scenario.config
+        #: (N,) the agents' hidden types (not observed by the agents).
+        self.types = scenario.types
