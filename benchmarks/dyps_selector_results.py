@@ -11,8 +11,9 @@ Prints, per scenario (Markdown):
    DyPS+IPPO's difference to it, paired over seeds (:func:`alloc_bench.bootstrap.bootstrap_diff_ci`;
    10,000 resamples), with the seeds and the budget;
 2. for each DyPS method, the selector at the first, middle and last iteration, means over seeds:
-   entropy / ln M, switching, members used (sampled, argmax), η² of the cells' log demand and
-   supply beside their permutation nulls, neighbour agreement beside chance
+   entropy / ln M, switching, members used (sampled, argmax), the spread of the members' CVAE
+   latents, η² of the cells' log demand and supply beside their permutation nulls, neighbour
+   agreement beside chance
    (:mod:`alloc_bench.dyps_maps`);
 3. seed 0's deployed group map at those iterations (hex grid rows; odd columns sit half a cell
    lower);
@@ -98,9 +99,10 @@ def diagnostics_table(result: Mapping[str, Any]) -> list[str]:
     features = cell_features(result["scenario"], tuple(sorted(result["options"].items())))
     head = (
         "| iteration (env steps) | entropy / ln M | switched | members sampled | members argmax | "
-        "η² demand (null; p<.05) | η² supply (null; p<.05) | neighbours same group (chance) |"
+        "latent spread | η² demand (null; p<.05) | η² supply (null; p<.05) | "
+        "neighbours same group (chance) |"
     )
-    lines = [head, "|---|---|---|---|---|---|---|---|"]
+    lines = [head, "|---|---|---|---|---|---|---|---|---|"]
     runs = [run["maps"] for run in result["groups"] if run["maps"]]
     for stage in STAGES:
         values = []
@@ -126,7 +128,8 @@ def diagnostics_table(result: Mapping[str, Any]) -> list[str]:
         lines.append(
             f"| {stage} ({mean('step'):,.0f}) | {mean('entropy_ratio'):.3f} | "
             f"{mean('switched'):.3f} | {mean('members_sampled'):.2f} | "
-            f"{mean('members_argmax'):.2f} | {eta('demand')} | {eta('supply')} | "
+            f"{mean('members_argmax'):.2f} | {mean('latent_spread'):.3f} | {eta('demand')} | "
+            f"{eta('supply')} | "
             f"{mean('neighbour_agreement'):.3f} ({mean('neighbour_chance'):.3f}) |"
         )
     return lines
