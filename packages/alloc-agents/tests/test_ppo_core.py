@@ -65,7 +65,7 @@ def test_gae_matches_a_hand_computation_with_truncation_and_termination() -> Non
 
 def test_truncation_is_the_end_by_default_and_bootstrapped_on_request() -> None:
     class Identity:
-        def denormalize(self, x):
+        def denormalize(self, x, members=None):
             return x
 
     buf = GroupBuffer(_ride_hailing_group()[1], 2, 1, torch.device("cpu"))
@@ -291,6 +291,32 @@ def test_nops_batched_mlp_equals_separate_networks_in_outputs_and_gradients() ->
     route = torch.tensor([1, 4, 1])
     torch.testing.assert_close(
         batched(x[:3], route), torch.stack([separate[i](x[j]) for j, i in enumerate([1, 4, 1])])
+    )
+
+
+def test_per_column_routes_equal_each_column_on_its_own_members() -> None:
+    """DyPS's rollouts: agent i in batch column j on member route[i, j] (rows sorted by
+    member) = column j evaluated alone with the route route[:, j]; gradients too; the value
+    normaliser routes its statistics the same way."""
+    torch.manual_seed(0)
+    mlp = BatchedMLP(3, 5, (8,), 2, "tanh")
+    x = torch.randn(4, 6, 2, 5)  # (A, B, extra, in)
+    route = torch.randint(0, 3, (4, 6))
+    y = mlp(x, route)
+    ref = torch.stack([mlp(x[:, j], route[:, j]) for j in range(6)], 1)
+    torch.testing.assert_close(y, ref)
+    (grad,) = torch.autograd.grad(y.square().sum(), mlp.out.weight)
+    (grad_ref,) = torch.autograd.grad(ref.square().sum(), mlp.out.weight)
+    torch.testing.assert_close(grad, grad_ref)
+    values, active = torch.randn(4, 6), torch.rand(4, 6) > 0.3
+    per_column = ValueNorm(3, beta=0.5)
+    per_column.update(values, route, active)
+    flat = ValueNorm(3, beta=0.5)  # one agent per (agent, column) pair
+    flat.update(values.reshape(-1, 1), route.reshape(-1), active.reshape(-1, 1))
+    torch.testing.assert_close(per_column.mean_var(), flat.mean_var())
+    torch.testing.assert_close(
+        per_column.normalize(values, route),
+        flat.normalize(values.reshape(-1, 1), route.reshape(-1)).reshape(4, 6),
     )
 
 

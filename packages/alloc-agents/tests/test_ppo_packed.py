@@ -186,6 +186,31 @@ def test_packed_scores_equal_the_dense_scores(members: str) -> None:
     )
 
 
+def test_per_copy_routes_score_every_copy_with_its_own_members() -> None:
+    """DyPS's per-copy assignments (a route (A, B)): the packed scores of every batch column
+    equal that column's scores with its own per-agent route."""
+    env = _env()
+    group = AgentLayout.from_env(env).groups[0]
+    torch.manual_seed(0)
+    actor = DispatchActor(group, 3, 0, (32, 32), "tanh")
+    batch = []
+    for seed in range(3):
+        obs, _ = env.reset(seed=seed)
+        batch.append({k: torch.tensor(v) for k, v in obs.joint.items()})
+    obs = {k: torch.stack([b[k] for b in batch], 1).float() for k in batch[0]}
+    route = torch.randint(0, 3, (group.n_agents, 3), generator=torch.Generator().manual_seed(1))
+    dist = actor(obs, None, route)
+    picks = dist.mode()
+    for j in range(3):
+        column = actor({k: v[:, j : j + 1] for k, v in obs.items()}, None, route[:, j])
+        np.testing.assert_allclose(
+            dist.log_prob(picks)[:, j].detach().numpy(),
+            column.log_prob(picks[:, j : j + 1])[:, 0].detach().numpy(),
+            rtol=1e-5,
+            atol=1e-5,
+        )
+
+
 @pytest.mark.parametrize("sharing", ["ps", "nops", "dyps"])
 def test_packed_training_ends_with_the_dense_parameters(sharing: str, monkeypatch) -> None:
     config = PPOConfig(n_steps=6, n_epochs=2, hidden_sizes=(32, 32), checkpoint_every=10**6)

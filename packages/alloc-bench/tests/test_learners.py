@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import alloc_agents
+import alloc_envs.ride_hailing
 from alloc_bench.availability import availability
 from alloc_bench.errors import BenchError
 from alloc_bench.learners import (
@@ -61,6 +62,36 @@ def test_train_marl_passes_the_strategy_to_the_agents_trainer(
     assert kwargs["total_env_steps"] == 144
     assert curves == [(144, {"gmv": 2.0, "orr": 0.5, "episode_return": 1.0})]
     assert policy.device == "cpu" and log.device == "cpu"
+
+
+def test_dyps_group_maps_carry_the_selector_diagnostics_of_their_iteration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    history = [
+        {"iteration": i, "env_steps": 720 * i, "episode_return": 1.0, "dyps_entropy_ratio": 1 / i,
+         "dyps_switched": 0.5 / i, "dyps_members_argmax": 4.0, "dyps_size/0": 9.0}
+        for i in (1, 2)
+    ]  # fmt: skip
+    groups = [{"iteration": i, "env_steps": 720 * i, "groups": [{"assignment": [i] * 36}]}
+              for i in (1, 2)]  # fmt: skip
+    result = SimpleNamespace(history=history, extra={"dyps": groups}, policy=SimpleNamespace())
+    monkeypatch.setattr(alloc_agents, "train", lambda env_fn, **kw: result, raising=False)
+    maps: list[tuple] = []
+    log = SimpleNamespace(curve=lambda step, **values: None,
+                          groups=lambda *args: maps.append(args))  # fmt: skip
+    env = lambda: alloc_envs.ride_hailing.RideHailingParallelEnv(preset="ride-hailing-1")  # noqa: E731
+    train_marl(lambda: None, method="DyPS+IPPO", seed=0, train_steps=1440, workdir=None, log=log,
+               scenario="ride-hailing-1", make_parallel_env=env)  # fmt: skip
+    assert maps == [
+        (720, [1] * 36, (6, 6), {"entropy_ratio": 1.0, "switched": 0.5, "members_argmax": 4.0}),
+        (1440, [2] * 36, (6, 6), {"entropy_ratio": 0.5, "switched": 0.25, "members_argmax": 4.0}),
+    ]
+
+
+def test_dyps_table6_is_the_agents_table6_selector() -> None:
+    assert SHARING_VARIANTS["dyps-table6"] == ("dyps", alloc_agents.ppo.DYPS_TABLE6)
+    assert parse_marl_name("DyPS-Table6+IPPO") == ("dyps-table6", "ippo")
+    assert availability("ride-hailing-1", "DyPS-Table6+IPPO").implemented
 
 
 def test_dyps_with_m_groups_trains_dyps_with_n_groups_and_is_plotted_against_m(

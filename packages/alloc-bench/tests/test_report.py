@@ -26,7 +26,8 @@ def fake_trainer(make_env: Any, *, method: str, seed: int, train_steps: int, wor
     """Pretends to train: a learning curve, DyPS-like group maps, a checkpoint; acts greedily."""
     for step in range(0, train_steps + 1, train_steps // 4):
         log.curve(step, gmv=1000.0 * step + seed, orr=0.1)
-        log.groups(step, [(i + step // 50) % 4 for i in range(36)], shape=(6, 6))
+        log.groups(step, [(i + step // 50) % 4 for i in range(36)], shape=(6, 6),
+                   diagnostics={"entropy_ratio": 0.5, "switched": 0.25})  # fmt: skip
     (workdir / "checkpoint.pt").write_text(f"seed {seed}")
     log.note("trained")
     return make_policy("greedy", seed=seed)
@@ -98,6 +99,9 @@ def test_report_writes_tables_plots_group_maps_and_marl_eval(
     assert markdown == report.markdown and "500 resamples" in markdown
     assert "| fake-learner | " in markdown and "not implemented" in markdown
     assert "200 train steps, 1 eval episode per seed" in markdown
+    groups = markdown.split("## DyPS groups at the last iteration")[1]
+    row = next(line for line in groups.splitlines() if line.startswith("| ride-hailing-1 |"))
+    assert row.startswith("| ride-hailing-1 | fake-learner | 2 | 0.500 | 0.250 | nan | nan |")
     document = json.loads((out / "results.json").read_text())
     assert [r["status"] for r in document["results"]] == ["finished", "finished", "not implemented"]
 

@@ -71,6 +71,7 @@ CASES: dict[str, Case] = {
         {"preset": "edrp-small", "n_followers": 40, "reach_hops": 2}, 8, joint_views=False
     ),
     "alloc/MTFG-v0": Case({"preset": "mtfg-small", "n_followers": 40}, 8, joint_views=False),
+    "alloc/HiddenTypes-v0": Case({"n_agents": 6, "n_types": 3, "episode_steps": 5}, 5),
 }
 
 

@@ -231,7 +231,8 @@ def _build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="any other DyPSConfig field: selector_lr, selector_critic_lr, selector_entropy, "
+        help="any other DyPSConfig field: credit (agent|team), conditioning (normalised|raw), "
+        "selector_lr, selector_steps, selector_critic_lr, selector_entropy, warmup_iterations, "
         "role_dim, vlstm_lr, cvae_steps, cvae_kl_weight, ...",
     )
     ras = t.add_argument_group(

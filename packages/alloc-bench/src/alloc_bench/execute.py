@@ -19,7 +19,7 @@ import platform
 import statistics
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,18 +50,24 @@ class RunLog:
         )
 
     def groups(
-        self, step: int, assignment: Sequence[int], shape: Sequence[int] | None = None
+        self,
+        step: int,
+        assignment: Sequence[int],
+        shape: Sequence[int] | None = None,
+        diagnostics: Mapping[str, float] | None = None,
     ) -> None:
         """The group of every agent after ``step`` env steps (DyPS); ``shape`` = (rows,
         columns) of Ride-Hailing's hexagonal grid (agent i on cell i), drawn as the paper's
-        Figure 6b map; ``None`` draws the agents in a row."""
-        self.group_maps.append(
-            {
-                "step": int(step),
-                "assignment": [int(g) for g in assignment],
-                "shape": None if shape is None else [int(n) for n in shape],
-            }
-        )
+        Figure 6b map; ``None`` draws the agents in a row. ``diagnostics``: the selector's
+        numbers at that step (e.g. ``entropy_ratio``, ``switched``), kept with the map."""
+        record: dict[str, Any] = {
+            "step": int(step),
+            "assignment": [int(g) for g in assignment],
+            "shape": None if shape is None else [int(n) for n in shape],
+        }
+        if diagnostics:
+            record["diagnostics"] = {k: float(v) for k, v in diagnostics.items()}
+        self.group_maps.append(record)
 
     def note(self, line: str) -> None:
         """A line for the run's log file."""

@@ -40,6 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from alloc_bench import dyps_maps
 from alloc_bench.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
 from alloc_bench.limits import by_options, limit_of, published_share, with_shares
 from alloc_bench.limits import legend as limit_legend
@@ -426,6 +427,9 @@ def render_markdown(
     if notes_on_limits:
         parts.append("\n".join(f"- {line}" for line in notes_on_limits))
     parts += [render_section(section, footnotes) for section in sections]
+    groups = dyps_maps.render_section(results)
+    if groups:
+        parts.append(groups)
     if tables:
         lines = ["Published numbers from:"]
         for table in tables:

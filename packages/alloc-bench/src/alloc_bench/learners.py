@@ -17,7 +17,8 @@ agents' trainer makes the continuation identical to an uninterrupted run); one t
 resumed is set aside and the run starts over (:mod:`alloc_bench.checkpoints`). The learning curve is
 the trainer's per-iteration history: ``episode_return`` and the scenario's metrics
 (``info/<metric>``) against environment steps. DyPS runs also report the group of every agent at
-every iteration (the group-evolution maps; on the hex grid for Ride-Hailing). The returned policy
+every iteration (the group-evolution maps; on the hex grid for Ride-Hailing), each with the
+selector's diagnostics of that iteration (:data:`DYPS_DIAGNOSTICS`). The returned policy
 is the trained one, acting with its mode (deterministic).
 """
 
@@ -39,14 +40,40 @@ ALGORITHMS = {"IPPO": "ippo", "MAPPO": "mappo", "CoPO": "copo"}
 #: ``DyPS`` is ``DyPSConfig``'s default, M = 4).
 DYPS_GROUP_COUNTS = (1, 2, 3, 5, 6, 8)
 
-#: Sharing parts that name a strategy with options: the DyPS paper's ablations (Table 3) and
-#: DyPS with M groups (Figure 6a).
+#: Sharing parts that name a strategy with options: the DyPS paper's ablations (Table 3), DyPS
+#: with M groups (Figure 6a), DyPS whose members first train 5 iterations on disjoint random
+#: agent subsets (``warmup_iterations``) and DyPS with the paper's own selector (Table 6's
+#: learning rates, the team return, raw Eq. 13 inputs: ``alloc_agents.ppo.DYPS_TABLE6``).
 SHARING_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "dyps-nocvae": ("dyps", {"variant": "no-cvae"}),
     "dyps-novlstm": ("dyps", {"variant": "no-vlstm"}),
     "dyps-norepr": ("dyps", {"variant": "no-repr"}),
     **{f"dyps-m{m}": ("dyps", {"n_groups": m}) for m in DYPS_GROUP_COUNTS},
+    "dyps-warmup": ("dyps", {"warmup_iterations": 5}),
+    "dyps-table6": (
+        "dyps",
+        {
+            "credit": "team",
+            "conditioning": "raw",
+            "selector_lr": 1e-4,
+            "selector_critic_lr": 1e-4,
+            "selector_steps": 1,
+        },
+    ),
 }
+
+
+#: The DyPS trainer's per-iteration diagnostics kept with each group map (without ``dyps_``):
+#: :mod:`alloc_agents.ppo.dyps_diagnostics`.
+DYPS_DIAGNOSTICS = (
+    "dyps_entropy_ratio",
+    "dyps_switched",
+    "dyps_switched_argmax",
+    "dyps_members_sampled",
+    "dyps_members_argmax",
+    "dyps_latent_spread",
+    "dyps_role_spread",
+)
 
 
 #: Methods the papers name without an algorithm -> their ``<sharing>+<algorithm>`` name. The
@@ -151,9 +178,15 @@ def train_marl(
         if clean:
             log.curve(int(row["env_steps"]), **clean)
     shape = _grid_shape(make_parallel_env)
+    rows = {row.get("iteration"): row for row in result.history}
     for record in result.extra.get("dyps", []):
         if len(record["groups"]) == 1:  # one space group: the agents in grid order
-            log.groups(int(record["env_steps"]), record["groups"][0]["assignment"], shape)
+            row = rows.get(record["iteration"], {})
+            diagnostics = {
+                key.removeprefix("dyps_"): row[key] for key in DYPS_DIAGNOSTICS if key in row
+            }
+            step = int(record["env_steps"])
+            log.groups(step, record["groups"][0]["assignment"], shape, diagnostics)
     log.device = str(getattr(result.policy, "device", "cpu"))
     return result.policy
 

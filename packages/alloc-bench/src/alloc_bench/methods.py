@@ -172,6 +172,8 @@ for _name, _text in (
     ("DyPS-noCVAE+IPPO", "DyPS ablation without the CVAE (DyPS Table 3 'w/o CVAE')"),
     ("DyPS-noVLSTM+IPPO", "DyPS ablation without the VLSTM (DyPS Table 3 'w/o VLSTM')"),
     ("DyPS-noRepr+IPPO", "DyPS ablation, groups from agent ids only (DyPS Table 3 'w/o Repr.')"),
+    ("DyPS-Table6+IPPO", "DyPS with the paper's selector (Table 6 rates, team return, raw Eq. 13)"),
+    ("DyPS-Warmup+IPPO", "DyPS whose members first train 5 iterations on disjoint agent subsets"),
     ("PS+CoPO", "CoPO, parameters shared by all agents (DyPS Tables 4-5 'CoPO')"),
     ("DyPS+CoPO", "CoPO with DyPS groups (DyPS Tables 4-5)"),
     ("PS+MAPPO", "MAPPO, shared parameters and a centralised critic (DyPS Table 4 'MAPPO')"),

@@ -22,6 +22,12 @@ ENVIRONMENTS: dict[str, tuple[str, str, str]] = {
         "alloc_envs.vaccine.parallel_env:VaccineAllocationParallelEnv",
         "alloc_envs.vaccine.parallel_env:env",
     ),
+    # A controlled task for parameter-sharing strategies (hidden agent types).
+    "alloc/HiddenTypes-v0": (
+        "alloc_envs.hidden_types.gym_env:HiddenTypesEnv",
+        "alloc_envs.hidden_types.parallel_env:HiddenTypesParallelEnv",
+        "alloc_envs.hidden_types.parallel_env:env",
+    ),
     # Stackelberg scenarios: the Gymnasium view is the leader's, the PettingZoo views the
     # followers' (one agent per follower).
     # EDRP-v0 keeps the first EDRP's dynamics (results made on it stay reproducible); v1 is the

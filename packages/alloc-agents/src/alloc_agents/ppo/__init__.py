@@ -19,6 +19,7 @@ from alloc_agents.ppo.copo import CoPOConfig
 from alloc_agents.ppo.evaluate import evaluate
 from alloc_agents.ppo.policy import PPOPolicy, load_policy
 from alloc_agents.ppo.sharing import (
+    DYPS_TABLE6,
     SHARING,
     DyPSConfig,
     RoleAsStateConfig,
@@ -29,6 +30,7 @@ from alloc_agents.ppo.sharing import (
 from alloc_agents.ppo.trainer import TrainResult, train
 
 __all__ = [
+    "DYPS_TABLE6",
     "PRESETS",
     "SHARING",
     "CoPOConfig",

@@ -8,8 +8,11 @@ member each agent uses:
 * ``None`` with ``A`` members: agent i uses member i (no sharing) — one batched matmul
   (``torch.baddbmm``) over the stacked ``(A, in, out)`` weights, so 100 agents cost one call;
 * an ``(A,)`` long tensor: agent i uses member ``route[i]`` (grouped sharing, e.g. SePS or
-  DyPS): the member weights are gathered per agent, then one batched matmul. Gradients flow back
-  to the shared members.
+  DyPS's deployed groups): the member weights are gathered per agent, then one batched matmul.
+  Gradients flow back to the shared members;
+* an ``(A, B)`` long tensor, for inputs ``(A, B, ..., in)``: agent i in batch column j uses
+  member ``route[i, j]`` (DyPS's rollouts, where every env copy has its own assignment): the rows
+  are sorted by member and each member's rows take one matmul (:meth:`BatchedLinear.rows`).
 """
 
 from __future__ import annotations
@@ -51,6 +54,10 @@ class BatchedLinear(nn.Module):
         """``x`` (A, ..., in) -> (A, ..., out)."""
         if route is None and self.n_members == 1:
             return torch.matmul(x, self.weight[0]) + self.bias[0]
+        if route is not None and route.dim() == 2:
+            member = route.reshape(*route.shape, *(1,) * (x.dim() - 3)).expand(x.shape[:-1])
+            y = self.rows(x.reshape(-1, self.in_features), member.reshape(-1))
+            return y.reshape(*x.shape[:-1], self.out_features)
         a = x.shape[0]
         lead = x.shape[1:-1]
         x3 = x.reshape(a, -1, self.in_features)
@@ -62,6 +69,22 @@ class BatchedLinear(nn.Module):
             weight, bias = self.weight[route], self.bias[route]
         y = torch.baddbmm(bias.unsqueeze(1), x3, weight)
         return y.reshape(a, *lead, self.out_features)
+
+    def rows(self, x: Tensor, member: Tensor) -> Tensor:
+        """``x`` (n, in) rows, ``member`` (n,) the member of each row -> (n, out): the rows are
+        sorted by member and every member's contiguous block takes one matmul."""
+        order = torch.argsort(member, stable=True)
+        counts = torch.bincount(member, minlength=self.n_members).tolist()
+        blocks = x.index_select(0, order).split(counts)
+        y = torch.cat(
+            [
+                torch.addmm(self.bias[m], block, self.weight[m])
+                for m, block in enumerate(blocks)
+                if counts[m]
+            ]
+            or [x.new_zeros(0, self.out_features)]
+        )
+        return torch.empty_like(y).index_copy(0, order, y)
 
     def copy_member(self, src: int, dst: int) -> None:
         """Overwrite member ``dst``'s parameters with member ``src``'s (no gradient)."""
@@ -119,9 +142,11 @@ def copy_member(module: nn.Module, src: int, dst: int) -> None:
 
 
 def route_rows(values: Tensor, route: Route, n_agents: int) -> Tensor:
-    """Per-agent rows of a per-member tensor ``values`` (M, ...): (A, ...)."""
+    """The rows of a per-member tensor ``values`` (M, ...) for inputs (A, B, ...): (A, 1, ...)
+    per agent, or (A, B, ...) with a per-column route (A, B)."""
     if route is not None:
-        return values[route]
+        rows = values[route]
+        return rows if route.dim() == 2 else rows.unsqueeze(1)
     if values.shape[0] == 1:
-        return values.expand(n_agents, *values.shape[1:])
-    return values
+        return values.expand(n_agents, *values.shape[1:]).unsqueeze(1)
+    return values.unsqueeze(1)

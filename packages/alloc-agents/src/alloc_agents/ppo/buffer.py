@@ -32,6 +32,8 @@ class Minibatch:
     #: CoPO: the agents' LCFs φ (``None`` otherwise), and per reward stream its critic's
     #: rollout values and GAE returns.
     lcf: Tensor | None = None
+    #: DyPS's rollouts: the member of every agent in every sample (``None``: the assignment).
+    members: Tensor | None = None
     stream_values: dict[str, Tensor] = field(default_factory=dict)
     stream_returns: dict[str, Tensor] = field(default_factory=dict)
 
@@ -100,6 +102,9 @@ class GroupBuffer:
             self.last_values_shared = torch.zeros((a, e), dtype=torch.float32, device=device)
         self.streams = {name: Stream.zeros((a, t, e), device) for name in streams}
         self.lcf: Tensor | None = zeros(torch.float32) if lcf else None
+        #: (A, T, E) member of every agent at every step of every copy, where the rollout gave
+        #: every env copy its own assignment (DyPS); ``None`` otherwise.
+        self.members: Tensor | None = None
 
     def insert(
         self,
@@ -110,9 +115,11 @@ class GroupBuffer:
         values: Tensor,
         active: Tensor,
         lcf: Tensor | None = None,
+        members: Tensor | None = None,
     ) -> None:
         """Store step t: ``obs`` {key: (A, E, ...)}, ``actions`` (A, E, ...), the rest (A, E)
-        (``lcf``: the agents' LCFs, for a buffer that stores them)."""
+        (``lcf``: the agents' LCFs, for a buffer that stores them; ``members``: the member of
+        every agent in every copy, when the copies have their own assignments)."""
         for key, value in obs.items():
             self.obs[key][:, t] = value
         if self.actions is None:
@@ -121,6 +128,10 @@ class GroupBuffer:
                 (a, n_t, e, *actions.shape[2:]), dtype=actions.dtype, device=self.device
             )
         self.actions[:, t] = actions
+        if members is not None:
+            if self.members is None:
+                self.members = torch.zeros(self.shape, dtype=torch.long, device=self.device)
+            self.members[:, t] = members
         self.logp[:, t] = logp
         self.values[:, t] = values
         self.active[:, t] = active
@@ -133,6 +144,10 @@ class GroupBuffer:
         """(A, T, E, ...) -> (A, T * E, ...)."""
         a, t, e = self.shape
         return x.reshape(a, t * e, *x.shape[3:])
+
+    def flat_members(self) -> Tensor | None:
+        """(A, T * E) members of every sample (:attr:`members`), or ``None``."""
+        return None if self.members is None else self.flat(self.members)
 
     def minibatch(self, index: Tensor) -> Minibatch:
         """The samples ``index`` (into T * E) for every agent of the group."""
@@ -149,6 +164,7 @@ class GroupBuffer:
             values_shared=pick(self.values_shared) if self.shared else None,
             returns_shared=pick(self.returns_shared) if self.shared else None,
             lcf=None if self.lcf is None else pick(self.lcf),
+            members=None if self.members is None else pick(self.members),
             stream_values={name: pick(s.values) for name, s in self.streams.items()},
             stream_returns={name: pick(s.returns) for name, s in self.streams.items()},
         )

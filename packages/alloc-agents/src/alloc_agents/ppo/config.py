@@ -187,8 +187,24 @@ def _ride_hailing(preset: str) -> Preset:
     )
 
 
+#: The controlled task of DyPS's tests and benchmark (``alloc/HiddenTypes-v0``, 36 agents of two
+#: hidden types): one 8-step episode per env copy and iteration, 4 copies, 60 iterations, a
+#: 16-wide network, 4 epochs, no entropy bonus (the optimal policies are deterministic).
+_HIDDEN_TYPES = Preset(
+    description="alloc/HiddenTypes-v0, 36 agents, 2 types: 8-step rollouts, 4 copies, 60 "
+    "iterations, lr 3e-3, 4 epochs (DyPS's controlled task)",
+    config=PPOConfig(
+        n_steps=8, n_epochs=4, n_minibatches=1, hidden_sizes=(16,), lr=3e-3, ent_coef=0.0
+    ),
+    env_kwargs={"n_agents": 36, "n_types": 2},
+    n_envs=4,
+    total_env_steps=60 * 8 * 4,
+)
+
+
 #: Named setups for :func:`alloc_agents.train` and ``alloc-agents train --preset``.
 PRESETS: dict[str, Preset] = {
+    "hidden-types": _HIDDEN_TYPES,
     "default": Preset(
         description="MAPPO-style defaults of the research note (γ 0.99, λ 0.95, lr 5e-4, "
         "10 epochs, 1 minibatch, 128-step rollouts)",

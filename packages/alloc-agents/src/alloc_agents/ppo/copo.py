@@ -277,13 +277,14 @@ class CoPOController:
             mb = buf.minibatch(index)
             if not bool(mb.active.any()):
                 continue
-            logp = gm.distribution(mb.obs, mb.lcf).log_prob(mb.actions)
+            logp = gm.distribution(mb.obs, mb.lcf, members=mb.members).log_prob(mb.actions)
             log_ratio = torch.where(mb.active, logp - mb.logp, torch.zeros_like(logp))
             ratio = log_ratio.exp()
             adv = buf.flat(buf.streams["global"].advantages)[:, index]
             surrogate = torch.min(ratio * adv, ratio.clamp(1 - eps, 1 + eps) * adv)
             global_loss = global_loss - _masked_mean(surrogate, mb.active)
-            old_logp = gm.distribution(mb.obs, mb.lcf, actor=old).log_prob(mb.actions)
+            old = gm.distribution(mb.obs, mb.lcf, actor=old, members=mb.members)
+            old_logp = old.log_prob(mb.actions)
             old_logp = torch.where(mb.active, old_logp, torch.zeros_like(old_logp))
             old_objective = old_objective + _masked_mean(old_logp, mb.active)
         new_params = list(model.actor_parameters())

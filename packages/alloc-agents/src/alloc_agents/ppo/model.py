@@ -101,6 +101,9 @@ class GroupModel(nn.Module):
             {name: ValueNorm(n_members, config.value_norm_beta) for name in norms}
         )
         self.register_buffer("assignment", torch.as_tensor(assignment))
+        #: (A, E) the member of every agent in every env copy during a rollout (DyPS: one
+        #: assignment per copy); ``None``: every copy uses :attr:`assignment`.
+        self.rollout_members: Tensor | None = None
         self.register_buffer("eye", torch.eye(n_agents), persistent=False)
         if self.role_dim:
             self.register_buffer("roles", torch.zeros(n_agents, self.role_dim))
@@ -160,12 +163,25 @@ class GroupModel(nn.Module):
             raise ValueError("roles must be finite")
         self.roles.copy_(roles)
 
-    def distribution(self, obs: ObsBatch, lcf: Tensor | None = None, actor: Actor | None = None):
+    def route_for(self, members: Tensor | None) -> Route:
+        """The route of a batch: ``members`` (A, B), the member of every agent in every batch
+        column (DyPS's rollouts: one assignment per env copy), or ``None`` for the group's
+        assignment (:attr:`assignment`)."""
+        return self.route if members is None else members
+
+    def distribution(
+        self,
+        obs: ObsBatch,
+        lcf: Tensor | None = None,
+        actor: Actor | None = None,
+        members: Tensor | None = None,
+    ):
         """The action distribution for ``obs`` ({key: (A, B, ...)}); ``lcf``: the agents' LCFs
-        φ (A, B) (CoPO only); ``actor``: a copy of the actor to use instead (CoPO's θ_old)."""
+        φ (A, B) (CoPO only); ``actor``: a copy of the actor to use instead (CoPO's θ_old);
+        ``members``: (A, B) members instead of the assignment (:meth:`route_for`)."""
         batch = next(iter(obs.values())).shape[1]
         inputs = self.agent_inputs(batch, self.actor_ids, lcf)
-        return (self.actor if actor is None else actor)(obs, inputs, self.route)
+        return (self.actor if actor is None else actor)(obs, inputs, self.route_for(members))
 
     def value(
         self,
@@ -174,11 +190,13 @@ class GroupModel(nn.Module):
         shared: bool = False,
         lcf: Tensor | None = None,
         stream: str | None = None,
+        members: Tensor | None = None,
     ) -> Tensor:
         """Critic output (A, B) in normalised units. ``central``: (B, S) for MAPPO.
         ``shared``: the output of the shared critic (PSA) instead of the per-member one;
         ``lcf``: the agents' LCFs φ (A, B) (CoPO only); ``stream``: the critic of that reward
-        stream (CoPO: ``"neighbour"``, ``"global"``)."""
+        stream (CoPO: ``"neighbour"``, ``"global"``); ``members``: as for
+        :meth:`distribution`."""
         if self.algorithm == "mappo":
             assert central is not None
             inputs: object = central.unsqueeze(0).expand(self.group.n_agents, -1, -1)
@@ -187,28 +205,35 @@ class GroupModel(nn.Module):
             inputs = obs
             batch = next(iter(obs.values())).shape[1]
         ids = self.agent_inputs(batch, self.critic_ids, lcf)
+        route = self.route_for(members)
         if stream is not None:
-            return self.stream_critics[stream](inputs, ids, self.route)
+            return self.stream_critics[stream](inputs, ids, route)
         if shared:
             assert self.shared_critic is not None
             return self.shared_critic(inputs, ids, None)
-        return self.critic(inputs, ids, self.route)
+        return self.critic(inputs, ids, route)
 
     def normalizer(
-        self, shared: bool = False, stream: str | None = None
+        self, shared: bool = False, stream: str | None = None, members: Tensor | None = None
     ) -> tuple[ValueNorm | None, Route]:
         """The value normaliser of a critic (``None`` without value normalisation) and the
         route of its statistics: ``(ValueNorm | None, Route)``."""
         if stream is not None:
             norms = self.stream_value_norms
-            return (norms[stream] if stream in norms else None), self.route
+            return (norms[stream] if stream in norms else None), self.route_for(members)
         if shared:
             return self.shared_value_norm, None
-        return self.value_norm, self.route
+        return self.value_norm, self.route_for(members)
 
-    def denormalize(self, value: Tensor, shared: bool = False, stream: str | None = None) -> Tensor:
+    def denormalize(
+        self,
+        value: Tensor,
+        shared: bool = False,
+        stream: str | None = None,
+        members: Tensor | None = None,
+    ) -> Tensor:
         """A critic's output (A, B) in reward units (arguments as for :meth:`value`)."""
-        norm, route = self.normalizer(shared, stream)
+        norm, route = self.normalizer(shared, stream, members)
         return value if norm is None else norm.denormalize(value, route)
 
     def reassign(self, assignment: np.ndarray, copy: dict[int, int] | None = None) -> None:

@@ -140,7 +140,7 @@ class MLPActor(Actor):
                 padded = F.pad(mask, (0, 1))  # the padding index reads False
                 valid = valid & padded[..., self.flat_index]
             return IndependentCategoricals(logits, valid)
-        log_std = route_rows(self.log_std, route, out.shape[0]).unsqueeze(1)
+        log_std = route_rows(self.log_std, route, out.shape[0])
         return DiagGaussian(out, log_std)
 
 

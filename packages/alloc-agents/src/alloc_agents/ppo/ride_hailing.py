@@ -140,7 +140,12 @@ class DispatchActor(Actor):
         row = torch.div(packed, n_slots, rounding_mode="floor")  # (n,) (agent, batch) rows
         features = obs["candidates"][..., :n_slots, CANDIDATE_COLUMNS]
         x = symlog(features.reshape(-1, N_CANDIDATE_FEATURES).index_select(0, packed))
-        values = self._score_rows(query.index_select(0, row), x, row // b, a, route)
+        if route is not None and route.dim() == 2:  # a member per (agent, batch) row
+            member = route.reshape(-1).index_select(0, row)
+            h = self.act(query.index_select(0, row) + self.key.rows(x, member))
+            values = self.score.rows(h, member).squeeze(-1)
+        else:
+            values = self._score_rows(query.index_select(0, row), x, row // b, a, route)
         scores = values.new_zeros(a * b * n_slots).index_put((packed,), values)
         idle = torch.round(obs["observation"][..., IDLE])
         return SequentialPicks(scores.reshape(a, b, n_slots), mask, idle, self.max_picks)

@@ -233,6 +233,10 @@ class SePS(ConfiguredSharing):
 
 #: DyPS group-selection variants: the full method and the paper's three ablations.
 DYPS_VARIANTS = ("full", "no-cvae", "no-vlstm", "no-repr")
+#: DyPS selector credits: each agent's own return, or the paper's team return.
+DYPS_CREDITS = ("agent", "team")
+#: DyPS selector inputs: centred and scaled across agents / groups, or as the role models give.
+DYPS_CONDITIONING = ("normalised", "raw")
 
 
 @dataclass(frozen=True)
@@ -262,27 +266,44 @@ class VLSTMRoleConfig(Options):
 class DyPSConfig(VLSTMRoleConfig):
     """Options of the ``dyps`` strategy (:mod:`alloc_agents.ppo.dyps`), validated at
     construction (``ValueError`` naming the field). The VLSTM's fields (``role_dim``,
-    ``vlstm_*``) are those of :class:`VLSTMRoleConfig`.
+    ``vlstm_*``) are those of :class:`VLSTMRoleConfig`. :data:`DYPS_TABLE6` holds the paper's
+    selector setting (Table 6, Ride-Hailing; ``DyPSConfig(**DYPS_TABLE6)``).
 
     Attributes:
         n_groups: M, parameter groups per space group (capped at its number of agents); the
             paper's best on Ride-Hailing (2) is 4.
         variant: ``"full"`` or an ablation (:mod:`alloc_agents.ppo.dyps`).
+        credit: the selector's reward for agent n in env copy e: ``"agent"`` — the agent's own
+            return minus its running baseline, standardised across agents; ``"team"`` — the
+            paper's team return of the copy (all agents), normalised by running statistics,
+            minus the selector critic's value.
+        conditioning: Eq. 13's inputs: ``"normalised"`` — the roles h centred across agents
+            and scaled to unit RMS norm, the latents z centred across groups and scaled to unit
+            RMS norm; ``"raw"`` — as the role models give them (the paper).
         selector_lr / selector_critic_lr: Adam learning rates of the group selection's actor
-            and critic (Table 6, Ride-Hailing: 1e-4).
+            and critic (the critic: team credit only; Table 6, Ride-Hailing: 1e-4 both).
+        selector_steps: Adam steps of the selector per iteration on the iteration's samples
+            (one sample per env copy).
         selector_entropy: entropy bonus of the selector (mean over agents).
         selector_hidden: hidden width of the selector's MLPs (critic; ablation actors).
         cvae_z_dim / cvae_hidden / cvae_lr: CVAE latent (A.1: 16), MLP width (A.1: 64), rate.
         cvae_steps / cvae_batch_size: CVAE Adam steps per iteration and rows per step.
         cvae_kl_weight: weight of the CVAE's KL term (the reference code's 1e-4; see
             :mod:`alloc_agents.ppo.roles`).
-        reward_beta: weight of the running mean / variance of the selector's reward.
+        reward_beta: weight of the running statistics of the credit (per-agent baselines, the
+            team return's mean and variance).
+        warmup_iterations: iterations, at the start, in which every agent stays on a member of
+            a fixed random partition into balanced disjoint subsets (the members train on
+            different agents) and the selector does not learn; 0: none.
     """
 
     n_groups: int = 4
     variant: str = "full"
-    selector_lr: float = 1e-4
+    credit: str = "agent"
+    conditioning: str = "normalised"
+    selector_lr: float = 3e-2
     selector_critic_lr: float = 1e-4
+    selector_steps: int = 1
     selector_entropy: float = 0.01
     selector_hidden: int = 64
     cvae_z_dim: int = 16
@@ -292,15 +313,22 @@ class DyPSConfig(VLSTMRoleConfig):
     cvae_batch_size: int = 1024
     cvae_kl_weight: float = 1e-4
     reward_beta: float = 0.9
+    warmup_iterations: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.variant not in DYPS_VARIANTS:
-            raise ValueError(f"variant must be one of {DYPS_VARIANTS}, got {self.variant!r}")
+        for name, value, allowed in (
+            ("variant", self.variant, DYPS_VARIANTS),
+            ("credit", self.credit, DYPS_CREDITS),
+            ("conditioning", self.conditioning, DYPS_CONDITIONING),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         sizes = ("n_groups", "selector_hidden", "cvae_z_dim", "cvae_hidden", "cvae_batch_size")
-        for name in sizes:
+        for name in (*sizes, "selector_steps"):
             _check_int(name, getattr(self, name), 1)
         _check_int("cvae_steps", self.cvae_steps, 0)
+        _check_int("warmup_iterations", self.warmup_iterations, 0)
         for name in ("selector_lr", "selector_critic_lr", "cvae_lr"):
             _check_number(name, getattr(self, name), 0.0, math.inf, low_open=True)
         _check_number("selector_entropy", self.selector_entropy, 0.0, math.inf, low_open=False)
@@ -318,6 +346,17 @@ class DyPSConfig(VLSTMRoleConfig):
     def uses_latents(self) -> bool:
         """Whether the selection reads the CVAE group latents."""
         return self.variant in ("full", "no-vlstm")
+
+
+#: The DyPS paper's selector (Table 6, Ride-Hailing; §3.3): the team return as the reward,
+#: Eq. 13 on the raw roles and latents, Adam at 1e-4 for the actor and the critic.
+DYPS_TABLE6: dict[str, Any] = {
+    "credit": "team",
+    "conditioning": "raw",
+    "selector_lr": 1e-4,
+    "selector_critic_lr": 1e-4,
+    "selector_steps": 1,
+}
 
 
 class DyPS(ConfiguredSharing):

@@ -160,16 +160,17 @@ def collect(
         env_actions = []
         for group, gm, buf in zip(groups, model.groups, buffers, strict=True):
             obs = {k: torch.as_tensor(v, device=device) for k, v in obs_np[group.index].items()}
-            lcf = lcf_of(group.index)
-            dist = gm.distribution(obs, lcf)
+            lcf, members = lcf_of(group.index), gm.rollout_members
+            dist = gm.distribution(obs, lcf, members=members)
             action = dist.sample()
             active = torch.as_tensor(acting[list(group.agents)], device=device)
-            value = gm.value(obs, central_t, lcf=lcf)
-            buf.insert(t, obs, action, dist.log_prob(action), value, active, lcf)
+            value = gm.value(obs, central_t, lcf=lcf, members=members)
+            buf.insert(t, obs, action, dist.log_prob(action), value, active, lcf, members)
             if buf.shared:
                 buf.values_shared[:, t] = gm.value(obs, central_t, shared=True, lcf=lcf)
             for name, stream in buf.streams.items():  # CoPO: neighbourhood and global critics
-                stream.values[:, t] = gm.value(obs, central_t, lcf=lcf, stream=name)
+                value = gm.value(obs, central_t, lcf=lcf, stream=name, members=members)
+                stream.values[:, t] = value
             env_actions.append(gm.actor.env_action(action))
         out = runner.step(env_actions, acting)
         for group, buf in zip(groups, buffers, strict=True):
@@ -182,14 +183,15 @@ def collect(
             final_central = _tensor(out.final_central, device)
             for group, gm, buf in zip(groups, model.groups, buffers, strict=True):
                 obs = {k: torch.as_tensor(v, device=device) for k, v in final[group.index].items()}
-                lcf = lcf_of(group.index)  # the ended episode's LCFs
-                buf.final_values[:, t] = gm.denormalize(gm.value(obs, final_central, lcf=lcf))
+                lcf, members = lcf_of(group.index), gm.rollout_members  # the ended episode's
+                value = gm.value(obs, final_central, lcf=lcf, members=members)
+                buf.final_values[:, t] = gm.denormalize(value, members=members)
                 if buf.shared:
                     value = gm.value(obs, final_central, shared=True, lcf=lcf)
                     buf.final_values_shared[:, t] = gm.denormalize(value, shared=True)
                 for name, stream in buf.streams.items():
-                    value = gm.value(obs, final_central, lcf=lcf, stream=name)
-                    stream.final_values[:, t] = gm.denormalize(value, stream=name)
+                    value = gm.value(obs, final_central, lcf=lcf, stream=name, members=members)
+                    stream.final_values[:, t] = gm.denormalize(value, stream=name, members=members)
         if copo is not None:  # neighbourhood and global rewards; new LCFs after resets
             copo.after_step(runner, out, acting, buffers, t)
         episodes.extend(out.episodes)
@@ -197,14 +199,15 @@ def collect(
     central_last = _tensor(runner.central(), device)
     for group, gm, buf in zip(groups, model.groups, buffers, strict=True):
         obs = {k: torch.as_tensor(v, device=device) for k, v in obs_np[group.index].items()}
-        lcf = lcf_of(group.index)
-        buf.last_values = gm.denormalize(gm.value(obs, central_last, lcf=lcf))
+        lcf, members = lcf_of(group.index), gm.rollout_members
+        value = gm.value(obs, central_last, lcf=lcf, members=members)
+        buf.last_values = gm.denormalize(value, members=members)
         if buf.shared:
             value = gm.value(obs, central_last, shared=True, lcf=lcf)
             buf.last_values_shared = gm.denormalize(value, shared=True)
         for name, stream in buf.streams.items():
-            value = gm.value(obs, central_last, lcf=lcf, stream=name)
-            stream.last_values = gm.denormalize(value, stream=name)
+            value = gm.value(obs, central_last, lcf=lcf, stream=name, members=members)
+            stream.last_values = gm.denormalize(value, stream=name, members=members)
     return episodes
 
 
@@ -241,7 +244,8 @@ def compute_advantages(
         gamma: float = config.gamma,
     ) -> tuple[Tensor, Tensor]:
         which = {"stream": stream} if stream else ({"shared": True} if shared else {})
-        values = gm.denormalize(buf.flat(raw), **which).reshape(raw.shape)
+        members = None if shared else buf.flat_members()
+        values = gm.denormalize(buf.flat(raw), members=members, **which).reshape(raw.shape)
         adv, ret = compute_gae(
             t_major(rewards),
             t_major(values),
@@ -287,7 +291,7 @@ def group_loss(
     count = mask.sum()
     if float(count) == 0:
         return None
-    dist = gm.distribution(mb.obs, mb.lcf)
+    dist = gm.distribution(mb.obs, mb.lcf, members=mb.members)
     logp = dist.log_prob(mb.actions)
     entropy = _masked_mean(dist.entropy(), mask, count)
     log_ratio = torch.where(mb.active, logp - mb.logp, torch.zeros_like(logp))
@@ -334,13 +338,14 @@ def _critic_loss(
         returns, old = mb.returns_shared, mb.values_shared
     else:
         returns, old = mb.returns, mb.values
-    norm, route = gm.normalizer(shared, stream)
+    members = None if shared else mb.members
+    norm, route = gm.normalizer(shared, stream, members)
     if norm is not None:
         norm.update(returns, route, mb.active)
         target = norm.normalize(returns, route)
     else:
         target = returns
-    value = gm.value(mb.obs, central, shared=shared, lcf=mb.lcf, stream=stream)
+    value = gm.value(mb.obs, central, shared=shared, lcf=mb.lcf, stream=stream, members=members)
     loss_t = _value_error(target - value, config.huber_delta)
     if config.value_clip is not None:
         clipped = old + (value - old).clamp(-config.value_clip, config.value_clip)
@@ -396,8 +401,8 @@ def explained_variance(buffers: list[GroupBuffer], model: MultiAgentModel) -> fl
     """1 − Var(R − V) / Var(R) over the active entries (denormalised values)."""
     preds, targets = [], []
     for gm, buf in zip(model.groups, buffers, strict=True):
-        values = gm.denormalize(buf.flat(buf.values)).reshape(buf.values.shape)
-        preds.append(values[buf.active])
+        values = gm.denormalize(buf.flat(buf.values), members=buf.flat_members())
+        preds.append(values.reshape(buf.values.shape)[buf.active])
         targets.append(buf.returns[buf.active])
     y, v = torch.cat(targets), torch.cat(preds)
     var = float(y.var()) if y.numel() > 1 else 0.0
@@ -535,7 +540,11 @@ def train(
     steps_per_iter = config.n_steps * n_envs
     n_iters = math.ceil(total_env_steps / steps_per_iter)
     seps = SePSPhase(strategy.config, n_iters, seed) if isinstance(strategy, SePS) else None
-    dyps = DyPSController(strategy.config, model, seed, dev) if isinstance(strategy, DyPS) else None
+    dyps = (
+        DyPSController(strategy.config, model, seed, dev, n_envs)
+        if isinstance(strategy, DyPS)
+        else None
+    )
     roles = (
         RoleStateController(strategy.config, model, seed, dev)
         if isinstance(strategy, RoleAsState)

@@ -19,8 +19,8 @@ from alloc_agents.ppo.batched import Route
 class ValueNorm(nn.Module):
     """Per-member running mean / variance of value targets.
 
-    Values are agent-major ``(A, B)``; a route maps agents to members as in
-    :mod:`alloc_agents.ppo.batched`.
+    Values are agent-major ``(A, B)``; a route maps agents (``(A,)``) or agents in batch columns
+    (``(A, B)``) to members as in :mod:`alloc_agents.ppo.batched`.
     """
 
     member_tensors = ("running_mean", "running_mean_sq", "debiasing_term")
@@ -57,10 +57,15 @@ class ValueNorm(nn.Module):
         idx = self._member_index(route, x.shape[0])
         w = active.to(torch.float64)
         xd = x.to(torch.float64) * w
+        sq = xd * x.to(torch.float64)
+        if idx.dim() == 1:  # per agent: sum each agent's row first
+            w, xd, sq = w.sum(1), xd.sum(1), sq.sum(1)
+        else:  # per (agent, column)
+            idx, w, xd, sq = idx.reshape(-1), w.reshape(-1), xd.reshape(-1), sq.reshape(-1)
         m = self.running_mean.shape[0]
-        count = torch.zeros(m, dtype=torch.float64, device=x.device).index_add_(0, idx, w.sum(1))
-        total = torch.zeros_like(count).index_add_(0, idx, xd.sum(1))
-        total_sq = torch.zeros_like(count).index_add_(0, idx, (xd * x.to(torch.float64)).sum(1))
+        count = torch.zeros(m, dtype=torch.float64, device=x.device).index_add_(0, idx, w)
+        total = torch.zeros_like(count).index_add_(0, idx, xd)
+        total_sq = torch.zeros_like(count).index_add_(0, idx, sq)
         seen = count > 0
         safe = count.clamp(min=1.0)
         beta = torch.where(seen, torch.full_like(count, self.beta), torch.ones_like(count))
@@ -71,7 +76,9 @@ class ValueNorm(nn.Module):
     def _rows(self, route: Route, n_agents: int) -> tuple[Tensor, Tensor]:
         mean, var = self.mean_var()
         idx = self._member_index(route, n_agents)
-        return mean[idx].unsqueeze(1), var[idx].sqrt().unsqueeze(1)
+        if idx.dim() == 1:
+            idx = idx.unsqueeze(1)
+        return mean[idx], var[idx].sqrt()
 
     def normalize(self, x: Tensor, route: Route) -> Tensor:
         """``(x − mean) / std`` per agent's member; (A, B) in, same dtype out."""

@@ -1,0 +1,188 @@
+"""The ``dyps-selector`` suite's tables, from the store or from its committed export.
+
+    alloc-bench run --suite dyps-selector --store results/dyps-selector.sqlite --jobs 1
+    python benchmarks/dyps_selector_results.py --store results/dyps-selector.sqlite \\
+        --export results/dyps-selector/results.json
+    python benchmarks/dyps_selector_results.py --results results/dyps-selector/results.json
+
+Prints, per scenario (Markdown):
+
+1. every method's GMV (mean ± std over seeds, 95% percentile-bootstrap CI of the mean) and
+   DyPS+IPPO's difference to it, paired over seeds (:func:`alloc_bench.bootstrap.bootstrap_diff_ci`;
+   10,000 resamples), with the seeds and the budget;
+2. for each DyPS method, the selector at the first, middle and last iteration, means over seeds:
+   entropy / ln M, switching, members used (sampled, argmax), the spread of the members' CVAE
+   latents, η² of the cells' log demand and supply beside their permutation nulls, neighbour
+   agreement beside chance
+   (:mod:`alloc_bench.dyps_maps`);
+3. seed 0's deployed group map at those iterations (hex grid rows; odd columns sit half a cell
+   lower);
+4. wall-clock seconds per run and per iteration (shared machine: read the ratio, not the level).
+
+``--export`` writes the aggregated results (``alloc_bench.results``: per-seed metrics, curves,
+group maps with the selector's diagnostics) as JSON, so that the tables regenerate without the
+store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alloc_bench.bootstrap import bootstrap_ci, bootstrap_diff_ci
+from alloc_bench.dyps_maps import cell_features, map_association
+from alloc_bench.results import collect
+from alloc_bench.store import Store
+from alloc_bench.suites import load_suite
+
+SUITE = "dyps-selector"
+METRIC = "gmv"
+REFERENCE = "DyPS+IPPO"
+STAGES = ("first", "middle", "last")
+
+
+def load_results(store: Path | None, results: Path | None) -> list[dict[str, Any]]:
+    """The suite's aggregated results from the store or from an exported JSON."""
+    if results is not None:
+        return json.loads(results.read_text())["results"]
+    assert store is not None
+    return collect(load_suite(SUITE), Store(store))
+
+
+def _per_seed(result: Mapping[str, Any]) -> dict[int, float]:
+    return {int(row["seed"]): float(row[METRIC]) for row in result["per_seed"]}
+
+
+def score_table(results: Sequence[Mapping[str, Any]], scenario: str) -> list[str]:
+    rows = [r for r in results if r["scenario"] == scenario and r["per_seed"]]
+    reference = next((r for r in rows if r["method"] == REFERENCE), None)
+    lines = [
+        f"| method | seeds | GMV mean ± std | 95% CI | {REFERENCE} − method (paired 95% CI) |",
+        "|---|---|---|---|---|",
+    ]
+    for result in rows:
+        values = _per_seed(result)
+        x = np.array(list(values.values()))
+        low, high = bootstrap_ci(x)
+        diff = ""
+        if reference is not None and result is not reference:
+            ref = _per_seed(reference)
+            seeds = sorted(set(ref) & set(values))
+            d, dl, dh = bootstrap_diff_ci(
+                [ref[s] for s in seeds], [values[s] for s in seeds], paired=True
+            )
+            diff = f"{d:+,.0f} [{dl:+,.0f}, {dh:+,.0f}] (seeds {seeds})"
+        std = x.std(ddof=1) if len(x) > 1 else 0.0
+        lines.append(
+            f"| {result['method']} | {sorted(values)} | {x.mean():,.0f} ± {std:,.0f} | "
+            f"[{low:,.0f}, {high:,.0f}] | {diff} |"
+        )
+    budget = rows[0]["train_steps"] if rows else 0
+    episodes = rows[0]["episodes"] if rows else 0
+    return [
+        f"{budget:,} env steps of training, {episodes} evaluation episodes per seed",
+        "",
+        *lines,
+    ]
+
+
+def _stage_maps(maps: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    return {"first": maps[0], "middle": maps[(len(maps) - 1) // 2], "last": maps[-1]}
+
+
+def diagnostics_table(result: Mapping[str, Any]) -> list[str]:
+    features = cell_features(result["scenario"], tuple(sorted(result["options"].items())))
+    head = (
+        "| iteration (env steps) | entropy / ln M | switched | members sampled | members argmax | "
+        "latent spread | η² demand (null; p<.05) | η² supply (null; p<.05) | "
+        "neighbours same group (chance) |"
+    )
+    lines = [head, "|---|---|---|---|---|---|---|---|---|"]
+    runs = [run["maps"] for run in result["groups"] if run["maps"]]
+    for stage in STAGES:
+        values = []
+        for maps in runs:
+            chosen = _stage_maps(maps)[stage]
+            values.append(
+                {
+                    **chosen.get("diagnostics", {}),
+                    **map_association(chosen["assignment"], features),
+                    "step": chosen["step"],
+                }
+            )
+
+        def mean(key: str, values: list[dict[str, float]] = values) -> float:
+            found = [v[key] for v in values if key in v]
+            return float(np.mean(found)) if found else float("nan")
+
+        def eta(name: str, values: list[dict[str, float]] = values) -> str:
+            hits = sum(v[f"eta2_{name}_p"] < 0.05 for v in values)
+            null = mean(f"eta2_{name}_null")
+            return f"{mean(f'eta2_{name}'):.3f} ({null:.3f}; {hits}/{len(values)})"
+
+        lines.append(
+            f"| {stage} ({mean('step'):,.0f}) | {mean('entropy_ratio'):.3f} | "
+            f"{mean('switched'):.3f} | {mean('members_sampled'):.2f} | "
+            f"{mean('members_argmax'):.2f} | {mean('latent_spread'):.3f} | {eta('demand')} | "
+            f"{eta('supply')} | "
+            f"{mean('neighbour_agreement'):.3f} ({mean('neighbour_chance'):.3f}) |"
+        )
+    return lines
+
+
+def group_maps(result: Mapping[str, Any]) -> list[str]:
+    run = min(result["groups"], key=lambda r: r["seed"])
+    stages = _stage_maps(run["maps"])
+    rows, cols = stages["first"]["shape"]
+    grids = {stage: np.asarray(m["assignment"]).reshape(rows, cols) for stage, m in stages.items()}
+    lines = [f"seed {run['seed']}, " + ", ".join(f"{s} at {m['step']:,} steps" for s, m in
+                                                 stages.items()), "```"]  # fmt: skip
+    lines.append("   ".join(f"{stage:<{2 * cols}}" for stage in STAGES))
+    for r in range(rows):
+        lines.append("   ".join(" ".join(str(g) for g in grids[s][r]) + " " for s in STAGES))
+    lines.append("```")
+    return lines
+
+
+def cost_table(results: Sequence[Mapping[str, Any]], scenario: str) -> list[str]:
+    lines = ["| method | s per run | s per iteration |", "|---|---|---|"]
+    for result in results:
+        if result["scenario"] != scenario or not result["per_seed"]:
+            continue
+        per_run = result["wall_time_s"] / len(result["per_seed"])
+        curve = next(iter(result["curves"].values()), [])
+        iterations = max(len(curve), 1)
+        lines.append(f"| {result['method']} | {per_run:,.0f} | {per_run / iterations:.1f} |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--store", type=Path, help="the results store (SQLite)")
+    source.add_argument("--results", type=Path, help="an exported results JSON")
+    parser.add_argument("--export", type=Path, help="write the aggregated results here")
+    args = parser.parse_args()
+    results = load_results(args.store, args.results)
+    if args.export is not None:
+        args.export.parent.mkdir(parents=True, exist_ok=True)
+        args.export.write_text(json.dumps({"suite": SUITE, "results": results}, indent=1) + "\n")
+    for scenario in dict.fromkeys(r["scenario"] for r in results):
+        print(f"## {scenario}\n")
+        print("\n".join(score_table(results, scenario)), "\n")
+        for result in results:
+            if result["scenario"] == scenario and result["groups"]:
+                print(f"### {result['method']}: the selector\n")
+                print("\n".join(diagnostics_table(result)), "\n")
+                print("\n".join(group_maps(result)), "\n")
+        print("### Cost\n")
+        print("\n".join(cost_table(results, scenario)), "\n")
+
+
+if __name__ == "__main__":
+    main()

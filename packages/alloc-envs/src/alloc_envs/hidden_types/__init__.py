@@ -1,0 +1,1 @@
+"""Hidden types: a controlled task for parameter-sharing strategies (``alloc/HiddenTypes-v0``)."""
