@@ -31,6 +31,13 @@ options = { episode_steps = 12 }
 """
 
 
+def default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default action. A test run in the
+    background of a non-interactive shell inherits SIGINT ignored, and Python then installs no
+    KeyboardInterrupt handler, so the signal this test sends would be lost."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def statuses(store: Path) -> dict[str, str]:
     db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=30)
     try:
@@ -51,6 +58,7 @@ def test_sigint_to_the_parent_keeps_the_runs_in_progress(tmp_path: Path) -> None
          "--out", str(tmp_path / "out")],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
         start_new_session=True,  # no terminal: the signal goes to the parent alone
+        preexec_fn=default_sigint,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
