@@ -133,12 +133,13 @@ class ModelReturn:
         valid = np.flatnonzero((game.site_of >= 0).ravel())
         self.pairs = torch.as_tensor(valid, device=self.device)  # flat (s, a) with a site
         self.sites = torch.as_tensor(game.site_of.ravel()[valid], device=self.device)
-        self.low = torch.as_tensor(game.incentive_low, dtype=self.dtype, device=self.device)
-        high = torch.as_tensor(game.incentive_high, dtype=self.dtype, device=self.device)
-        self.width = high - self.low
+        self.low = self._tensor(game.incentive_low)
+        self.width = self._tensor(game.incentive_high) - self.low
 
     def _tensor(self, values: np.ndarray) -> Tensor:
-        return torch.as_tensor(values, dtype=self.dtype, device=self.device)
+        """A copy of ``values`` on the followers' device and dtype (the game's arrays are
+        read-only)."""
+        return torch.tensor(np.asarray(values), dtype=self.dtype, device=self.device)
 
     def __call__(self, sample: bool = True) -> tuple[Tensor, Tensor, dict[str, np.ndarray]]:
         """``(J, H, record)``: the model return (scalar tensor, differentiable in the leader's
