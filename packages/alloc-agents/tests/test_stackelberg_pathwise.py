@@ -60,12 +60,16 @@ def test_closed_form_of_the_two_zone_city() -> None:
 
 
 def test_pathwise_tirl_learns_the_two_zone_charge() -> None:
+    # Measured on seeds 0-4 (33 iterations each): exact ORR 1.000 in all five, zone 0 charged
+    # 0.65-0.71 and zone 1 0.26-0.41, on the line (1 - u_0) 20 = (1 - u_1) 10 of the best
+    # charges (the closed form u_0 = 0.5 is its point with u_1 = 0); after 15 iterations
+    # seed 3 was still at ORR 0.77.
     trainer = make_trainer(
         "tirl",
         TWO_ZONE,
         seed=0,
         device="cpu",
-        iterations=15,
+        iterations=33,
         model_episodes=3,
         leader_gradient="pathwise",
         follower=FOLLOWERS,
@@ -73,13 +77,13 @@ def test_pathwise_tirl_learns_the_two_zone_charge() -> None:
     )
     trainer.train(3)  # K1 = 3 N-agent episodes, REINFORCE: the leader is near its start
     after_k1 = equilibrium_orr(TWO_ZONE, trainer.leader_policy())
-    rows = trainer.train()  # 12 generated iterations, pathwise
-    assert [row["generated"] for row in rows] == [1.0] * 12
+    rows = trainer.train()  # 30 generated iterations, pathwise
+    assert [row["generated"] for row in rows] == [1.0] * 30
     u = _charges(trainer).mean(axis=0)
     orr = equilibrium_orr(TWO_ZONE, trainer.leader_policy())
     no_charge = equilibrium_orr(TWO_ZONE, np.zeros(2))
-    # Zone 0 charged towards the closed form (0.5 when zone 1 pays nothing), zone 1 clearly less,
-    # and the drivers' shares of the fares (20 (1 - u_0) against 10 (1 - u_1)) close to equal.
+    # Zone 0 charged clearly more than zone 1, and the drivers' shares of the fares
+    # (20 (1 - u_0) against 10 (1 - u_1)) close to equal: the closed form's condition.
     assert u[0] > 0.3 and u[1] < u[0] - 0.2
     assert 0.8 < (20.0 * (1.0 - u[0])) / (10.0 * (1.0 - u[1])) < 1.25
     assert orr > no_charge + 0.25 and orr > after_k1 + 0.1 and orr > 0.95
