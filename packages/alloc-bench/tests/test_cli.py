@@ -107,6 +107,7 @@ def test_list_names_suites_scenarios_methods_and_tables(capsys: pytest.CaptureFi
     # A learned method is listed with the families it runs on, whichever scenario sorts first.
     assert re.search(r"DyPS\+IPPO +\(lbf, ride-hailing, rware, vaccine\) IPPO", out)
     assert re.search(r"TIRL +\(edrp, mtfg\) Transition-informed", out)
+    assert re.search(r"TIRL-pathwise +\(edrp, mtfg\) TIRL whose leader", out)
 
 
 @pytest.fixture

@@ -243,3 +243,18 @@ for _name, _text in (
             _name, f"{_text}; {_TIRL_SOURCE}", _STACKELBERG_TRAINER, supports=_STACKELBERG_SUPPORT
         )
     )
+
+for _name, _text in (
+    ("TIRL-pathwise", "TIRL"),
+    ("Reg-TIRL-pathwise", "Reg-TIRL"),
+):
+    register_method(
+        LearnedMethod(
+            _name,
+            f"{_text} whose leader, after K1, steps on the gradient of its return through the "
+            f"learned model (ours, not the paper's REINFORCE; per-dimension charge head); "
+            f"{_TIRL_SOURCE}",
+            _STACKELBERG_TRAINER,
+            supports=_STACKELBERG_SUPPORT,
+        )
+    )

@@ -48,6 +48,8 @@ TRAINER_NAMES = {
     "Reg-SMFU": "reg-smfu",
     "TIRL": "tirl",
     "Reg-TIRL": "reg-tirl",
+    "TIRL-pathwise": "tirl-pathwise",
+    "Reg-TIRL-pathwise": "reg-tirl-pathwise",
     "M3RL": "m3rl",
     "EBPG": "ebpg",
 }

@@ -7,6 +7,8 @@
 | ``reg-smfu`` | :class:`SMFU` | :data:`REGULARISERS` |
 | ``tirl`` | :class:`TIRL` | closed-loop leader |
 | ``reg-tirl`` | :class:`TIRL` | :data:`REGULARISERS` |
+| ``tirl-pathwise`` | :class:`TIRL` | ``leader_gradient="pathwise"``, per-dimension head |
+| ``reg-tirl-pathwise`` | :class:`TIRL` | the same and :data:`REGULARISERS` |
 | ``m3rl`` | :class:`~.m3rl.M3RL` | leader baseline (:class:`~.baseline_config.M3RLConfig`) |
 | ``ebpg`` | :class:`~.ebpg.EBPG` | leader baseline (:class:`~.baseline_config.EBPGConfig`) |
 """
@@ -28,6 +30,10 @@ from alloc_envs.stackelberg.matching import MatchingGame
 #: paper does not give its values).
 REGULARISERS: dict[str, Any] = {"entropy_coef": 0.01, "l1_coef": 1e-4, "weight_clip": 1.0}
 
+#: TIRL's leader with the pathwise gradient through the learned model (ours,
+#: :mod:`alloc_agents.stackelberg.pathwise`) and the per-dimension head it was measured with.
+PATHWISE: dict[str, Any] = {"leader_gradient": "pathwise", "leader_head": "per_dimension"}
+
 #: name -> (trainer class, settings that define the method).
 METHODS: dict[str, tuple[type[StackelbergTrainer], dict[str, Any]]] = {
     "smfu": (SMFU, {}),
@@ -35,6 +41,8 @@ METHODS: dict[str, tuple[type[StackelbergTrainer], dict[str, Any]]] = {
     "reg-smfu": (SMFU, REGULARISERS),
     "tirl": (TIRL, {}),
     "reg-tirl": (TIRL, REGULARISERS),
+    "tirl-pathwise": (TIRL, PATHWISE),
+    "reg-tirl-pathwise": (TIRL, {**PATHWISE, **REGULARISERS}),
     "m3rl": (M3RL, {}),
     "ebpg": (EBPG, {}),
 }

@@ -127,8 +127,9 @@ class FollowerNetwork(nn.Module):
             return None
         if incentives is None:
             raise ValueError("these followers observe the incentive: pass the steps' incentives")
-        u = torch.as_tensor(incentives, dtype=torch.float32, device=self.incentive_low.device)
-        return (u - self.incentive_low) * self.incentive_scale
+        low = self.incentive_low
+        u = torch.as_tensor(incentives, dtype=low.dtype, device=low.device)
+        return (u - low) * self.incentive_scale
 
     def policy(self, start: int, incentives: Any = None) -> MaskedCategorical:
         """The masked action distributions, batch shape (T - start, S); ``incentives``: the
@@ -137,11 +138,16 @@ class FollowerNetwork(nn.Module):
 
     def step_policy(self, t: int, incentive: Any = None) -> MaskedCategorical:
         """The masked action distributions of every state at step ``t`` (batch shape (S,)),
-        with the (U,) ``incentive`` of the step when the followers observe it."""
+        with the (U,) ``incentive`` of the step when the followers observe it (an array, or a
+        tensor through which the distributions are differentiable:
+        :mod:`~alloc_agents.stackelberg.pathwise`)."""
         n_states = self.action_mask.shape[0]
         states = torch.arange(n_states, device=self.action_mask.device)
         times = torch.full_like(states, t)
-        row = None if incentive is None else np.asarray(incentive, dtype=np.float64)[None]
+        if incentive is None or isinstance(incentive, Tensor):
+            row = None if incentive is None else incentive[None]
+        else:
+            row = np.asarray(incentive, dtype=np.float64)[None]
         features = self.features(row)
         features = None if features is None else features.expand(n_states, -1)
         logits = self.actor.at(times, states, features)

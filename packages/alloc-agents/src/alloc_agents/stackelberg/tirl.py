@@ -11,6 +11,12 @@ update is taken in expectation over it (Eq. 9,
 as in SMFU (Eq. 8). The cost of a generated episode depends on S, A and T, not on N.
 Reg-TIRL: set ``entropy_coef``, ``l1_coef`` and ``weight_clip``.
 
+``leader_gradient="pathwise"`` (ours; ``tirl-pathwise`` / ``reg-tirl-pathwise`` in
+:data:`~alloc_agents.stackelberg.methods.METHODS`): in an outer iteration whose episodes are all
+generated, the leader's update is ``pathwise_steps`` Adam steps on the gradient of its return
+through the learned model (:mod:`~alloc_agents.stackelberg.pathwise`) instead of the REINFORCE
+step; the first K1 episodes' updates are REINFORCE either way.
+
 Rows of generated episodes have ``generated`` = 1 (0 for N-agent ones); their ``orr`` / ``cr``
 and returns are those of the generated mean field (the model's prediction), and the N-agent ones
 add ``model_nll`` (nats per transition after the fit) and ``model_transitions`` (|D|).
@@ -25,6 +31,7 @@ import torch
 
 from alloc_agents.stackelberg.learned_game import LearnedKernelGame
 from alloc_agents.stackelberg.model_based import generated_step
+from alloc_agents.stackelberg.pathwise import ModelReturn, pathwise_update
 from alloc_agents.stackelberg.trainer import Played, StackelbergTrainer
 from alloc_agents.stackelberg.trainer_config import TIRLConfig
 from alloc_agents.stackelberg.transition import TransitionModel
@@ -63,6 +70,7 @@ class TIRL(StackelbergTrainer):
             self.device,
         )
         self._learned_game: LearnedKernelGame | None = None
+        self._model_return: ModelReturn | None = None
 
     def learned_game(self) -> LearnedKernelGame:
         """The game with P_eta as the followers' kernel (Eq. 10), evaluated once after the
@@ -76,7 +84,7 @@ class TIRL(StackelbergTrainer):
             row, episode = self.followers.step(leader)
             self.model.observe(episode.states, episode.actions, episode.next_states)
             nll = self.model.fit(self.config.model_epochs)
-            self._learned_game = None
+            self._learned_game = self._model_return = None
             extra = {
                 "generated": 0.0,
                 "model_nll": nll,
@@ -86,6 +94,25 @@ class TIRL(StackelbergTrainer):
         row, flow = generated_step(self.followers, self.learned_game(), leader)
         return Played({**row, "generated": 1.0}, flow.leader_rewards, 0)
 
+    def model_return(self) -> ModelReturn:
+        """The leader's return on the learned game as a function of its parameters
+        (:mod:`~alloc_agents.stackelberg.pathwise`), built once after the model's last fit."""
+        if self._model_return is None:
+            kernels = self.learned_game().kernels
+            network = self.followers.network
+            self._model_return = ModelReturn(self.game, kernels, network, self.leader)
+        return self._model_return
+
+    def _update_leader(self, episodes: list[tuple[Any, ...]]) -> dict[str, float]:
+        """REINFORCE (:class:`StackelbergTrainer`'s), or with ``leader_gradient="pathwise"``
+        and every episode of the outer iteration generated, ``pathwise_steps`` steps on the
+        model return's gradient."""
+        cfg = self.config
+        first = self.episodes - cfg.follower_iterations  # the iteration's first episode
+        if cfg.leader_gradient == "pathwise" and first >= cfg.model_episodes:
+            return pathwise_update(self.leader, self.model_return(), cfg.pathwise_steps)
+        return super()._update_leader(episodes)
+
     def state_dict(self) -> dict[str, Any]:
         """:class:`StackelbergTrainer`'s, plus the transition model and its data."""
         return {**super().state_dict(), "model": self.model.state_dict()}
@@ -94,4 +121,4 @@ class TIRL(StackelbergTrainer):
         """Restore :meth:`state_dict`."""
         super().load_state_dict(state)
         self.model.load_state_dict(state["model"])
-        self._learned_game = None
+        self._learned_game = self._model_return = None

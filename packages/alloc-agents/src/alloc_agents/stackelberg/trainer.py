@@ -129,6 +129,11 @@ class StackelbergTrainer(abc.ABC):
     def _episode(self, leader: LeaderPolicy) -> Played:
         """Play one episode against ``leader`` from step 0 and update the followers on it."""
 
+    def _update_leader(self, episodes: list[tuple[Any, ...]]) -> dict[str, float]:
+        """Step 3 of the module docstring after the outer iteration's episodes (counted in
+        :attr:`episodes`): the leader's update on them; its terms for the row."""
+        return self.leader.update(episodes)
+
     # ------------------------------------------------------------------ the shared loop
     def leader_policy(self) -> LeaderPolicy | np.ndarray:
         """The trained leader for evaluation: the deterministic mean policy (a snapshot), or
@@ -194,7 +199,7 @@ class StackelbergTrainer(abc.ABC):
                 totals[key] = totals.get(key, 0.0) + float(value)
             if actor is not None:
                 episodes.append((*actor.take(), played.leader_rewards))
-        leader_stats = self.leader.update(episodes) if episodes else {}
+        leader_stats = self._update_leader(episodes) if episodes else {}
         self.iteration += 1
         seconds = time.perf_counter() - began
         averaged = {key: total / count for key, total in totals.items()}

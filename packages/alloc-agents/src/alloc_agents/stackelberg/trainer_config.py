@@ -19,6 +19,10 @@ from alloc_agents.stackelberg.config import FollowerPPOConfig
 from alloc_agents.stackelberg.leader import HEADS
 from alloc_envs.core.validation import check_choice, check_int, check_number
 
+#: ``leader_gradient`` values of TIRL after K1: the paper's REINFORCE on the generated episodes
+#: (:mod:`.leader_update`) or the gradient of the model's return (:mod:`.pathwise`).
+LEADER_GRADIENTS = ("reinforce", "pathwise")
+
 #: ``leader_mode`` values: the learned closed-loop leader (SMFU, TIRL), the learned open-loop
 #: leader ``mu(u | t)`` (SMFU-w/o-L, reading B) and no leader (u = 0: SMFU-w/o-L, reading A).
 LEADER_MODES = ("closed_loop", "open_loop", "none")
@@ -121,6 +125,14 @@ class TIRLConfig(StackelbergConfig):
         model_activation: the MLP's activation.
         model_lr: Adam learning rate of P_eta.
         model_epochs: full-batch NLL steps after each of the first K1 episodes.
+        leader_gradient: the leader's update in an outer iteration whose episodes are all
+            generated: ``"reinforce"`` (default, the paper's: one REINFORCE step on the
+            generated episodes' returns, as in the first K1) or ``"pathwise"`` (ours:
+            ``pathwise_steps`` Adam steps on the gradient of the leader's return through the
+            learned model, :mod:`~alloc_agents.stackelberg.pathwise`; needs followers that
+            observe the incentive). :data:`LEADER_GRADIENTS`.
+        pathwise_steps: Adam steps of the leader per outer iteration with
+            ``leader_gradient="pathwise"`` (not used otherwise).
     """
 
     model_episodes: int = 10
@@ -128,6 +140,8 @@ class TIRLConfig(StackelbergConfig):
     model_activation: str = "tanh"
     model_lr: float = 1e-2
     model_epochs: int = 30
+    leader_gradient: str = "reinforce"
+    pathwise_steps: int = 10
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -137,3 +151,10 @@ class TIRLConfig(StackelbergConfig):
         check_choice("model_activation", self.model_activation, ACTIVATIONS)
         check_number("model_lr", self.model_lr, 0.0, 1.0, low_inclusive=False)
         check_int("model_epochs", self.model_epochs, 1, 10**6)
+        check_choice("leader_gradient", self.leader_gradient, LEADER_GRADIENTS)
+        check_int("pathwise_steps", self.pathwise_steps, 1, 10**6)
+        if self.leader_gradient == "pathwise" and not self.follower.observe_incentive:
+            raise ValueError(
+                "leader_gradient='pathwise' differentiates the followers' policy in the "
+                "incentive they observe: it needs follower.observe_incentive=True"
+            )
