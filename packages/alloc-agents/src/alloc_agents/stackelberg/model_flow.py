@@ -50,7 +50,7 @@ class MatchingFlow:
         s, a = game.n_states, game.n_actions
         unmatched = torch.as_tensor(learned.unmatched, dtype=dtype, device=device)
         self.unmatched = unmatched.reshape(game.horizon, s * a, s)
-        self.destinations = torch.as_tensor(learned.destinations, dtype=dtype, device=device)
+        self.destinations = torch.tensor(learned.destinations, dtype=dtype, device=device)
         has_site = (game.site_of >= 0).ravel()
         self.sites = torch.as_tensor(np.where(has_site, game.site_of.ravel(), 0), device=device)
         self.has_site = torch.as_tensor(has_site, dtype=dtype, device=device)

@@ -160,29 +160,40 @@ class ModelReturn:
             beta = torch.distributions.Beta(law.alpha, law.beta)
             z = (beta.rsample() if sample else law.mean()).clamp(EDGE, 1.0 - EDGE)
             u = self.low + z * self.width
-            pi = self.followers.step_policy(t, u).log_probs.exp()
-            joint = m[:, None] * pi
-            arrivals = torch.zeros(game.n_sites, dtype=self.dtype, device=self.device)
-            arrivals = arrivals.index_add(0, self.sites, joint.reshape(-1)[self.pairs])
-            capacity = self._tensor(game.capacity(t, x))
-            served = torch.minimum(arrivals, capacity)
-            u_np = u.detach().cpu().double().numpy()
-            outcome = SiteOutcome(
-                arrivals.detach().cpu().double().numpy(),
-                capacity.detach().cpu().double().numpy(),
-                served.detach().cpu().double().numpy(),
-            )
-            reward, d_served, d_incentive = reward_partials(game, t, outcome, x, u_np)
-            linear = (self._tensor(d_served) * (served - served.detach())).sum() + (
-                self._tensor(d_incentive) * (u - u.detach())
-            ).sum()
-            total = total + reward + linear
-            m = self.flow(t, joint, arrivals, served)
-            x = np.asarray(game.next_exogenous(t, outcome, x), dtype=np.float64)
-            incentives.append(u_np)
+            reward, m, x = self.step(t, m, x, u)
+            total = total + reward
+            incentives.append(u.detach().cpu().double().numpy())
             distributions.append(m.detach().cpu().double().numpy())
         record = {"incentives": np.stack(incentives), "distributions": np.stack(distributions)}
         return total, entropy, record
+
+    def step(
+        self, t: int, m: Tensor, x: np.ndarray, u: Tensor
+    ) -> tuple[Tensor, Tensor, np.ndarray]:
+        """Steps 2-5 of the module docstring at step ``t`` from the (S,) ``m_t``, the (X,)
+        ``x_t`` and the (U,) incentive ``u_t``: ``(r_t, m_{t+1}, x_{t+1})``, the leader's reward
+        (scalar tensor, the game's value, differentiable in ``m_t`` and ``u_t``), the (S,) next
+        mean field (tensor) and the (X,) next exogenous state (float64 array)."""
+        game = self.game
+        pi = self.followers.step_policy(t, u).log_probs.exp()
+        joint = m[:, None] * pi
+        arrivals = torch.zeros(game.n_sites, dtype=self.dtype, device=self.device)
+        arrivals = arrivals.index_add(0, self.sites, joint.reshape(-1)[self.pairs])
+        capacity = self._tensor(game.capacity(t, x))
+        served = torch.minimum(arrivals, capacity)
+        outcome = SiteOutcome(
+            arrivals.detach().cpu().double().numpy(),
+            capacity.detach().cpu().double().numpy(),
+            served.detach().cpu().double().numpy(),
+        )
+        u_np = u.detach().cpu().double().numpy()
+        reward, d_served, d_incentive = reward_partials(game, t, outcome, x, u_np)
+        linear = (self._tensor(d_served) * (served - served.detach())).sum() + (
+            self._tensor(d_incentive) * (u - u.detach())
+        ).sum()
+        m_next = self.flow(t, joint, arrivals, served)
+        x_next = np.asarray(game.next_exogenous(t, outcome, x), dtype=np.float64)
+        return reward + linear, m_next, x_next
 
 
 @contextlib.contextmanager
