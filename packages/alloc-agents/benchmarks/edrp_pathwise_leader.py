@@ -3,14 +3,18 @@
 
     python benchmarks/edrp_pathwise_leader.py [--method tirl-pathwise] [--iterations 320]
         [--every 20] [--followers 1000] [--seed 0] [--pathwise-steps 10]
+        [--transition-model kernel|matching]
 
 EDRP is the default preset (``alloc_envs.edrp.make_game("edrp")``, v1), PPO followers with the
-defaults and N = ``--followers``. Each line: the iteration, the exact-equilibrium ORR of the mean
+defaults and N = ``--followers``; ``--transition-model`` sets TIRL's P_eta (default: the
+method's). Each line: the iteration, the exact-equilibrium ORR of the mean
 leader (``solve_equilibrium``, temperature 0.5, exploitability 1e-3), the model's ORR of the last
-generated episode, the charges over the equilibrium flow (mean and sd over the T x U entries) and
-the process CPU seconds of training and of the scoring, on one torch thread. References on the
-same game (alloc-envs): no charge 0.8183, the exact-gradient leader's fixed per-zone charges
-0.9398, the planner's ceiling 0.9540.
+generated episode, the model's error: the ORR of the mean-field flow of the followers' current
+policy and the mean leader on the learned game against the same flow on the true game (the
+same policies, so the difference is P_eta's alone), the charges over the equilibrium flow (mean
+and sd over the T x U entries) and the process CPU seconds of training and of the scoring, on
+one torch thread. References on the same game (alloc-envs): no charge 0.8183, the exact-gradient
+leader's fixed per-zone charges 0.9398, the planner's ceiling 0.9540.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ import numpy as np
 import torch
 
 from alloc_agents.stackelberg import FollowerPPOConfig, make_trainer
+from alloc_agents.stackelberg.trainer_config import TRANSITION_MODELS
 from alloc_envs.edrp import make_game
+from alloc_envs.stackelberg.fokker_planck import rollout
 from alloc_envs.stackelberg.solver import solve_equilibrium
 
 
@@ -34,10 +40,12 @@ def main() -> None:
     parser.add_argument("--followers", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pathwise-steps", type=int, default=None)
+    parser.add_argument("--transition-model", default=None, choices=TRANSITION_MODELS)
     args = parser.parse_args()
     torch.set_num_threads(1)
     game = make_game("edrp")
-    extra = {} if args.pathwise_steps is None else {"pathwise_steps": args.pathwise_steps}
+    options = {"pathwise_steps": args.pathwise_steps, "transition_model": args.transition_model}
+    extra = {key: value for key, value in options.items() if value is not None}
     began = time.process_time()
     trainer = make_trainer(
         args.method,
@@ -58,9 +66,14 @@ def main() -> None:
         solved = solve_equilibrium(game, trainer.leader_policy(), temperature=0.5, tolerance=1e-3)
         score_cpu += time.process_time() - began
         u = np.asarray(solved.flow.incentives)
+        policy, leader = trainer.followers.acting_policy(0), trainer.leader_policy()
+        on_model = rollout(trainer.learned_game(), policy, leader).metrics["orr"]
+        on_game = rollout(game, policy, leader).metrics["orr"]
         print(
-            f"{args.method} seed {args.seed} iteration {trainer.iteration}: "
+            f"{args.method} ({trainer.config.transition_model}) seed {args.seed} "
+            f"iteration {trainer.iteration}: "
             f"exact ORR {solved.flow.metrics['orr']:.4f}, model ORR {rows[-1]['orr']:.4f}, "
+            f"same followers on model / game {on_model:.4f} / {on_game:.4f}, "
             f"charge mean {u.mean():.3f} sd {u.std():.3f}, "
             f"train cpu {train_cpu:.0f} s, scoring cpu {score_cpu:.0f} s",
             flush=True,

@@ -100,10 +100,11 @@ def _double(trainer: TIRL, noise: float) -> ModelReturn:
     with torch.no_grad():
         for p in [*leader.network.policy_net.parameters(), *followers.actor.parameters()]:
             p.add_(noise * torch.randn(p.shape, generator=generator, dtype=p.dtype))
-    return ModelReturn(trainer.game, trainer.learned_game().kernels, followers, leader)
+    return ModelReturn(trainer.learned_game(), followers, leader)
 
 
-def test_pathwise_gradient_is_the_slope_of_the_model_return() -> None:
+@pytest.mark.parametrize("transition_model", ["kernel", "matching"])
+def test_pathwise_gradient_is_the_slope_of_the_model_return(transition_model: str) -> None:
     # An open-loop leader: the closed-loop one's observation of m_t is held fixed by design.
     trainer = make_trainer(
         "tirl",
@@ -112,6 +113,7 @@ def test_pathwise_gradient_is_the_slope_of_the_model_return() -> None:
         device="cpu",
         model_episodes=1,
         leader_mode="open_loop",
+        transition_model=transition_model,
         follower=FOLLOWERS,
         progress=False,
     )
@@ -178,7 +180,8 @@ def test_the_default_leader_update_is_reinforce(monkeypatch) -> None:
     assert rows[-1]["leader_policy_loss"] != default[-1]["leader_policy_loss"]
 
 
-def test_pathwise_checkpoint_resume_is_exact(tmp_path) -> None:
+@pytest.mark.parametrize("transition_model", ["kernel", "matching"])
+def test_pathwise_checkpoint_resume_is_exact(tmp_path, transition_model: str) -> None:
     game = edrp_game("edrp-small")
     small = FollowerPPOConfig(n_followers=300, n_epochs=2, n_minibatches=2)
     config = TIRLConfig(
@@ -189,6 +192,7 @@ def test_pathwise_checkpoint_resume_is_exact(tmp_path) -> None:
         leader_gradient="pathwise",
         pathwise_steps=2,
         leader_head="per_dimension",
+        transition_model=transition_model,
     )
     path = tmp_path / "tirl.pt"
     straight = TIRL(game, config, seed=1, device="cpu")
@@ -196,6 +200,7 @@ def test_pathwise_checkpoint_resume_is_exact(tmp_path) -> None:
     rows = straight.train()
     resumed = TIRL.load(path, game, device="cpu")
     assert resumed.config.leader_gradient == "pathwise"
+    assert resumed.config.transition_model == transition_model
     again = resumed.train()
 
     def strip(rows: list[dict]) -> list[dict]:
@@ -208,7 +213,10 @@ def test_pathwise_checkpoint_resume_is_exact(tmp_path) -> None:
         assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize(("field", "value"), [("leader_gradient", "adam"), ("pathwise_steps", 0)])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("leader_gradient", "adam"), ("pathwise_steps", 0), ("transition_model", "mlp")],
+)
 def test_config_rejects_bad_pathwise_settings(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         TIRLConfig(**{field: value})

@@ -17,9 +17,11 @@ Leader trainers (issue #7; the shared loop in :mod:`~.trainer`):
 * :mod:`~.leader` — the leader's policy (Beta over the incentive box) and how it acts;
   :mod:`~.leader_update` — its REINFORCE-with-baseline step; :mod:`~.regularisers` — §4.3's;
 * :mod:`~.smfu` — :class:`SMFU` (and SMFU-w/o-L, Reg-SMFU by settings);
-* :mod:`~.transition` — TIRL's P_eta; :mod:`~.learned_game` — the instantiated empirical
-  Fokker-Planck equation; :mod:`~.model_based` — the followers' update on the generated mean
-  field; :mod:`~.tirl` — :class:`TIRL` (and Reg-TIRL);
+* :mod:`~.transition` — TIRL's P_eta; :mod:`~.matching_model` — P_eta with the matching
+  structure (``transition_model="matching"``); :mod:`~.learned_game` — the instantiated
+  empirical Fokker-Planck equation; :mod:`~.model_based` — the followers' update on the
+  generated mean field; :mod:`~.pathwise` — the leader's gradient through the learned model,
+  whose flow is :mod:`~.model_flow`'s; :mod:`~.tirl` — :class:`TIRL` (and Reg-TIRL);
 * the leader baselines, with SMFU's followers: :mod:`~.population_model` — the
   population-response model (M3RL's tracker, EBPG's follower-aware module);
   :mod:`~.baseline_learner` — their shared learner; :mod:`~.m3rl` — :class:`M3RL`;

@@ -25,11 +25,15 @@ steps ``t = 0..T-1``, from ``m_0`` and ``x_0`` (the true game's):
    (starred), with ``g_served = dr/dserved`` (Y,) and ``g_u = dr/du`` (U,) taken by central
    differences of the game's function (exact up to rounding for rewards affine in each, as
    EDRP's and MTFG's are): the value is the game's and the gradient the chain rule's;
-5. ``m_{t+1} = vec(L_t) @ P_eta[t].reshape(S A, S)`` (S,): the learned kernel, a constant;
+5. ``m_{t+1}`` (S,) by the learned game's flow (:mod:`~alloc_agents.stackelberg.model_flow`):
+   ``vec(L_t) @ P_eta[t]`` with the paper's kernel (``transition_model="kernel"``), or with the
+   matching structure (``"matching"``) ``vec(L_t (1 - p_t[site])) @ U[t] + served_t @ D[t]``,
+   ``p_t = served_t / n_t``, which is differentiable in the served mass, so that the gradient
+   sees a site saturate; the learned laws are constants.
    ``x_{t+1} = game.next_exogenous(t, outcome, x_t)`` (numpy, no gradient).
 
 ``J = sum_t r_t`` (the model's leader return; EDRP: the model's ORR). What is held constant: the
-learned kernel (P_eta is fitted to the followers' moves, not a function of omega), the
+learned laws (fitted to the followers' moves, not functions of omega), the
 exogenous state (EDRP's is the demand table and does not depend on the followers; MTFG's food
 stock does, and its dependence is dropped), and the leader's *observation* of ``m_t`` and
 ``x_t`` (the closed-loop leader's features are computed from the detached values; an open-loop
@@ -41,9 +45,9 @@ with mean incentives ``dJ/domega`` equals the finite-difference slope of ``J`` (
 (:func:`~alloc_agents.stackelberg.regularisers.regularised_step`: entropy ``lambda mean_t
 H[mu(. | o_t)]``, L1, weight clipping); the value baseline is not used. Its draws come from a
 torch generator seeded from the leader's numpy generator (one seed per step), so a run is
-seeded and resumes exactly. Cost per step: O(T (S A S + network)) on the tensors' device (EDRP
-v1: T = 36, S = 189, A = 25; the kernel is a (T, S, A, S) float32 tensor, 129 MB), independent
-of N.
+seeded and resumes exactly. Cost per step: O(T (S A S + network)) on the tensors' device,
+independent of N (EDRP v1: T = 36, S = 189, A = 25; the learned (T, S A, S) law is a float32
+tensor of 129 MB).
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ from torch import Tensor
 
 from alloc_agents.stackelberg.leader import EDGE
 from alloc_agents.stackelberg.leader_update import LeaderLearner
+from alloc_agents.stackelberg.learned_game import LearnedGame
+from alloc_agents.stackelberg.model_flow import make_flow
 from alloc_agents.stackelberg.network import FollowerNetwork
 from alloc_agents.stackelberg.regularisers import regularised_step
 from alloc_envs.stackelberg.matching import MatchingGame, SiteOutcome
@@ -102,34 +108,27 @@ class ModelReturn:
     """``J(omega)``, the leader's return on the learned model (module docstring).
 
     Args:
-        game: the true matching game (sizes, capacities, rewards, exogenous update).
-        kernels: (T, S, A, S) P_eta on the whole grid (rows summing to one), e.g.
-            ``LearnedKernelGame.kernels``; copied to the followers' device and dtype.
+        learned: the learned game (:class:`~alloc_agents.stackelberg.learned_game.LearnedGame`:
+            its flow, :func:`~alloc_agents.stackelberg.model_flow.make_flow`, copied to the
+            followers' device and dtype; the true game's sizes, capacities, rewards and
+            exogenous update).
         followers: the followers' network (must observe the incentive).
         leader: the leader's learner (network, features).
     """
 
     def __init__(
-        self,
-        game: MatchingGame,
-        kernels: np.ndarray,
-        followers: FollowerNetwork,
-        leader: LeaderLearner,
+        self, learned: LearnedGame, followers: FollowerNetwork, leader: LeaderLearner
     ) -> None:
         if not followers.observes_incentive:
             raise ValueError(
                 "the pathwise leader gradient needs followers that observe the incentive "
                 "(follower.observe_incentive=True)"
             )
-        shape = (game.horizon, game.n_states, game.n_actions, game.n_states)
-        if kernels.shape != shape:
-            raise ValueError(f"kernels must have shape {shape} (T, S, A, S), got {kernels.shape}")
+        game = learned.game
         self.game, self.followers, self.leader = game, followers, leader
         low = followers.incentive_low
         self.device, self.dtype = low.device, low.dtype
-        self.kernels = torch.as_tensor(kernels, dtype=self.dtype, device=self.device).reshape(
-            game.horizon, game.n_states * game.n_actions, game.n_states
-        )
+        self.flow = make_flow(learned, self.device, self.dtype)
         valid = np.flatnonzero((game.site_of >= 0).ravel())
         self.pairs = torch.as_tensor(valid, device=self.device)  # flat (s, a) with a site
         self.sites = torch.as_tensor(game.site_of.ravel()[valid], device=self.device)
@@ -161,29 +160,40 @@ class ModelReturn:
             beta = torch.distributions.Beta(law.alpha, law.beta)
             z = (beta.rsample() if sample else law.mean()).clamp(EDGE, 1.0 - EDGE)
             u = self.low + z * self.width
-            pi = self.followers.step_policy(t, u).log_probs.exp()
-            joint = m[:, None] * pi
-            arrivals = torch.zeros(game.n_sites, dtype=self.dtype, device=self.device)
-            arrivals = arrivals.index_add(0, self.sites, joint.reshape(-1)[self.pairs])
-            capacity = self._tensor(game.capacity(t, x))
-            served = torch.minimum(arrivals, capacity)
-            u_np = u.detach().cpu().double().numpy()
-            outcome = SiteOutcome(
-                arrivals.detach().cpu().double().numpy(),
-                capacity.detach().cpu().double().numpy(),
-                served.detach().cpu().double().numpy(),
-            )
-            reward, d_served, d_incentive = reward_partials(game, t, outcome, x, u_np)
-            linear = (self._tensor(d_served) * (served - served.detach())).sum() + (
-                self._tensor(d_incentive) * (u - u.detach())
-            ).sum()
-            total = total + reward + linear
-            m = joint.reshape(-1) @ self.kernels[t]
-            x = np.asarray(game.next_exogenous(t, outcome, x), dtype=np.float64)
-            incentives.append(u_np)
+            reward, m, x = self.step(t, m, x, u)
+            total = total + reward
+            incentives.append(u.detach().cpu().double().numpy())
             distributions.append(m.detach().cpu().double().numpy())
         record = {"incentives": np.stack(incentives), "distributions": np.stack(distributions)}
         return total, entropy, record
+
+    def step(
+        self, t: int, m: Tensor, x: np.ndarray, u: Tensor
+    ) -> tuple[Tensor, Tensor, np.ndarray]:
+        """Steps 2-5 of the module docstring at step ``t`` from the (S,) ``m_t``, the (X,)
+        ``x_t`` and the (U,) incentive ``u_t``: ``(r_t, m_{t+1}, x_{t+1})``, the leader's reward
+        (scalar tensor, the game's value, differentiable in ``m_t`` and ``u_t``), the (S,) next
+        mean field (tensor) and the (X,) next exogenous state (float64 array)."""
+        game = self.game
+        pi = self.followers.step_policy(t, u).log_probs.exp()
+        joint = m[:, None] * pi
+        arrivals = torch.zeros(game.n_sites, dtype=self.dtype, device=self.device)
+        arrivals = arrivals.index_add(0, self.sites, joint.reshape(-1)[self.pairs])
+        capacity = self._tensor(game.capacity(t, x))
+        served = torch.minimum(arrivals, capacity)
+        outcome = SiteOutcome(
+            arrivals.detach().cpu().double().numpy(),
+            capacity.detach().cpu().double().numpy(),
+            served.detach().cpu().double().numpy(),
+        )
+        u_np = u.detach().cpu().double().numpy()
+        reward, d_served, d_incentive = reward_partials(game, t, outcome, x, u_np)
+        linear = (self._tensor(d_served) * (served - served.detach())).sum() + (
+            self._tensor(d_incentive) * (u - u.detach())
+        ).sum()
+        m_next = self.flow(t, joint, arrivals, served)
+        x_next = np.asarray(game.next_exogenous(t, outcome, x), dtype=np.float64)
+        return reward + linear, m_next, x_next
 
 
 @contextlib.contextmanager

@@ -33,6 +33,8 @@ class Episode:
         leader_rewards: (T',) float64 the leader's reward of every step.
         metrics: the scenario's episode metrics (e.g. ``orr``, ``cr``).
         incentives: (T', U) float64 the leader's incentive of every step.
+        matched: (T', N) bool, whether each follower was matched at a site in each step (an
+            order, a food unit): what it observes when it is paid.
     """
 
     states: np.ndarray
@@ -42,6 +44,7 @@ class Episode:
     leader_rewards: np.ndarray
     metrics: dict[str, Any]
     incentives: np.ndarray
+    matched: np.ndarray
 
     @property
     def leader_return(self) -> float:
@@ -69,7 +72,7 @@ def play_episode(
     every step."""
     pop = population
     pop.reset(start=start, distribution=distribution, exogenous=exogenous)
-    states, actions, rewards, leader_rewards, incentives = [], [], [], [], []
+    states, actions, rewards, leader_rewards, incentives, matched = [], [], [], [], [], []
     while not pop.done:
         incentive = check_incentive(pop.game, leader(pop.t, pop.distribution(), pop.exogenous))
         rows = policy(pop.t, incentive) if callable(policy) else policy[pop.t - start]
@@ -79,6 +82,7 @@ def play_episode(
         actions.append(acts)
         step = pop.step(acts, incentive)
         rewards.append(step.rewards)
+        matched.append(step.matched)
         leader_rewards.append(step.leader_reward)
     return Episode(
         states=np.stack(states),
@@ -88,4 +92,5 @@ def play_episode(
         leader_rewards=np.asarray(leader_rewards, dtype=np.float64),
         metrics=pop.metrics(),
         incentives=np.asarray(incentives, dtype=np.float64),
+        matched=np.stack(matched),
     )

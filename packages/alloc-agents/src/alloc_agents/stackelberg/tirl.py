@@ -11,6 +11,10 @@ update is taken in expectation over it (Eq. 9,
 as in SMFU (Eq. 8). The cost of a generated episode depends on S, A and T, not on N.
 Reg-TIRL: set ``entropy_coef``, ``l1_coef`` and ``weight_clip``.
 
+``transition_model="matching"`` (ours): P_eta keeps the matching game's structure, so that the
+generated followers' match probability is that of the generated mean field
+(:mod:`~alloc_agents.stackelberg.matching_model`); the default ``"kernel"`` is the paper's.
+
 ``leader_gradient="pathwise"`` (ours; ``tirl-pathwise`` / ``reg-tirl-pathwise`` in
 :data:`~alloc_agents.stackelberg.methods.METHODS`): in an outer iteration whose episodes are all
 generated, the leader's update is ``pathwise_steps`` Adam steps on the gradient of its return
@@ -29,7 +33,8 @@ from typing import Any
 
 import torch
 
-from alloc_agents.stackelberg.learned_game import LearnedKernelGame
+from alloc_agents.stackelberg.learned_game import LearnedGame
+from alloc_agents.stackelberg.matching_model import MatchingTransitionModel
 from alloc_agents.stackelberg.model_based import generated_step
 from alloc_agents.stackelberg.pathwise import ModelReturn, pathwise_update
 from alloc_agents.stackelberg.trainer import Played, StackelbergTrainer
@@ -38,12 +43,20 @@ from alloc_agents.stackelberg.transition import TransitionModel
 from alloc_envs.stackelberg.leader import LeaderPolicy
 from alloc_envs.stackelberg.matching import MatchingGame
 
+#: ``transition_model`` -> the learned follower transition: the paper's P_eta(s' | t, s, a), or
+#: the matching structure with its two laws learned (ours).
+TRANSITION_MODELS: dict[str, type[TransitionModel] | type[MatchingTransitionModel]] = {
+    "kernel": TransitionModel,
+    "matching": MatchingTransitionModel,
+}
+
 
 class TIRL(StackelbergTrainer):
     """The transition-informed leader trainer (module docstring).
 
-    Attributes (besides :class:`StackelbergTrainer`'s): ``model`` (the
-    :class:`TransitionModel` P_eta).
+    Attributes (besides :class:`StackelbergTrainer`'s): ``model`` (P_eta: a
+    :class:`TransitionModel`, or with ``transition_model="matching"`` a
+    :class:`MatchingTransitionModel`).
     """
 
     method = "tirl"
@@ -61,7 +74,8 @@ class TIRL(StackelbergTrainer):
     ) -> None:
         super().__init__(game, config, seed=seed, device=device, log_dir=log_dir, progress=progress)
         cfg = self.config
-        self.model = TransitionModel(
+        model_class = TRANSITION_MODELS[cfg.transition_model]
+        self.model = model_class(
             game,
             cfg.model_hidden_sizes,
             cfg.model_activation,
@@ -69,20 +83,20 @@ class TIRL(StackelbergTrainer):
             seed,
             self.device,
         )
-        self._learned_game: LearnedKernelGame | None = None
+        self._learned_game: LearnedGame | None = None
         self._model_return: ModelReturn | None = None
 
-    def learned_game(self) -> LearnedKernelGame:
-        """The game with P_eta as the followers' kernel (Eq. 10), evaluated once after the
-        model's last fit."""
+    def learned_game(self) -> LearnedGame:
+        """The game with the learned follower laws (Eq. 10), evaluated once after the model's
+        last fit."""
         if self._learned_game is None:
-            self._learned_game = LearnedKernelGame(self.game, self.model.kernels())
+            self._learned_game = self.model.learned_game(self.game)
         return self._learned_game
 
     def _episode(self, leader: LeaderPolicy) -> Played:
         if self.episodes < self.config.model_episodes:
             row, episode = self.followers.step(leader)
-            self.model.observe(episode.states, episode.actions, episode.next_states)
+            self.model.observe_episode(episode)
             nll = self.model.fit(self.config.model_epochs)
             self._learned_game = self._model_return = None
             extra = {
@@ -98,9 +112,8 @@ class TIRL(StackelbergTrainer):
         """The leader's return on the learned game as a function of its parameters
         (:mod:`~alloc_agents.stackelberg.pathwise`), built once after the model's last fit."""
         if self._model_return is None:
-            kernels = self.learned_game().kernels
             network = self.followers.network
-            self._model_return = ModelReturn(self.game, kernels, network, self.leader)
+            self._model_return = ModelReturn(self.learned_game(), network, self.leader)
         return self._model_return
 
     def _update_leader(self, episodes: list[tuple[Any, ...]]) -> dict[str, float]:

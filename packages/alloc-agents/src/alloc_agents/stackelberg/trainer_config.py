@@ -23,6 +23,10 @@ from alloc_envs.core.validation import check_choice, check_int, check_number
 #: (:mod:`.leader_update`) or the gradient of the model's return (:mod:`.pathwise`).
 LEADER_GRADIENTS = ("reinforce", "pathwise")
 
+#: ``transition_model`` values of :class:`TIRLConfig`: the paper's P_eta(s' | t, s, a)
+#: (:mod:`.transition`) or the matching structure with learned laws (:mod:`.matching_model`).
+TRANSITION_MODELS = ("kernel", "matching")
+
 #: ``leader_mode`` values: the learned closed-loop leader (SMFU, TIRL), the learned open-loop
 #: leader ``mu(u | t)`` (SMFU-w/o-L, reading B) and no leader (u = 0: SMFU-w/o-L, reading A).
 LEADER_MODES = ("closed_loop", "open_loop", "none")
@@ -133,6 +137,12 @@ class TIRLConfig(StackelbergConfig):
             observe the incentive). :data:`LEADER_GRADIENTS`.
         pathwise_steps: Adam steps of the leader per outer iteration with
             ``leader_gradient="pathwise"`` (not used otherwise).
+        transition_model: ``"kernel"`` (default, the paper's P_eta(s' | t, s, a)) or
+            ``"matching"`` (ours: the matching game's structure, the next state of a matched
+            follower with the match probability of the generated mean field's outcome and of an
+            unmatched one otherwise, both laws learned;
+            :mod:`~alloc_agents.stackelberg.matching_model`). The ``model_*`` settings apply to
+            each learned law. :data:`TRANSITION_MODELS`.
     """
 
     model_episodes: int = 10
@@ -142,6 +152,7 @@ class TIRLConfig(StackelbergConfig):
     model_epochs: int = 30
     leader_gradient: str = "reinforce"
     pathwise_steps: int = 10
+    transition_model: str = "kernel"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -153,6 +164,7 @@ class TIRLConfig(StackelbergConfig):
         check_int("model_epochs", self.model_epochs, 1, 10**6)
         check_choice("leader_gradient", self.leader_gradient, LEADER_GRADIENTS)
         check_int("pathwise_steps", self.pathwise_steps, 1, 10**6)
+        check_choice("transition_model", self.transition_model, TRANSITION_MODELS)
         if self.leader_gradient == "pathwise" and not self.follower.observe_incentive:
             raise ValueError(
                 "leader_gradient='pathwise' differentiates the followers' policy in the "

@@ -15,6 +15,9 @@ the (t, s, a) rows that have data).
 **Use**: :meth:`TransitionModel.kernels` evaluates P_eta on the whole (t, s, a) grid in one batch,
 the (T, S, A, S) kernel of the instantiated empirical Fokker-Planck equation
 (:class:`~alloc_agents.stackelberg.learned_game.LearnedKernelGame`).
+
+The law and its fit are :class:`ConditionalModel`'s, which the structured model of matching games
+(:mod:`~alloc_agents.stackelberg.matching_model`) reuses for its two learned parts.
 """
 
 from __future__ import annotations
@@ -25,8 +28,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from alloc_agents.stackelberg.learned_game import LearnedKernelGame
 from alloc_agents.stackelberg.network import GridMLP
+from alloc_agents.stackelberg.rollout import Episode
 from alloc_envs.stackelberg.game import MeanFieldGame
+from alloc_envs.stackelberg.matching import MatchingGame
 
 
 class LogitTable(nn.Module):
@@ -46,11 +52,14 @@ class LogitTable(nn.Module):
         return self.logits[times, pairs]
 
 
-class TransitionModel:
-    """``P_eta`` of ``game``'s followers, its data counts and its optimizer.
+class ConditionalModel:
+    """A learned categorical law ``P(next | t, row)`` over ``n_outcomes`` values for ``n_rows``
+    conditioning rows at each of ``horizon`` steps, its data counts and its optimizer.
 
     Args:
-        game: the scenario (only its sizes are read; the model never sees the true kernel).
+        n_rows: the conditioning rows (TIRL's P_eta: the S A state-action pairs).
+        horizon: T.
+        n_outcomes: the values of ``next`` (the S follower states).
         hidden_sizes: MLP hidden widths; ``()`` for a logit table.
         activation: ``"tanh"`` or ``"relu"``.
         lr: Adam learning rate.
@@ -60,35 +69,30 @@ class TransitionModel:
 
     def __init__(
         self,
-        game: MeanFieldGame,
+        n_rows: int,
+        horizon: int,
+        n_outcomes: int,
         hidden_sizes: tuple[int, ...],
         activation: str,
         lr: float,
         seed: int,
         device: torch.device,
     ) -> None:
-        s, a, t = game.n_states, game.n_actions, game.horizon
-        self.shape = (t, s, a, s)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             if hidden_sizes:
-                network: nn.Module = GridMLP(s * a, t, hidden_sizes, s, activation, 0.01)
+                network: nn.Module = GridMLP(
+                    n_rows, horizon, hidden_sizes, n_outcomes, activation, 0.01
+                )
             else:
-                network = LogitTable(s * a, t, s)
+                network = LogitTable(n_rows, horizon, n_outcomes)
         self.network = network.to(device)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=lr)
-        self.counts = torch.zeros(t, s * a, s, device=device)
+        self.counts = torch.zeros(horizon, n_rows, n_outcomes, device=device)
         self.device = device
 
-    def observe(
-        self, states: np.ndarray, actions: np.ndarray, next_states: np.ndarray, start: int = 0
-    ) -> None:
-        """Add the transitions of (T', N) int ``states``, ``actions`` and ``next_states`` of
-        steps ``start..start + T' - 1`` to the data set."""
-        _, s, a, _ = self.shape
-        steps = np.arange(start, start + states.shape[0])[:, None]
-        flat = (steps * (s * a) + states * a + actions) * s + next_states
-        counts = np.bincount(flat.ravel(), minlength=self.counts.numel())
+    def observe_counts(self, counts: np.ndarray) -> None:
+        """Add (T, rows, outcomes) integer ``counts`` of observed ``(t, row, next)`` to the data."""
         self.counts += torch.as_tensor(counts.reshape(self.counts.shape), device=self.device)
 
     @property
@@ -96,12 +100,12 @@ class TransitionModel:
         """|D|, the transitions observed so far."""
         return int(self.counts.sum().item())
 
-    def log_kernels(self) -> Tensor:
-        """(T, S A, S) ``log P_eta(s' | t, (s, a))`` (with gradient)."""
+    def log_probs(self) -> Tensor:
+        """(T, rows, outcomes) ``log P(next | t, row)`` (with gradient)."""
         return torch.log_softmax(self.network(0), dim=-1)
 
     def _data_rows(self) -> tuple[Tensor, Tensor]:
-        """(K,) step and (K,) pair indices of the (t, (s, a)) rows with data."""
+        """(K,) step and (K,) row indices of the (t, row) pairs with data."""
         return torch.nonzero(self.counts.sum(dim=-1) > 0, as_tuple=True)
 
     def _nll(self, rows: tuple[Tensor, Tensor]) -> Tensor:
@@ -110,7 +114,7 @@ class TransitionModel:
         return -(counts * log_probs).sum() / counts.sum().clamp_min(1.0)
 
     def nll(self) -> Tensor:
-        """Eq. 7 on the data set: ``-sum C log P_eta / sum C`` (nats per transition; 0 without
+        """Eq. 7 on the data set: ``-sum C log P / sum C`` (nats per transition; 0 without
         data). Only the rows with data are evaluated."""
         return self._nll(self._data_rows())
 
@@ -126,9 +130,9 @@ class TransitionModel:
             return float(self._nll(rows))
 
     @torch.no_grad()
-    def kernels(self) -> np.ndarray:
-        """(T, S, A, S) float64 ``P_eta[t, s, a, s']``, rows renormalised to sum to one."""
-        probs = self.log_kernels().exp().double().cpu().numpy().reshape(self.shape)
+    def probabilities(self) -> np.ndarray:
+        """(T, rows, outcomes) float64 ``P(next | t, row)``, rows renormalised to sum to one."""
+        probs = self.log_probs().exp().double().cpu().numpy()
         return probs / probs.sum(axis=-1, keepdims=True)
 
     def state_dict(self) -> dict[str, Any]:
@@ -144,3 +148,65 @@ class TransitionModel:
         self.network.load_state_dict(state["network"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.counts = state["counts"].to(self.device, copy=True)
+
+
+def transition_counts(
+    shape: tuple[int, int, int],
+    rows: np.ndarray,
+    next_states: np.ndarray,
+    start: int = 0,
+    where: np.ndarray | None = None,
+) -> np.ndarray:
+    """(T, R, S) counts of the observed ``(t, rows[t', n], next_states[t', n])``, for (T', N)
+    int ``rows`` and ``next_states`` of steps ``start..start + T' - 1`` (``shape`` = (T, R, S));
+    with a (T', N) bool ``where``, only of the entries where it holds."""
+    _, n_rows, s = shape
+    steps = np.arange(start, start + rows.shape[0])[:, None]
+    flat = (steps * n_rows + rows) * s + next_states
+    weights = None if where is None else where.ravel()
+    counts = np.bincount(flat.ravel(), weights=weights, minlength=int(np.prod(shape)))
+    return counts.reshape(shape)
+
+
+class TransitionModel(ConditionalModel):
+    """``P_eta(s' | t, s, a)`` of ``game``'s followers (module docstring): a
+    :class:`ConditionalModel` over the S A state-action pairs.
+
+    Args:
+        game: the scenario (only its sizes are read; the model never sees the true kernel).
+        hidden_sizes, activation, lr, seed, device: :class:`ConditionalModel`'s.
+    """
+
+    def __init__(
+        self,
+        game: MeanFieldGame,
+        hidden_sizes: tuple[int, ...],
+        activation: str,
+        lr: float,
+        seed: int,
+        device: torch.device,
+    ) -> None:
+        s, a, t = game.n_states, game.n_actions, game.horizon
+        self.shape = (t, s, a, s)
+        super().__init__(s * a, t, s, hidden_sizes, activation, lr, seed, device)
+
+    def observe(
+        self, states: np.ndarray, actions: np.ndarray, next_states: np.ndarray, start: int = 0
+    ) -> None:
+        """Add the transitions of (T', N) int ``states``, ``actions`` and ``next_states`` of
+        steps ``start..start + T' - 1`` to the data set."""
+        t, s, a, _ = self.shape
+        pairs = states * a + actions
+        self.observe_counts(transition_counts((t, s * a, s), pairs, next_states, start))
+
+    def observe_episode(self, episode: Episode) -> None:
+        """Add an N-agent episode's transitions (from step 0) to the data set."""
+        self.observe(episode.states, episode.actions, episode.next_states)
+
+    def learned_game(self, game: MatchingGame) -> LearnedKernelGame:
+        """``game`` with P_eta as the followers' kernel (Eq. 10)."""
+        return LearnedKernelGame(game, self.kernels())
+
+    def kernels(self) -> np.ndarray:
+        """(T, S, A, S) float64 ``P_eta[t, s, a, s']``, rows renormalised to sum to one."""
+        return self.probabilities().reshape(self.shape)
