@@ -2,14 +2,16 @@
 
     alloc-bench run --suite dyps-selector --store results/dyps-selector.sqlite --jobs 1
     python benchmarks/dyps_selector_results.py --store results/dyps-selector.sqlite \\
-        --export results/dyps-selector/results.json
-    python benchmarks/dyps_selector_results.py --results results/dyps-selector/results.json
+        --export benchmarks/results/dyps-selector/results.json
+    python benchmarks/dyps_selector_results.py --results benchmarks/results/dyps-selector/results.json
 
 Prints, per scenario (Markdown):
 
-1. every method's GMV (mean ± std over seeds, 95% percentile-bootstrap CI of the mean) and
-   DyPS+IPPO's difference to it, paired over seeds (:func:`alloc_bench.bootstrap.bootstrap_diff_ci`;
-   10,000 resamples), with the seeds and the budget;
+1. every method's GMV (mean ± sample std over seeds, 95% percentile-bootstrap CI of the mean),
+   its share of the hindsight oracle's GMV on the same seeds (the same days; mean ± std over
+   seeds) and DyPS+IPPO's difference to it, paired over seeds
+   (:func:`alloc_bench.bootstrap.bootstrap_diff_ci`; 10,000 resamples), with the seeds and the
+   budget;
 2. for each DyPS method, the selector at the first, middle and last iteration, means over seeds:
    entropy / ln M, switching, members used (sampled, argmax), the spread of the members' CVAE
    latents, η² of the cells' log demand and supply beside their permutation nulls, neighbour
@@ -17,7 +19,8 @@ Prints, per scenario (Markdown):
    (:mod:`alloc_bench.dyps_maps`);
 3. seed 0's deployed group map at those iterations (hex grid rows; odd columns sit half a cell
    lower);
-4. wall-clock seconds per run and per iteration (shared machine: read the ratio, not the level).
+4. wall-clock seconds per run and per iteration (shared machine: read the ratio, not the level;
+   a run resumed from its checkpoint counts only the time after the resume).
 
 ``--export`` writes the aggregated results (``alloc_bench.results``: per-seed metrics, curves,
 group maps with the selector's diagnostics) as JSON, so that the tables regenerate without the
@@ -43,6 +46,8 @@ from alloc_bench.suites import load_suite
 SUITE = "dyps-selector"
 METRIC = "gmv"
 REFERENCE = "DyPS+IPPO"
+#: The method whose GMV is the limit (Ride-Hailing's hindsight oracle, run on the same days).
+LIMIT = "oracle"
 STAGES = ("first", "middle", "last")
 
 
@@ -58,12 +63,25 @@ def _per_seed(result: Mapping[str, Any]) -> dict[int, float]:
     return {int(row["seed"]): float(row[METRIC]) for row in result["per_seed"]}
 
 
+def _share(values: Mapping[int, float], oracle: Mapping[int, float] | None) -> str:
+    """GMV / the oracle's GMV on the same seeds (the same days): mean ± std over seeds."""
+    seeds = sorted(set(values) & set(oracle or {}))
+    if not seeds:
+        return "–"
+    assert oracle is not None
+    shares = np.array([values[s] / oracle[s] for s in seeds])
+    std = shares.std(ddof=1) if len(shares) > 1 else 0.0
+    return f"{100 * shares.mean():.1f}% ± {100 * std:.1f}%"
+
+
 def score_table(results: Sequence[Mapping[str, Any]], scenario: str) -> list[str]:
     rows = [r for r in results if r["scenario"] == scenario and r["per_seed"]]
     reference = next((r for r in rows if r["method"] == REFERENCE), None)
+    oracle = next((_per_seed(r) for r in rows if r["method"] == LIMIT), None)
     lines = [
-        f"| method | seeds | GMV mean ± std | 95% CI | {REFERENCE} − method (paired 95% CI) |",
-        "|---|---|---|---|---|",
+        f"| method | seeds | GMV mean ± std | 95% CI | % of {LIMIT} (paired) | "
+        f"{REFERENCE} − method (paired 95% CI) |",
+        "|---|---|---|---|---|---|",
     ]
     for result in rows:
         values = _per_seed(result)
@@ -80,7 +98,7 @@ def score_table(results: Sequence[Mapping[str, Any]], scenario: str) -> list[str
         std = x.std(ddof=1) if len(x) > 1 else 0.0
         lines.append(
             f"| {result['method']} | {sorted(values)} | {x.mean():,.0f} ± {std:,.0f} | "
-            f"[{low:,.0f}, {high:,.0f}] | {diff} |"
+            f"[{low:,.0f}, {high:,.0f}] | {_share(values, oracle)} | {diff} |"
         )
     budget = rows[0]["train_steps"] if rows else 0
     episodes = rows[0]["episodes"] if rows else 0
