@@ -3,7 +3,8 @@
     alloc-bench run --suite dyps-selector --store results/dyps-selector.sqlite --jobs 1
     python benchmarks/dyps_selector_results.py --store results/dyps-selector.sqlite \\
         --export benchmarks/results/dyps-selector/results.json
-    python benchmarks/dyps_selector_results.py --results benchmarks/results/dyps-selector/results.json
+    python benchmarks/dyps_selector_results.py \\
+        --results benchmarks/results/dyps-selector/results.json
 
 Prints, per scenario (Markdown):
 
