@@ -3,7 +3,7 @@
 Run from the repository root after installing the packages (one core, one thread)::
 
     OMP_NUM_THREADS=1 python benchmarks/ride_hailing_oracle.py [--presets ride-hailing-1 ...]
-        [--modes dispatch reposition] [--seeds 0-4] [--json out.json]
+        [--modes dispatch reposition] [--seeds 0-4] [--json out.json] [--milp-nodes 50]
     python benchmarks/ride_hailing_oracle.py --horizons 1,2,3,4,6 --presets ride-hailing-1
 
 For each preset, action mode and day (``demand="reference"``, then ``demand="stochastic"`` with
@@ -35,7 +35,7 @@ from alloc_agents.rule_based import MPCDispatch
 from alloc_bench.parsing import parse_seeds
 from alloc_bench.published import load_published_tables
 from alloc_envs.ride_hailing import RideHailingEnv
-from alloc_envs.ride_hailing.oracle import hindsight_oracle
+from alloc_envs.ride_hailing.oracle import DEFAULT_MILP_NODES, hindsight_oracle
 
 PRESETS = ("ride-hailing-1", "ride-hailing-2")
 MODES = ("dispatch", "reposition")
@@ -73,12 +73,15 @@ def _play(env: RideHailingEnv, policy: Any, seed: int) -> tuple[dict[str, Any], 
     return info, 1000.0 * cpu / steps
 
 
-def day_row(preset: str, mode: str, demand: str, seed: int) -> dict[str, Any]:
-    """The oracle and every method of ``mode`` on one day."""
+def day_row(
+    preset: str, mode: str, demand: str, seed: int, milp_nodes: int = DEFAULT_MILP_NODES
+) -> dict[str, Any]:
+    """The oracle (with ``milp_nodes`` branch-and-bound nodes) and every method of ``mode`` on
+    one day."""
     env = RideHailingEnv(preset, action_mode=mode, demand=demand)
     env.reset(seed=seed)
     start = time.process_time()
-    result = hindsight_oracle(env)
+    result = hindsight_oracle(env, milp_nodes=milp_nodes)
     oracle_cpu = time.process_time() - start
     sim, done = env.scenario.sim, False
     while not done:
@@ -188,6 +191,12 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     parser.add_argument("--seeds", default="0-4", help="stochastic days, e.g. 0-4 or 0,2")
     parser.add_argument("--json", help="write every day's row to this file")
+    parser.add_argument(
+        "--milp-nodes",
+        type=int,
+        default=DEFAULT_MILP_NODES,
+        help="the oracle's MILP nodes (0: the LP and its rounding only)",
+    )
     parser.add_argument("--horizons", help="mpc horizon study instead, e.g. 1,2,3,4,6")
     parser.add_argument("--summarize", nargs="+", help="print the tables of saved --json rows")
     args = parser.parse_args()
@@ -208,7 +217,7 @@ def main() -> None:
         for mode in args.modes:
             days = [("reference", 0)] + [("stochastic", s) for s in seeds]
             for demand, seed in days:
-                row = day_row(preset, mode, demand, seed)
+                row = day_row(preset, mode, demand, seed, args.milp_nodes)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     print(summary(rows))
