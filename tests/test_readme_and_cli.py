@@ -35,6 +35,17 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert test_command in ci_lines
 
 
+def test_readme_commands_use_separate_ignored_virtualenvs() -> None:
+    venvs = [re.findall(r"python3 -m venv (\S+) ", b) for b in _blocks("bash")]
+    assert all(len(names) <= 1 for names in venvs), venvs
+    names = [one for found in venvs for one in found]
+    assert len(names) == len(set(names)) >= 2
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    for name in names:
+        assert f"{name}/" in ignored
+        assert f". {name}/bin/activate" in next(b for b in _blocks("bash") if name in b)
+
+
 def test_readme_smoke_command_names_the_smoke_suite() -> None:
     main_job = _blocks("bash")[0].strip()
     assert main_job.endswith("alloc-bench run --suite smoke")
