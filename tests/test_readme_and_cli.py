@@ -92,3 +92,16 @@ def test_gymnasium_make_with_module_prefix_in_a_fresh_interpreter() -> None:
         "assert 'alloc_envs' in sys.modules and obs['observation'].shape == (36, 14)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_license_and_citation_files_match_the_packages() -> None:
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License\n\nCopyright (c) 2026")
+    for pyproject in (ROOT / "packages").glob("*/pyproject.toml"):
+        assert 'license = "MIT"' in pyproject.read_text().splitlines()
+    citation = (ROOT / "CITATION.cff").read_text()
+    assert citation.startswith("cff-version: 1.2.0\n") and "\nlicense: MIT\n" in citation
+    for doi in ("10.1145/3637528.3672052", "10.1609/aaai.v38i16.29696"):  # DyPS, TIRL
+        assert f"doi: {doi}\n" in citation
+    yaml = pytest.importorskip("yaml")
+    document = yaml.safe_load(citation)
+    assert [len(r["authors"]) for r in document["references"]] == [8, 4]
