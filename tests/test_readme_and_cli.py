@@ -35,6 +35,17 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert test_command in ci_lines
 
 
+def test_readme_commands_use_separate_ignored_virtualenvs() -> None:
+    venvs = [re.findall(r"python3 -m venv (\S+) ", b) for b in _blocks("bash")]
+    assert all(len(names) <= 1 for names in venvs), venvs
+    names = [one for found in venvs for one in found]
+    assert len(names) == len(set(names)) >= 2
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    for name in names:
+        assert f"{name}/" in ignored
+        assert f". {name}/bin/activate" in next(b for b in _blocks("bash") if name in b)
+
+
 def test_readme_smoke_command_names_the_smoke_suite() -> None:
     main_job = _blocks("bash")[0].strip()
     assert main_job.endswith("alloc-bench run --suite smoke")
@@ -81,3 +92,16 @@ def test_gymnasium_make_with_module_prefix_in_a_fresh_interpreter() -> None:
         "assert 'alloc_envs' in sys.modules and obs['observation'].shape == (36, 14)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_license_and_citation_files_match_the_packages() -> None:
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License\n\nCopyright (c) 2026")
+    for pyproject in (ROOT / "packages").glob("*/pyproject.toml"):
+        assert 'license = "MIT"' in pyproject.read_text().splitlines()
+    citation = (ROOT / "CITATION.cff").read_text()
+    assert citation.startswith("cff-version: 1.2.0\n") and "\nlicense: MIT\n" in citation
+    for doi in ("10.1145/3637528.3672052", "10.1609/aaai.v38i16.29696"):  # DyPS, TIRL
+        assert f"doi: {doi}\n" in citation
+    yaml = pytest.importorskip("yaml")
+    document = yaml.safe_load(citation)
+    assert [len(r["authors"]) for r in document["references"]] == [8, 4]

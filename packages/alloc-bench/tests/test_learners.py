@@ -64,6 +64,19 @@ def test_train_marl_passes_the_strategy_to_the_agents_trainer(
     assert policy.device == "cpu" and log.device == "cpu"
 
 
+def test_train_marl_stores_the_team_return_as_the_return_metric_on_lbf(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    row = {"env_steps": 144, "episode_return": 0.75, "info/foods_collected": 3.0}
+    result = SimpleNamespace(history=[row], extra={}, policy=SimpleNamespace())
+    monkeypatch.setattr(alloc_agents, "train", lambda env_fn, **kw: result, raising=False)
+    curves: list[tuple[int, dict[str, float]]] = []
+    log = SimpleNamespace(curve=lambda step, **values: curves.append((step, values)))
+    train_marl(lambda: None, method="PS+IPPO", seed=0, train_steps=144, workdir=None, log=log,
+               scenario="lbf-1", make_parallel_env=lambda: SimpleNamespace())  # fmt: skip
+    assert curves == [(144, {"return": 0.75, "foods_collected": 3.0, "episode_return": 0.75})]
+
+
 def test_dyps_group_maps_carry_the_selector_diagnostics_of_their_iteration(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

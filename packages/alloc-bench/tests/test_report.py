@@ -130,3 +130,33 @@ def test_report_before_any_run_says_not_run(tiny: Suite, store: Store, tmp_path:
     report = write_report(tiny, store, tmp_path / "r", plots=True)
     assert "| greedy | not run | 220,770 |" in report.markdown
     assert not (tmp_path / "r" / "plots").exists()
+
+
+def other_key_trainer(make_env: Any, *, seed: int, train_steps: int, log: Any, **_: Any) -> Any:
+    """Logs curves under a key other than the ranking metric (as learned LBF runs once did)."""
+    for step in (0, train_steps):
+        log.curve(step, episode_return=float(step + seed))
+    return make_policy("greedy", seed=seed)
+
+
+def test_report_with_curves_of_another_key_than_the_metric_does_not_crash(
+    store: Store, tmp_path: Path
+) -> None:
+    register_method(LearnedMethod("other-key", "test double", other_key_trainer))
+    try:
+        suite = parse_suite(
+            """
+[[runs]]
+scenarios = ["ride-hailing-1"]
+methods = ["greedy", "other-key"]
+seeds = "0-1"
+train_steps = 100
+""",
+            "other.toml",
+        )
+        run_suite(suite, store, jobs=1)
+        report = write_report(suite, store, tmp_path / "report", resamples=100)
+    finally:
+        del LEARNED["other-key"]
+    plot = tmp_path / "report" / "plots" / "ride-hailing-1.png"
+    assert plot in report.files and plot.read_bytes()[:8] == PNG

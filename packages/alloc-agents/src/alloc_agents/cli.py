@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import importlib
 import json
 import math
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -174,10 +176,43 @@ def algorithm_options(args: argparse.Namespace) -> dict[str, Any] | None:
     return options
 
 
+#: Examples shown by ``alloc-agents --help`` (plain text: no reStructuredText markup).
+EXAMPLES = """examples:
+  alloc-agents train --env alloc/RideHailing-v0 --preset ride-hailing-1 --algorithm ippo \\
+      --sharing ps --steps 20000 --seed 0 --log-dir runs/x
+  alloc-agents train --env mpe2.simple_spread_v3:parallel_env --steps 50000 --log-dir runs/s
+  alloc-agents presets
+  alloc-agents train --help    (every option, and every PPOConfig field for --set)"""
+
+
+def ppo_fields_text(width: int = 78) -> str:
+    """Every :class:`~alloc_agents.ppo.PPOConfig` field with its default, as plain text wrapped
+    to ``width`` columns (the epilog of ``alloc-agents train --help``)."""
+    defaults = PPOConfig()
+    pairs = [f"{f.name}={getattr(defaults, f.name)!r}" for f in dataclasses.fields(PPOConfig)]
+    body = textwrap.fill(", ".join(pairs), width=width, initial_indent="  ", subsequent_indent="  ")
+    return (
+        "PPOConfig fields for --set FIELD=VALUE, with their defaults\n"
+        f"(a --preset may change some; see 'alloc-agents presets'):\n{body}"
+    )
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="alloc-agents", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="alloc-agents",
+        description="alloc-agents: train PPO agents from the command line.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train IPPO / MAPPO / CoPO with a parameter-sharing strategy")
+    t = sub.add_parser(
+        "train",
+        help="train IPPO / MAPPO / CoPO with a parameter-sharing strategy",
+        description="Train IPPO / MAPPO / CoPO with a parameter-sharing strategy on a\n"
+        "PettingZoo parallel env; prints a JSON summary.",
+        epilog=ppo_fields_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     t.add_argument("--env", required=True, help="parallel registry id or module:function")
     t.add_argument("--preset", default="default", help=f"one of {sorted(PRESETS)}")
     t.add_argument("--algorithm", default="ippo", choices=ALGORITHMS)
@@ -189,8 +224,23 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--log-dir", help="directory for progress.csv, tb/ and checkpoint.pt")
     t.add_argument("--checkpoint", help="checkpoint path (default <log-dir>/checkpoint.pt)")
     t.add_argument("--resume", action="store_true", help="continue from the checkpoint")
-    t.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE")
-    t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    t.add_argument(
+        "--env-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="keyword argument for the env constructor, repeatable (VALUE parsed as a Python "
+        "literal when possible, else a string); with alloc/RideHailing-v0 it overrides the "
+        "preset's env arguments",
+    )
+    t.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a PPOConfig field of the preset, repeatable (VALUE parsed as a Python "
+        "literal when possible); the fields and their defaults are listed below",
+    )
     t.add_argument(
         "--eval-episodes", type=int, default=0, help="evaluate the final policy (deterministic)"
     )

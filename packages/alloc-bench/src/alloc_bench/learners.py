@@ -16,7 +16,8 @@ TensorBoard, ``checkpoint.pt``). A checkpoint left there by an interrupted run i
 agents' trainer makes the continuation identical to an uninterrupted run); one that cannot be
 resumed is set aside and the run starts over (:mod:`alloc_bench.checkpoints`). The learning curve is
 the trainer's per-iteration history: ``episode_return`` and the scenario's metrics
-(``info/<metric>``) against environment steps. DyPS runs also report the group of every agent at
+(``info/<metric>``; the ``"return"`` metric of LBF and RWARE is the trainer's ``episode_return``)
+against environment steps. DyPS runs also report the group of every agent at
 every iteration (the group-evolution maps; on the hex grid for Ride-Hailing), each with the
 selector's diagnostics of that iteration (:data:`DYPS_DIAGNOSTICS`). The returned policy
 is the trained one, acting with its mode (deterministic).
@@ -31,7 +32,7 @@ from typing import Any
 
 from alloc_bench.checkpoints import resume_or_restart
 from alloc_bench.errors import BenchError
-from alloc_bench.scenarios import get_scenario
+from alloc_bench.scenarios import EPISODE_RETURN, get_scenario
 
 #: Algorithm part of a method name -> ``alloc_agents.train(algorithm=...)``.
 ALGORITHMS = {"IPPO": "ippo", "MAPPO": "mappo", "CoPO": "copo"}
@@ -174,6 +175,8 @@ def train_marl(
     for row in result.history:
         values = {m: row.get(f"info/{m}") for m in metrics}
         values["episode_return"] = row.get("episode_return")
+        if values.get(EPISODE_RETURN) is None:  # LBF, RWARE: the metric is the team return
+            values[EPISODE_RETURN] = values["episode_return"] if EPISODE_RETURN in metrics else None
         clean = {k: float(v) for k, v in values.items() if v is not None and math.isfinite(v)}
         if clean:
             log.curve(int(row["env_steps"]), **clean)

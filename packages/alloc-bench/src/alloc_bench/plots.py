@@ -51,13 +51,25 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_")
 
 
-def _curve_stats(curves: Mapping[str, list[dict[str, Any]]], metric: str) -> tuple[Any, Any, Any]:
-    """Steps, mean and std over seeds of a metric's learning curve (steps of the first seed)."""
+def _has_curve(result: Mapping[str, Any], metric: str) -> bool:
+    """Whether ``result`` logged a learning curve of ``metric`` (curves may log other keys)."""
+    return any(
+        metric in p["metrics"] for points in (result.get("curves") or {}).values() for p in points
+    )
+
+
+def _curve_stats(
+    curves: Mapping[str, list[dict[str, Any]]], metric: str
+) -> tuple[Any, Any, Any] | None:
+    """Steps, mean and std over seeds of a metric's learning curve (steps of the first seed);
+    ``None`` when no seed's curve has ``metric``."""
     series = [
         [(p["step"], p["metrics"][metric]) for p in points if metric in p["metrics"]]
         for points in curves.values()
     ]
     series = [s for s in series if s]
+    if not series:
+        return None
     steps = np.array([step for step, _ in series[0]], dtype=float)
     values = np.array(
         [np.interp(steps, [s for s, _ in one], [v for _, v in one]) for one in series]
@@ -83,7 +95,7 @@ def plot_scenario(
     groups = {k: v for k, v in groups.items() if v}
     if not groups:
         return None
-    with_curves = any(r.get("curves") for group in groups.values() for r in group)
+    with_curves = any(_has_curve(r, metric.name) for group in groups.values() for r in group)
     plt = _pyplot()
     ticker = _ticker()
     rows = 2 if with_curves else 1
@@ -151,17 +163,18 @@ def _save(plt: Any, fig: Any, path: Path) -> Path:
 
 def _plot_curves(ax: Any, group: Sequence[Mapping[str, Any]], metric: str, label: str) -> None:
     for result in group:
-        curves = result.get("curves") or {}
-        if not curves:
+        stats = _curve_stats(result.get("curves") or {}, metric)
+        if stats is None:  # no curve, or curves of other keys only
             continue
-        steps, mean, std = _curve_stats(curves, metric)
+        steps, mean, std = stats
         (line,) = ax.plot(steps, mean, label=result["method"])
         ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2)
     ax.set_xlabel("training steps")
     ax.set_ylabel(label)
     ax.set_title("learning curves (mean ± std over seeds)", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
 
 
 def hex_cell_vertices(rows: int, cols: int) -> np.ndarray:
