@@ -24,12 +24,11 @@ import time
 
 import numpy as np
 import torch
+from edrp_pathwise_leader import v1_trainer  # the sibling script (its folder is on sys.path)
 
-from alloc_agents.stackelberg import FollowerPPOConfig, make_trainer
 from alloc_agents.stackelberg.learned_game import LearnedMatchingGame
 from alloc_agents.stackelberg.pathwise import ModelReturn
 from alloc_agents.stackelberg.trainer_config import TRANSITION_MODELS
-from alloc_envs.edrp import make_game
 from alloc_envs.edrp.game import EDRPGame
 from alloc_envs.stackelberg.sensitivity import leader_gradient
 from alloc_envs.stackelberg.solver import solve_equilibrium
@@ -74,18 +73,13 @@ def main() -> None:
     parser.add_argument("--transition-model", default=None, choices=TRANSITION_MODELS)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    game = make_game("edrp")
-    extra = {} if args.transition_model is None else {"transition_model": args.transition_model}
     began = time.process_time()
-    trainer = make_trainer(
+    game, trainer = v1_trainer(
         args.method,
-        game,
-        seed=args.seed,
-        iterations=args.iterations,
-        follower=FollowerPPOConfig(n_followers=args.followers),
-        progress=False,
-        device="cpu",
-        **extra,
+        args.seed,
+        args.iterations,
+        args.followers,
+        transition_model=args.transition_model,
     )
     trainer.train()
     solved = solve_equilibrium(

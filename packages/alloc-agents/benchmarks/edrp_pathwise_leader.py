@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,6 +31,26 @@ from alloc_agents.stackelberg.trainer_config import TRANSITION_MODELS
 from alloc_envs.edrp import make_game
 from alloc_envs.stackelberg.fokker_planck import rollout
 from alloc_envs.stackelberg.solver import solve_equilibrium
+
+
+def v1_trainer(
+    method: str, seed: int, iterations: int, followers: int, **options: Any
+) -> tuple[Any, Any]:
+    """EDRP v1 and a ``method`` trainer on it (CPU, N = ``followers``); ``options`` that are
+    None are left at the method's defaults."""
+    game = make_game("edrp")
+    extra = {key: value for key, value in options.items() if value is not None}
+    trainer = make_trainer(
+        method,
+        game,
+        seed=seed,
+        iterations=iterations,
+        follower=FollowerPPOConfig(n_followers=followers),
+        progress=False,
+        device="cpu",
+        **extra,
+    )
+    return game, trainer
 
 
 def main() -> None:
@@ -43,19 +64,14 @@ def main() -> None:
     parser.add_argument("--transition-model", default=None, choices=TRANSITION_MODELS)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    game = make_game("edrp")
-    options = {"pathwise_steps": args.pathwise_steps, "transition_model": args.transition_model}
-    extra = {key: value for key, value in options.items() if value is not None}
     began = time.process_time()
-    trainer = make_trainer(
+    game, trainer = v1_trainer(
         args.method,
-        game,
-        seed=args.seed,
-        iterations=args.iterations,
-        follower=FollowerPPOConfig(n_followers=args.followers),
-        progress=False,
-        device="cpu",
-        **extra,
+        args.seed,
+        args.iterations,
+        args.followers,
+        pathwise_steps=args.pathwise_steps,
+        transition_model=args.transition_model,
     )
     train_cpu, score_cpu = time.process_time() - began, 0.0
     while trainer.iteration < args.iterations:
