@@ -11,7 +11,10 @@ earns most there is then played alone, beside the deployed groups, on held-out d
 seeds 20000, 20001, ...), so that picking the best of M members on the days it is scored on
 does not flatter it. If the deployed groups earn no more than the best member alone, the
 groups rank the members by quality rather than give agents complementary roles: one network
-would do. Prints GMV per run and the mean over runs.
+would do. Prints GMV per run (and on the held-out days the order response rate and the
+KL(pending orders || idle drivers) over the cells at the day's last step,
+``info["kl_orders_idle"]``)
+and the mean over runs.
 """
 
 from __future__ import annotations
@@ -48,6 +51,11 @@ def member_gmv(checkpoint: Path, scenario: str, episodes: int) -> dict[str, Any]
     def gmv(seed: int) -> float:
         return evaluate(policy, env, episodes, seed=seed)["info/gmv"]
 
+    def served(seed: int) -> tuple[float, float, float]:
+        """GMV, ORR and KL(orders || idle drivers) on the held-out days."""
+        out = evaluate(policy, env, episodes, seed=seed)
+        return out["info/gmv"], out["info/orr"], out["info/kl_orders_idle"]
+
     out: dict[str, Any] = {"deployed": gmv(SELECTION_SEED)}
     out["sizes"] = np.bincount(deployed, minlength=gm.n_members).tolist()
     for m in range(gm.n_members):
@@ -56,9 +64,9 @@ def member_gmv(checkpoint: Path, scenario: str, episodes: int) -> dict[str, Any]
     best = max(range(gm.n_members), key=lambda m: out[f"m{m}"])
     out["best"] = f"m{best}"
     gm.reassign(np.full_like(deployed, best))
-    out["held_out_best"] = gmv(HELD_OUT_SEED)
+    out["held_out_best"], out["orr_best"], out["kl_best"] = served(HELD_OUT_SEED)
     gm.reassign(deployed)
-    out["held_out_deployed"] = gmv(HELD_OUT_SEED)
+    out["held_out_deployed"], out["orr_deployed"], out["kl_deployed"] = served(HELD_OUT_SEED)
     return out
 
 
@@ -89,8 +97,10 @@ def main() -> None:
             f"seed {row['seed']}: selection days: deployed {out['deployed']:,.0f} (agents per "
             f"member {out['sizes']}); alone: "
             + ", ".join(f"{k} {out[k]:,.0f}" for k in members)
-            + f"; held-out days: deployed {out['held_out_deployed']:,.0f}, best member "
-            f"({out['best']}) alone {out['held_out_best']:,.0f}, deployed − best {gap:+,.0f}"
+            + f"; held-out days: deployed {out['held_out_deployed']:,.0f} (ORR "
+            f"{out['orr_deployed']:.3f}, KL(orders || idle) {out['kl_deployed']:.2f}), best "
+            f"member ({out['best']}) alone {out['held_out_best']:,.0f} (ORR "
+            f"{out['orr_best']:.3f}, KL {out['kl_best']:.2f}), deployed − best {gap:+,.0f}"
         )
     if gaps:
         print(
