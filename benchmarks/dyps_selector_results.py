@@ -40,6 +40,7 @@ import numpy as np
 
 from alloc_bench.bootstrap import bootstrap_ci, bootstrap_diff_ci
 from alloc_bench.dyps_maps import cell_features, map_association
+from alloc_bench.limits import seed_shares
 from alloc_bench.results import collect
 from alloc_bench.store import Store
 from alloc_bench.suites import load_suite
@@ -47,8 +48,6 @@ from alloc_bench.suites import load_suite
 SUITE = "dyps-selector"
 METRIC = "gmv"
 REFERENCE = "DyPS+IPPO"
-#: The method whose GMV is the limit (Ride-Hailing's hindsight oracle, run on the same days).
-LIMIT = "oracle"
 STAGES = ("first", "middle", "last")
 
 
@@ -64,23 +63,22 @@ def _per_seed(result: Mapping[str, Any]) -> dict[int, float]:
     return {int(row["seed"]): float(row[METRIC]) for row in result["per_seed"]}
 
 
-def _share(values: Mapping[int, float], oracle: Mapping[int, float] | None) -> str:
-    """GMV / the oracle's GMV on the same seeds (the same days): mean ± std over seeds."""
-    seeds = sorted(set(values) & set(oracle or {}))
-    if not seeds:
+def _share(result: Mapping[str, Any], by_cell: Mapping[tuple[str, str], Any]) -> str:
+    """The result's share of its scenario's limit, paired per seed
+    (:func:`alloc_bench.limits.seed_shares`): mean ± std over seeds."""
+    shares = np.array(list(seed_shares(result, by_cell).values()))
+    if shares.size == 0:
         return "–"
-    assert oracle is not None
-    shares = np.array([values[s] / oracle[s] for s in seeds])
-    std = shares.std(ddof=1) if len(shares) > 1 else 0.0
+    std = shares.std(ddof=1) if shares.size > 1 else 0.0
     return f"{100 * shares.mean():.1f}% ± {100 * std:.1f}%"
 
 
 def score_table(results: Sequence[Mapping[str, Any]], scenario: str) -> list[str]:
     rows = [r for r in results if r["scenario"] == scenario and r["per_seed"]]
     reference = next((r for r in rows if r["method"] == REFERENCE), None)
-    oracle = next((_per_seed(r) for r in rows if r["method"] == LIMIT), None)
+    by_cell = {(r["method"], r["scenario"]): r for r in rows}
     lines = [
-        f"| method | seeds | GMV mean ± std | 95% CI | % of {LIMIT} (paired) | "
+        "| method | seeds | GMV mean ± std | 95% CI | % of oracle (paired) | "
         f"{REFERENCE} − method (paired 95% CI) |",
         "|---|---|---|---|---|---|",
     ]
@@ -99,7 +97,7 @@ def score_table(results: Sequence[Mapping[str, Any]], scenario: str) -> list[str
         std = x.std(ddof=1) if len(x) > 1 else 0.0
         lines.append(
             f"| {result['method']} | {sorted(values)} | {x.mean():,.0f} ± {std:,.0f} | "
-            f"[{low:,.0f}, {high:,.0f}] | {_share(values, oracle)} | {diff} |"
+            f"[{low:,.0f}, {high:,.0f}] | {_share(result, by_cell)} | {diff} |"
         )
     budget = rows[0]["train_steps"] if rows else 0
     episodes = rows[0]["episodes"] if rows else 0

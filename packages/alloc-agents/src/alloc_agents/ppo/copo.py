@@ -283,8 +283,8 @@ class CoPOController:
             adv = buf.flat(buf.streams["global"].advantages)[:, index]
             surrogate = torch.min(ratio * adv, ratio.clamp(1 - eps, 1 + eps) * adv)
             global_loss = global_loss - _masked_mean(surrogate, mb.active)
-            old = gm.distribution(mb.obs, mb.lcf, actor=old, members=mb.members)
-            old_logp = old.log_prob(mb.actions)
+            old_pi = gm.distribution(mb.obs, mb.lcf, actor=old, members=mb.members)
+            old_logp = old_pi.log_prob(mb.actions)
             old_logp = torch.where(mb.active, old_logp, torch.zeros_like(old_logp))
             old_objective = old_objective + _masked_mean(old_logp, mb.active)
         new_params = list(model.actor_parameters())

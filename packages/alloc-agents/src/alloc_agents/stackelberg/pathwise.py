@@ -53,7 +53,7 @@ tensor of 129 MB).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -89,19 +89,20 @@ def reward_partials(
         return float(game.leader_reward(t, shifted, exogenous, u))
 
     served, u = outcome.served, np.asarray(incentive, dtype=np.float64)
-    d_served = np.empty(served.shape[0])
-    for y in range(served.shape[0]):
-        up, down = served.copy(), served.copy()
-        up[y] += h
-        down[y] -= h
-        d_served[y] = (reward(up, u) - reward(down, u)) / (2 * h)
-    d_incentive = np.empty(u.shape[0])
-    for i in range(u.shape[0]):
-        up, down = u.copy(), u.copy()
+    d_served = _central_difference(lambda x: reward(x, u), served, h)
+    d_incentive = _central_difference(lambda x: reward(served, x), u, h)
+    return float(game.leader_reward(t, outcome, exogenous, u)), d_served, d_incentive
+
+
+def _central_difference(f: Callable[[np.ndarray], float], x: np.ndarray, h: float) -> np.ndarray:
+    """``(f(x + h e_i) - f(x - h e_i)) / 2h`` for every coordinate i of the 1-D ``x``."""
+    slope = np.empty(x.shape[0])
+    for i in range(x.shape[0]):
+        up, down = x.copy(), x.copy()
         up[i] += h
         down[i] -= h
-        d_incentive[i] = (reward(served, up) - reward(served, down)) / (2 * h)
-    return float(game.leader_reward(t, outcome, exogenous, u)), d_served, d_incentive
+        slope[i] = (f(up) - f(down)) / (2 * h)
+    return slope
 
 
 class ModelReturn:
