@@ -3,7 +3,8 @@
 Run from the repository root after installing the packages (one core, one thread)::
 
     OMP_NUM_THREADS=1 python benchmarks/ride_hailing_oracle.py [--presets ride-hailing-1 ...]
-        [--modes dispatch reposition] [--seeds 0-4] [--json out.json] [--milp-nodes 50]
+        [--modes dispatch reposition] [--seeds 0-4] [--no-reference] [--json out.json]
+        [--milp-nodes 50]
     python benchmarks/ride_hailing_oracle.py --horizons 1,2,3,4,6 --presets ride-hailing-1
 
 For each preset, action mode and day (``demand="reference"``, then ``demand="stochastic"`` with
@@ -192,6 +193,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="0-4", help="stochastic days, e.g. 0-4 or 0,2")
     parser.add_argument("--json", help="write every day's row to this file")
     parser.add_argument(
+        "--no-reference", action="store_true", help="play the stochastic seeds only"
+    )
+    parser.add_argument(
         "--milp-nodes",
         type=int,
         default=DEFAULT_MILP_NODES,
@@ -215,7 +219,8 @@ def main() -> None:
     rows = []
     for preset in args.presets:
         for mode in args.modes:
-            days = [("reference", 0)] + [("stochastic", s) for s in seeds]
+            days = [] if args.no_reference else [("reference", 0)]
+            days += [("stochastic", s) for s in seeds]
             for demand, seed in days:
                 row = day_row(preset, mode, demand, seed, args.milp_nodes)
                 print(json.dumps(row), flush=True)
