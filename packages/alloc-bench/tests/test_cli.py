@@ -259,13 +259,3 @@ def test_failed_runs_exit_1_and_say_where_the_log_is(
     assert "FAILED: BenchError: method 'greedy'" in err
     assert "1 run(s) failed" in err and "s-artifacts/<config hash>/run.log" in err
     assert "| greedy | failed | – | failed | – |" in out
-
-
-def test_readme_shows_the_leaderboard_the_tool_wrote() -> None:
-    root = Path(__file__).resolve().parents[1]
-    board = (root / "docs" / "smoke-leaderboard.md").read_text().rstrip("\n")
-    quoted = "\n".join(f"> {line}" if line else ">" for line in board.split("\n"))
-    readme = (root / "README.md").read_text()
-    assert quoted in readme
-    assert "![smoke: GMV per method on ride-hailing-1](docs/smoke-ride-hailing-1.png)" in readme
-    assert (root / "docs" / "smoke-ride-hailing-1.png").read_bytes()[:4] == b"\x89PNG"
