@@ -14,9 +14,10 @@ from gymnasium import spaces
 from alloc_envs.core.config import build_config as core_build_config
 from alloc_envs.core.hexgrid import N_DIRECTIONS, HexGrid
 from alloc_envs.core.memory import check_memory
+from alloc_envs.rendering import Frame
 from alloc_envs.ride_hailing.config import DEFAULT_PRESET, PRESETS, RideHailingConfig
 from alloc_envs.ride_hailing.demand import RecordedDemand, SyntheticDemand
-from alloc_envs.ride_hailing.render import render_ansi
+from alloc_envs.ride_hailing.render import render_ansi, render_frame
 from alloc_envs.ride_hailing.sim import CANDIDATE_FEATURES, RideHailingSim
 from alloc_envs.ride_hailing.trips import TripTable
 
@@ -157,6 +158,11 @@ class RideHailingScenario:
     def render_ansi(self) -> str:
         """One line per grid row (idle drivers / pending orders per cell), then the metrics."""
         return render_ansi(self)
+
+    def render_frame(self) -> Frame:
+        """Maps of idle drivers and waiting orders per cell, step, GMV and ORR
+        (:func:`alloc_envs.ride_hailing.render.render_frame`)."""
+        return render_frame(self)
 
     def metrics(self, cell_rewards: np.ndarray | None = None) -> dict[str, Any]:
         """Episode-to-date metrics (GMV in the paper's price unit) and diagnostics."""
