@@ -81,7 +81,11 @@ _NOT_RUNNING = "no episode is running (not started, or over); call reset() befor
 
 
 class JointGymEnv(gymnasium.Env):
-    """Gymnasium view of a :class:`JointScenario`: a joint action for all agents."""
+    """Gymnasium view of a :class:`JointScenario`: a joint action for all agents.
+
+    The spaces are agent-major, (N, ...) arrays; :class:`alloc_envs.wrappers.FlatJointView`
+    flattens them for libraries that take flat spaces only (stable-baselines3).
+    """
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
 

@@ -22,6 +22,10 @@ class RideHailingEnv(JointGymEnv):
     ``step`` and ``agent_rewards`` (G,). The episode is truncated (never terminated) after
     ``episode_steps`` steps.
 
+    stable-baselines3 (and other libraries that take flat spaces only) cannot build a policy for
+    the 2-D ``MultiDiscrete`` dispatch action: wrap the view in
+    :class:`alloc_envs.wrappers.FlatJointView` (``MultiDiscrete`` of G * K components).
+
     Args:
         preset: ``"ride-hailing-1"`` (6x6, 360 drivers; the default) or ``"ride-hailing-2"``
             (10x10, 1000 drivers).

@@ -235,5 +235,11 @@ def _as_array(action: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
     except Exception as exc:  # ragged lists and the like
         raise ValueError(f"{what} must be an array of shape {shape}: {exc}") from exc
     if arr.shape != shape:
-        raise ValueError(f"{what} must have shape {shape}, got {arr.shape}")
+        hint = ""
+        if arr.ndim == 1 and arr.size == int(np.prod(shape)):
+            hint = (
+                " (a flat action, as single-agent libraries such as stable-baselines3 give: wrap "
+                "the Gymnasium view in alloc_envs.wrappers.FlatJointView, which reshapes it)"
+            )
+        raise ValueError(f"{what} must have shape {shape}, got {arr.shape}{hint}")
     return arr
