@@ -14,6 +14,7 @@ from alloc_bench.marl_eval import marl_eval_document, task_name
 from alloc_bench.methods import LEARNED, LearnedMethod, register_method
 from alloc_bench.report import write_report
 from alloc_bench.results import collect
+from alloc_bench.rundirs import run_dir
 from alloc_bench.runner import run_suite
 from alloc_bench.store import Store, artifacts_dir
 from alloc_bench.suites import Suite, parse_suite
@@ -70,7 +71,11 @@ def test_a_learned_method_stores_its_curve_groups_and_checkpoint(
     assert learned["curves"]["1"][0]["metrics"] == {"gmv": 1.0, "orr": 0.1}
     assert [g["seed"] for g in learned["groups"]] == [0, 1]
     assert learned["groups"][0]["maps"][0]["shape"] == [6, 6]
-    folder = artifacts_dir(store.path) / learned["config_hashes"]["0"]
+    (config,) = [
+        c for c in learned_suite.configs() if c.config_hash == learned["config_hashes"]["0"]
+    ]
+    folder = run_dir(artifacts_dir(store.path), config)
+    assert folder.name == f"seed0-{config.config_hash[:8]}"
     assert (folder / "checkpoint.pt").read_text() == "seed 0"
     assert "log: trained" in (folder / "run.log").read_text()
     assert edrp["status"] == "not implemented"
