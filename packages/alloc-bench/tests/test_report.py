@@ -111,6 +111,29 @@ def test_report_writes_tables_plots_group_maps_and_marl_eval(
     assert [r["status"] for r in document["results"]] == ["finished", "finished", "not implemented"]
 
 
+def test_the_leaderboard_fits_a_terminal_unless_wide(
+    learned_suite: Suite, store: Store, tmp_path: Path
+) -> None:
+    """Every line of the default leaderboard (printed by ``run`` and ``report``) fits 120
+    characters; ``wide`` gives the full tables; the CSV and JSON files are the same either way."""
+    run_suite(learned_suite, store, jobs=1)
+    narrow = write_report(learned_suite, store, tmp_path / "narrow", resamples=100, plots=False)
+    wide = write_report(
+        learned_suite, store, tmp_path / "wide", resamples=100, plots=False, wide=True
+    )
+    longest = max(narrow.markdown.splitlines(), key=len)
+    assert len(longest) <= 120, longest
+    assert max(len(line) for line in wide.markdown.splitlines()) > 120
+    assert "| fake-learner | " in narrow.markdown and "## DyPS groups" in narrow.markdown
+    for name in (
+        "leaderboard.csv",
+        "results.json",
+        "marl_eval.json",
+        "table-dyps-kdd24-table7.csv",
+    ):
+        assert (tmp_path / "narrow" / name).read_text() == (tmp_path / "wide" / name).read_text()
+
+
 def test_marl_eval_json_layout(learned_suite: Suite, store: Store) -> None:
     run_suite(learned_suite, store, jobs=1)
     results = collect(learned_suite, store)

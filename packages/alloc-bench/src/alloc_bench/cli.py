@@ -63,6 +63,16 @@ def _add_threads_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_wide_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="the leaderboard's full tables (CIs, published stds, every column; lines of any "
+        "length); default: lines of at most 120 characters (every number is in the CSV and JSON "
+        "either way)",
+    )
+
+
 def _add_option_arg(parser: argparse.ArgumentParser, text: str) -> None:
     parser.add_argument("--option", action="append", default=None, metavar="KEY=VALUE", help=text)
 
@@ -109,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ray-address", help="address of a running Ray cluster (--executor ray)")
     run.add_argument("--force", action="store_true", help="re-run runs already finished")
     _add_threads_arg(run)
+    _add_wide_arg(run)
     run.add_argument(
         "--out", type=Path, help="output folder (default results/<suite>); other files are kept"
     )
@@ -118,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_arg(rep)
     rep.add_argument("--out", type=Path, help="output folder (default results/<suite>)")
     rep.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    _add_wide_arg(rep)
     _add_stats_args(rep)
 
     cmp_ = sub.add_parser("compare", help="does method A beat method B? (difference, CI)")
@@ -251,7 +263,9 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return 130
         results = collect(suite, store)
     _warn_skipped(results, err)
-    files = leaderboard_files(suite, results, tables, wall_time_s=summary.wall_time_s)
+    files = leaderboard_files(
+        suite, results, tables, wall_time_s=summary.wall_time_s, wide=args.wide
+    )
     try:
         write_files(out_dir, files)
     except OSError as exc:
@@ -297,6 +311,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 resamples=args.resamples,
                 confidence=args.confidence,
                 plots=not args.no_plots,
+                wide=args.wide,
             )
         except OSError as exc:
             raise BenchError(f"cannot write the report to {str(out_dir)!r}: {exc}") from None
