@@ -12,6 +12,7 @@ import pytest
 import alloc_agents
 import alloc_envs.ride_hailing
 from alloc_bench.availability import availability
+from alloc_bench.config import Budget, RunConfig
 from alloc_bench.errors import BenchError
 from alloc_bench.learners import (
     SHARING_VARIANTS,
@@ -22,6 +23,7 @@ from alloc_bench.learners import (
 )
 from alloc_bench.methods import LEARNED
 from alloc_bench.plots import plot_group_counts
+from alloc_bench.rundirs import run_dir, run_folder, safe_part
 from alloc_bench.runner import run_suite
 from alloc_bench.store import Store, artifacts_dir
 from alloc_bench.suites import parse_suite
@@ -151,12 +153,18 @@ def test_a_checkpoint_that_cannot_be_resumed_is_set_aside_and_the_run_starts_ove
 ) -> None:
     """An empty ``checkpoint.pt`` (a run killed while writing it), then another run's checkpoint,
     in a run folder: each is renamed beside it (same bytes), the run log says so and the run
-    finishes, instead of failing on every retry."""
+    finishes, instead of failing on every retry. The second is in a folder named the way older
+    versions named them (the config hash alone), which is still used when it is the only one."""
     with Store(tmp_path / "store.sqlite") as store:
         folders = []
         for seed, planted in ((0, b""), (1, None)):
             suite = parse_suite(LEARNED_SUITE.format(seed=seed), "learned.toml")
-            folder = artifacts_dir(store.path) / suite.configs()[0].config_hash
+            config = suite.configs()[0]
+            if seed == 0:
+                folder = run_dir(artifacts_dir(store.path), config)
+                assert folder.parent.name == "PS_IPPO" and folder.name.startswith("seed0-")
+            else:
+                folder = artifacts_dir(store.path) / config.config_hash
             folder.mkdir(parents=True)
             if planted is None:  # seed 0's checkpoint: another run's (its seed differs)
                 planted = (folders[0] / "checkpoint.pt").read_bytes()
@@ -171,3 +179,31 @@ def test_a_checkpoint_that_cannot_be_resumed_is_set_aside_and_the_run_starts_ove
             assert "could not resume from checkpoint.pt" in log and reason in log
             assert f"set it aside as {aside.name} and started over" in log
             folders.append(folder)
+
+
+def test_run_folders_are_named_by_scenario_method_and_seed_with_tensorboard_inside(
+    tmp_path: Path,
+) -> None:
+    """``<artifacts>/<scenario>/<method>/seed<k>-<short hash>``: readable in a file browser and
+    in TensorBoard (pointed at the artifacts folder), unique per config."""
+    suite = parse_suite(LEARNED_SUITE.format(seed="0-1"), "learned.toml")
+    with Store(tmp_path / "store.sqlite") as store:
+        summary = run_suite(suite, store, jobs=1)
+        assert summary.executed == 2 and not summary.failed, summary.failed
+        artifacts = artifacts_dir(store.path)
+    hashes = {c.seed: c.config_hash for c in suite.configs()}
+    folders = sorted(p for p in artifacts.glob("*/*/*") if p.is_dir())
+    assert [p.relative_to(artifacts).as_posix() for p in folders] == [
+        f"ride-hailing-1/PS_IPPO/seed{seed}-{hashes[seed][:8]}" for seed in (0, 1)
+    ]
+    for folder in folders:
+        assert list((folder / "tb").glob("events.out.tfevents.*")), list(folder.iterdir())
+        for name in ("checkpoint.pt", "progress.csv", "run.log"):
+            assert (folder / name).is_file(), name
+    # Paths are safe whatever the names; other options or budgets give other folders.
+    assert run_folder("edrp-v1-n300", "SMFU-w/o-L", 3, "ab" * 8).as_posix() == (
+        "edrp-v1-n300/SMFU-w_o-L/seed3-abababab"
+    )
+    assert safe_part("planner (ceiling)") == "planner_ceiling" and safe_part("..") == "_"
+    other = RunConfig("ride-hailing-1", "PS+IPPO", 0, {"episode_steps": 8}, Budget(12))
+    assert run_dir(artifacts, other).name != f"seed0-{hashes[0][:8]}"

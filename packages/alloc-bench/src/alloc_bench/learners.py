@@ -10,17 +10,18 @@ or algorithm is not in ``alloc_agents`` yet, the scenario has no PettingZoo view
 are reported as "not implemented".
 
 Training: ``train_steps`` environment steps (``total_env_steps``), seeded with the run's seed,
-``device="auto"``, the scenario's PPO preset when ``alloc_agents`` has one (its config and number
-of env copies; else the defaults), ``log_dir`` = the run's artifacts folder (``progress.csv``,
+``device="auto"``, the run log's ``progress`` and ``threads`` (one torch thread unless asked), the
+scenario's PPO preset when ``alloc_agents`` has one (its config and number of env copies; else the
+defaults), ``log_dir`` = the run's folder (:mod:`alloc_bench.rundirs`: ``progress.csv``,
 TensorBoard, ``checkpoint.pt``). A checkpoint left there by an interrupted run is resumed (the
 agents' trainer makes the continuation identical to an uninterrupted run); one that cannot be
-resumed is set aside and the run starts over (:mod:`alloc_bench.checkpoints`). The learning curve is
-the trainer's per-iteration history: ``episode_return`` and the scenario's metrics
+resumed is set aside and the run starts over (:mod:`alloc_bench.checkpoints`). The learning curve
+is the trainer's per-iteration history: ``episode_return`` and the scenario's metrics
 (``info/<metric>``; the ``"return"`` metric of LBF and RWARE is the trainer's ``episode_return``)
-against environment steps. DyPS runs also report the group of every agent at
-every iteration (the group-evolution maps; on the hex grid for Ride-Hailing), each with the
-selector's diagnostics of that iteration (:data:`DYPS_DIAGNOSTICS`). The returned policy
-is the trained one, acting with its mode (deterministic).
+against environment steps. DyPS runs also report the group of every agent at every iteration (the
+group-evolution maps; on the hex grid for Ride-Hailing), each with the selector's diagnostics of
+that iteration (:data:`DYPS_DIAGNOSTICS`). The returned policy is the trained one, acting with its
+mode (deterministic).
 """
 
 from __future__ import annotations
@@ -166,7 +167,8 @@ def train_marl(
             device="auto",
             log_dir=workdir,
             resume=resume,
-            progress=False,
+            progress=getattr(log, "progress", False),
+            threads=getattr(log, "threads", None),
             **options,
         )
 

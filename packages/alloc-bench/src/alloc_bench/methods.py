@@ -15,9 +15,11 @@ The trainer protocol (what a run calls, see :mod:`alloc_bench.execute`)::
         method="DyPS+IPPO",      # the benchmark name (sharing strategy + algorithm)
         seed=3,                  # seed everything from this
         train_steps=30_000,      # environment steps of training
-        workdir=Path(...),       # checkpoints and logs go here (<store>-artifacts/<config hash>/)
+        workdir=Path(...),       # checkpoints and logs go here (alloc_bench.rundirs:
+                                 # <store>-artifacts/<scenario>/<method>/seed<k>-<short hash>/)
         log=run_log,             # run_log.curve(step, gmv=...), run_log.groups(step, [...], shape),
-                                 # run_log.device = "cuda"
+                                 # run_log.device = "cuda"; honour run_log.progress (bool) and
+                                 # run_log.threads (torch threads, None: one)
         scenario="ride-hailing-2",
         make_parallel_env=fn,    # () -> a fresh PettingZoo ParallelEnv view of the same scenario
     )

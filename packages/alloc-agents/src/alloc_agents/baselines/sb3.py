@@ -40,6 +40,7 @@ from gymnasium import spaces
 
 from alloc_agents.baselines import sb3_files
 from alloc_agents.policy import BatchObservation, Policy
+from alloc_agents.threads import set_threads
 from alloc_envs.wrappers import FlatJointView, JointSpaces
 
 __all__ = [
@@ -177,7 +178,8 @@ def train_sb3_ppo(
         n_envs: env copies (SB3 ``DummyVecEnv``, stepped in one process).
         normalize: wrap in ``VecNormalize`` (running mean / std of every observation key and of
             the discounted return, clipped at 10); the policy applies the frozen statistics.
-        threads: if set, ``torch.set_num_threads(threads)`` (process-wide).
+        threads: torch CPU threads (process-wide); ``None`` (the default): one
+            (:mod:`alloc_agents.threads`). Ask for more with ``threads=N``.
         **ppo_kwargs: ``stable_baselines3.PPO`` arguments (``n_steps``, ``batch_size``,
             ``learning_rate``, ``gamma``, ``policy_kwargs``, ...); SB3's defaults otherwise.
             With ``log_dir``, ``policy_kwargs`` must be plain data (an ``activation_fn`` from
@@ -203,10 +205,7 @@ def train_sb3_ppo(
         raise ValueError(f"n_envs must be a positive integer, got {n_envs!r}")
     if device not in ("cpu", "cuda", "auto") and not str(device).startswith("cuda:"):
         raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
+    set_threads(threads)
     policy_meta = sb3_files.encode_policy_kwargs(dict(ppo_kwargs.get("policy_kwargs") or {}))
     probe = _make_env(env_id, env_kwargs)
     joint = JointSpaces(probe.observation_space, probe.action_space)
