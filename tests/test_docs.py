@@ -91,3 +91,19 @@ def test_readmes_are_short_and_point_to_the_site(readme: Path) -> None:
     text = readme.read_text(encoding="utf-8")
     assert len(text.splitlines()) <= 150
     assert "mkdocs serve" in text or "docs/" in text
+
+
+def test_grouped_docstring_entries_are_split_per_name_for_the_api_reference() -> None:
+    sys.path.insert(0, str(DOCS / "hooks"))
+    from grouped_params import split_grouped_entries
+
+    text = (
+        "Doc.\n\nArgs:\n    a, b (int): shared\n        text.\n    c: one, two.\n\n"
+        "Returns:\n    x, y: kept.\n"
+    )
+    assert split_grouped_entries(text).splitlines() == [
+        "Doc.", "", "Args:",
+        "    a (int): shared", "        text.",
+        "    b (int): shared", "        text.",
+        "    c: one, two.", "", "Returns:", "    x, y: kept.",
+    ]  # fmt: skip
