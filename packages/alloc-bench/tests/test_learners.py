@@ -3,6 +3,7 @@ strategy with IPPO; RODE stays "not implemented"."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -64,6 +65,29 @@ def test_train_marl_passes_the_strategy_to_the_agents_trainer(
     assert kwargs["total_env_steps"] == 144
     assert curves == [(144, {"gmv": 2.0, "orr": 0.5, "episode_return": 1.0})]
     assert policy.device == "cpu" and log.device == "cpu"
+
+
+def test_team_methods_train_on_the_team_reward_with_the_scenario_preset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def fake_train(env_fn: Any, **kwargs: Any) -> SimpleNamespace:
+        calls.append(kwargs)
+        return SimpleNamespace(history=[], extra={}, policy=SimpleNamespace(device="cpu"))
+
+    monkeypatch.setattr(alloc_agents, "train", fake_train, raising=False)
+    log = SimpleNamespace(curve=lambda step, **values: None)
+    for method in ("PS+IPPO-team", "PS+IPPO"):
+        train_marl(lambda: None, method=method, seed=0, train_steps=144, workdir=None, log=log,
+                   scenario="ride-hailing-1", make_parallel_env=SimpleNamespace)  # fmt: skip
+    team, individual = calls
+    assert parse_marl_name("DyPS+MAPPO-team") == ("dyps", "mappo")
+    assert team["config"].reward_sharing == "team" and team["n_envs"] == individual["n_envs"]
+    assert replace(team["config"], reward_sharing="individual") == individual["config"]
+    assert LEARNED["PS+IPPO-team"].trainer_text() == "alloc_bench.learners:train_marl"
+    with pytest.raises(BenchError, match="not <sharing>"):
+        parse_marl_name("PS+team")
 
 
 def test_train_marl_stores_the_team_return_as_the_return_metric_on_lbf(

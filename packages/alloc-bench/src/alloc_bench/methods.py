@@ -196,6 +196,17 @@ for _m in DYPS_GROUP_COUNTS:  # M = 4, the default, is DyPS+IPPO
         )
     )
 
+for _name in ("PS+IPPO", "DyPS+IPPO", "PS+MAPPO", "DyPS+MAPPO"):
+    register_method(
+        LearnedMethod(
+            f"{_name}-team",
+            f"{_name} trained on the team reward (every agent learns from the mean of the "
+            "agents' rewards: PPOConfig.reward_sharing='team'); ours",
+            _MARL_TRAINER,
+            supports=_MARL_SUPPORT,
+        )
+    )
+
 register_method(
     LearnedMethod(
         "RODE",

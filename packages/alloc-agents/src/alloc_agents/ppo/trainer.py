@@ -40,7 +40,7 @@ from alloc_agents.ppo.logger import PROGRESS_INTERVAL_S, RunLogger, check_progre
 from alloc_agents.ppo.model import ALGORITHMS, GroupModel, MultiAgentModel
 from alloc_agents.ppo.policy import PPOPolicy
 from alloc_agents.ppo.role_state import RoleStateController
-from alloc_agents.ppo.runner import EpisodeStats, Runner
+from alloc_agents.ppo.runner import EpisodeStats, Runner, team_rewards
 from alloc_agents.ppo.seps import SePSPhase
 from alloc_agents.ppo.sharing import (
     SHARING,
@@ -146,9 +146,11 @@ def collect(
     n_steps: int,
     device: torch.device,
     copo: CoPOController | None = None,
+    team_reward: bool = False,
 ) -> list[EpisodeStats]:
     """Fill the buffers (and the (T, E, S) centralised inputs) with ``n_steps`` lockstep steps
-    (CoPO: the agents' LCFs and the neighbourhood and global streams too)."""
+    (CoPO: the agents' LCFs and the neighbourhood and global streams too); ``team_reward``:
+    the buffers get :func:`~alloc_agents.ppo.runner.team_rewards` instead of each agent's own."""
     episodes: list[EpisodeStats] = []
     groups = runner.layout.groups
     lcf_of = (lambda g: None) if copo is None else copo.group_lcf
@@ -174,9 +176,10 @@ def collect(
                 stream.values[:, t] = value
             env_actions.append(gm.actor.env_action(action))
         out = runner.step(env_actions, acting)
+        rewards = team_rewards(out.rewards, acting) if team_reward else out.rewards
         for group, buf in zip(groups, buffers, strict=True):
             rows = list(group.agents)
-            buf.rewards[:, t] = torch.as_tensor(out.rewards[rows], device=device)
+            buf.rewards[:, t] = torch.as_tensor(rewards[rows], device=device)
             buf.terminated[:, t] = torch.as_tensor(out.terminated[rows], device=device)
             buf.truncated[:, t] = torch.as_tensor(out.truncated[rows], device=device)
         if out.truncated.any():  # bootstrap: V(final observation) of truncated agents
@@ -635,7 +638,16 @@ def train(
             model.eval()
             if dyps is not None:
                 dyps.select(model)
-            episodes = collect(runner, model, buffers, central, config.n_steps, dev, copo)
+            episodes = collect(
+                runner,
+                model,
+                buffers,
+                central,
+                config.n_steps,
+                dev,
+                copo,
+                team_reward=config.reward_sharing == "team",
+            )
             for gm, buf in zip(model.groups, buffers, strict=True):
                 compute_advantages(gm, buf, config, copo)
             dyps_columns = (
