@@ -14,7 +14,9 @@ hand; ``tests/test_docs.py`` runs ``--check``. The commands (run from the reposi
   ``benchmarks/results/ride-hailing-oracle/days*.json`` file except ``days-lp-only.json``;
 - ``ride-hailing-oracle-lp-only.md``: the same on ``days-lp-only.json``;
 - ``dyps-selector.md``: ``python benchmarks/dyps_selector_results.py --results
-  benchmarks/results/dyps-selector/results.json``.
+  benchmarks/results/dyps-selector/results.json``;
+- ``reward-sharing.md``: the same script with ``--reference PS+IPPO-team --results
+  benchmarks/results/reward-sharing/results.json``.
 """
 
 from __future__ import annotations
@@ -67,11 +69,20 @@ def dyps_selector() -> str:
     return _stdout("benchmarks/dyps_selector_results.py", "--results", str(results))
 
 
+def reward_sharing() -> str:
+    results = RESULTS / "reward-sharing" / "results.json"
+    return _stdout(
+        "benchmarks/dyps_selector_results.py", "--results", str(results),
+        "--reference", "PS+IPPO-team",
+    )  # fmt: skip
+
+
 PAGES: dict[str, Callable[[], str]] = {
     "smoke-leaderboard.md": smoke_leaderboard,
     "ride-hailing-oracle.md": ride_hailing_oracle,
     "ride-hailing-oracle-lp-only.md": ride_hailing_oracle_lp_only,
     "dyps-selector.md": dyps_selector,
+    "reward-sharing.md": reward_sharing,
 }
 
 
