@@ -85,3 +85,28 @@ def test_only_the_team_reward_teaches_the_giver_to_give(seed: int) -> None:
 def test_reward_sharing_is_validated() -> None:
     with pytest.raises(ValueError, match="reward_sharing"):
         PPOConfig(reward_sharing="global")
+
+
+def test_dyps_keeps_crediting_each_agent_with_its_own_reward_under_team_sharing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from alloc_agents import DyPSConfig
+    from alloc_agents.ppo.dyps import DyPSController
+
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+    learn = DyPSController.learn
+
+    def spy(self, model, buffers, iteration, env_steps):
+        (buf,) = buffers
+        seen.append(
+            (buf.rewards.sum(dim=(1, 2)).numpy(), buf.learning_rewards.sum(dim=(1, 2)).numpy())
+        )
+        return learn(self, model, buffers, iteration, env_steps)
+
+    monkeypatch.setattr(DyPSController, "learn", spy)
+    config = PPOConfig(n_steps=16, reward_sharing="team")
+    train(GiverTaker, sharing="dyps", sharing_options=DyPSConfig(n_groups=2), config=config,
+          total_env_steps=64, n_envs=2, seed=0, progress=False)  # fmt: skip
+    own, shared = seen[-1]
+    assert own[0] == 0.0 and own[1] > 0.0  # the giver earns nothing itself, the taker all
+    assert shared[0] == pytest.approx(shared[1]) == pytest.approx(own.sum() / 2)

@@ -150,7 +150,8 @@ def collect(
 ) -> list[EpisodeStats]:
     """Fill the buffers (and the (T, E, S) centralised inputs) with ``n_steps`` lockstep steps
     (CoPO: the agents' LCFs and the neighbourhood and global streams too); ``team_reward``:
-    the buffers get :func:`~alloc_agents.ppo.runner.team_rewards` instead of each agent's own."""
+    the buffers' ``learning_rewards`` get :func:`~alloc_agents.ppo.runner.team_rewards` (their
+    ``rewards`` stay each agent's own)."""
     episodes: list[EpisodeStats] = []
     groups = runner.layout.groups
     lcf_of = (lambda g: None) if copo is None else copo.group_lcf
@@ -176,10 +177,14 @@ def collect(
                 stream.values[:, t] = value
             env_actions.append(gm.actor.env_action(action))
         out = runner.step(env_actions, acting)
-        rewards = team_rewards(out.rewards, acting) if team_reward else out.rewards
+        shared = team_rewards(out.rewards, acting) if team_reward else None
         for group, buf in zip(groups, buffers, strict=True):
             rows = list(group.agents)
-            buf.rewards[:, t] = torch.as_tensor(rewards[rows], device=device)
+            buf.rewards[:, t] = torch.as_tensor(out.rewards[rows], device=device)
+            if shared is not None:
+                if buf.learning_rewards is None:
+                    buf.learning_rewards = torch.zeros_like(buf.rewards)
+                buf.learning_rewards[:, t] = torch.as_tensor(shared[rows], device=device)
             buf.terminated[:, t] = torch.as_tensor(out.terminated[rows], device=device)
             buf.truncated[:, t] = torch.as_tensor(out.truncated[rows], device=device)
         if out.truncated.any():  # bootstrap: V(final observation) of truncated agents
@@ -263,7 +268,7 @@ def compute_advantages(
         )
         return adv.transpose(0, 1).contiguous(), ret.transpose(0, 1).contiguous()
 
-    rewards = buf.rewards
+    rewards = buf.rewards if buf.learning_rewards is None else buf.learning_rewards
     buf.advantages, buf.returns = gae(rewards, buf.values, buf.final_values, buf.last_values)
     if buf.shared:
         adv_shared, buf.returns_shared = gae(
