@@ -52,7 +52,10 @@ def smoke_leaderboard() -> str:
 
 
 def _oracle_days(lp_only: bool) -> list[str]:
-    files = sorted((RESULTS / "ride-hailing-oracle").glob("days*.json"))
+    files = sorted(  # days.json first: the later files add days to its table
+        (RESULTS / "ride-hailing-oracle").glob("days*.json"),
+        key=lambda f: (f.name != "days.json", f.name),
+    )
     return [str(f) for f in files if (f.name == "days-lp-only.json") == lp_only]
 
 
