@@ -833,8 +833,9 @@ KINDS: list[Kind] = [
         "text = TINY.replace('\"greedy\", \"random\"', '\"PS+IPPO\"').replace('0-1', '0')"
         " + 'train_steps = 12\\noptions = { episode_steps = 12 }\\n'\n"
         "Path('l.toml').write_text(text)\n"
-        "h = parse_suite(text, 'l').configs()[0].config_hash\n"
-        "folder = Path('store-artifacts') / h; folder.mkdir(parents=True)\n"
+        "from alloc_bench.rundirs import run_dir\n"
+        "folder = run_dir('store-artifacts', parse_suite(text, 'l').configs()[0])\n"
+        "folder.mkdir(parents=True)\n"
         "(folder / 'checkpoint.pt').write_bytes(b'cut')\n"
         "cli('run', '--suite-file', 'l.toml', '--store', 'store.sqlite', '--out', 'o')\n"
         "assert list(folder.glob('checkpoint.unusable-*.pt'))",

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from alloc_agents.ppo import evaluate, load_policy
+from alloc_bench.rundirs import run_dir
 from alloc_bench.scenarios import get_scenario
 from alloc_bench.store import Store, artifacts_dir
 
@@ -86,7 +87,7 @@ def main() -> None:
     ]  # fmt: skip
     gaps = []
     for row in sorted(rows, key=lambda r: r["seed"]):
-        checkpoint = artifacts_dir(args.store) / row["config_hash"] / "checkpoint.pt"
+        checkpoint = run_dir(artifacts_dir(args.store), row) / "checkpoint.pt"
         if not checkpoint.exists():
             continue
         out = member_gmv(checkpoint, args.scenario, args.episodes)

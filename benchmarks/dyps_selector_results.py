@@ -1,16 +1,19 @@
-"""The ``dyps-selector`` suite's tables, from the store or from its committed export.
+"""The ``dyps-selector`` suite's tables (or another suite's), from the store or from its export.
 
     alloc-bench run --suite dyps-selector --store results/dyps-selector.sqlite --jobs 1
     python benchmarks/dyps_selector_results.py --store results/dyps-selector.sqlite \\
         --export benchmarks/results/dyps-selector/results.json
     python benchmarks/dyps_selector_results.py \\
         --results benchmarks/results/dyps-selector/results.json
+    python benchmarks/dyps_selector_results.py --suite reward-sharing --reference PS+IPPO-team \\
+        --store results/rs.sqlite --export benchmarks/results/reward-sharing/results.json
 
 Prints, per scenario (Markdown):
 
 1. every method's GMV (mean ± sample std over seeds, 95% percentile-bootstrap CI of the mean),
    its share of the hindsight oracle's GMV on the same seeds (the same days; mean ± std over
-   seeds) and DyPS+IPPO's difference to it, paired over seeds
+   seeds) and the reference method's (``--reference``, default DyPS+IPPO) difference to it,
+   paired over seeds
    (:func:`alloc_bench.bootstrap.bootstrap_diff_ci`; 10,000 resamples), with the seeds and the
    budget;
 2. for each DyPS method, the selector at the first, middle and last iteration, means over seeds:
@@ -51,12 +54,12 @@ REFERENCE = "DyPS+IPPO"
 STAGES = ("first", "middle", "last")
 
 
-def load_results(store: Path | None, results: Path | None) -> list[dict[str, Any]]:
+def load_results(suite: str, store: Path | None, results: Path | None) -> list[dict[str, Any]]:
     """The suite's aggregated results from the store or from an exported JSON."""
     if results is not None:
         return json.loads(results.read_text())["results"]
     assert store is not None
-    return collect(load_suite(SUITE), Store(store))
+    return collect(load_suite(suite), Store(store))
 
 
 def _per_seed(result: Mapping[str, Any]) -> dict[int, float]:
@@ -73,13 +76,15 @@ def _share(result: Mapping[str, Any], by_cell: Mapping[tuple[str, str], Any]) ->
     return f"{100 * shares.mean():.1f}% ± {100 * std:.1f}%"
 
 
-def score_table(results: Sequence[Mapping[str, Any]], scenario: str) -> list[str]:
+def score_table(
+    results: Sequence[Mapping[str, Any]], scenario: str, reference_method: str = REFERENCE
+) -> list[str]:
     rows = [r for r in results if r["scenario"] == scenario and r["per_seed"]]
-    reference = next((r for r in rows if r["method"] == REFERENCE), None)
+    reference = next((r for r in rows if r["method"] == reference_method), None)
     by_cell = {(r["method"], r["scenario"]): r for r in rows}
     lines = [
         "| method | seeds | GMV mean ± std | 95% CI | % of oracle (paired) | "
-        f"{REFERENCE} − method (paired 95% CI) |",
+        f"{reference_method} − method (paired 95% CI) |",
         "|---|---|---|---|---|---|",
     ]
     for result in rows:
@@ -184,14 +189,17 @@ def main() -> None:
     source.add_argument("--store", type=Path, help="the results store (SQLite)")
     source.add_argument("--results", type=Path, help="an exported results JSON")
     parser.add_argument("--export", type=Path, help="write the aggregated results here")
+    parser.add_argument("--suite", default=SUITE, help=f"with --store (default {SUITE})")
+    parser.add_argument("--reference", default=REFERENCE, help="the paired differences' method")
     args = parser.parse_args()
-    results = load_results(args.store, args.results)
+    results = load_results(args.suite, args.store, args.results)
     if args.export is not None:
         args.export.parent.mkdir(parents=True, exist_ok=True)
-        args.export.write_text(json.dumps({"suite": SUITE, "results": results}, indent=1) + "\n")
+        document = {"suite": args.suite, "results": results}
+        args.export.write_text(json.dumps(document, indent=1) + "\n")
     for scenario in dict.fromkeys(r["scenario"] for r in results):
         print(f"## {scenario}\n")
-        print("\n".join(score_table(results, scenario)), "\n")
+        print("\n".join(score_table(results, scenario, args.reference)), "\n")
         for result in results:
             if result["scenario"] == scenario and result["groups"]:
                 print(f"### {result['method']}: the selector\n")

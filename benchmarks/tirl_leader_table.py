@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from alloc_agents.stackelberg import exact_leader_score
+from alloc_bench.rundirs import run_dir
 from alloc_bench.scenarios import get_scenario
 from alloc_bench.stackelberg import finished_leader_runs, restore_leader_run
 from alloc_bench.store import artifacts_dir
@@ -50,7 +51,7 @@ def main() -> None:
         key = get_scenario(run["scenario"]).rank_by
         game, trainer = restore_leader_run(args.store, run)
         exact = exact_leader_score(game, trainer.leader_policy(), key)
-        with open(artifacts_dir(args.store) / run["config_hash"] / "progress.csv") as handle:
+        with open(run_dir(artifacts_dir(args.store), run) / "progress.csv") as handle:
             train = sum(float(row["seconds"]) for row in csv.DictReader(handle))
         row = (run["metrics"][key], run["metrics"]["return"], *exact, train)
         cells.setdefault((run["scenario"], run["method"]), []).append(row)

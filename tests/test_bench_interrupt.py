@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from alloc_bench.rundirs import SHORT_HASH
+
 EXE = shutil.which("alloc-bench") or str(Path(sys.executable).parent / "alloc-bench")
 SUITE = """
 name = "learned"
@@ -46,6 +48,12 @@ def statuses(store: Path) -> dict[str, str]:
         db.close()
 
 
+def run_folders(artifacts: Path) -> dict[str, Path]:
+    """The run folders begun so far (``<scenario>/<method>/seed<k>-<short hash>``) by short
+    hash."""
+    return {p.name.rpartition("-")[2]: p for p in artifacts.glob("*/*/seed*-*")}
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_sigint_to_the_parent_keeps_the_runs_in_progress(tmp_path: Path) -> None:
     suite = tmp_path / "learned.toml"
@@ -62,11 +70,11 @@ def test_sigint_to_the_parent_keeps_the_runs_in_progress(tmp_path: Path) -> None
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
-        while not (artifacts.is_dir() and any(artifacts.iterdir())):
+        while not run_folders(artifacts):
             assert proc.poll() is None, proc.stderr.read()
             assert time.monotonic() < deadline, "no run started within 120 s"
             time.sleep(0.05)
-        started = {p.name for p in artifacts.iterdir()}
+        started = set(run_folders(artifacts))
         os.kill(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=180)
     finally:
@@ -76,12 +84,13 @@ def test_sigint_to_the_parent_keeps_the_runs_in_progress(tmp_path: Path) -> None
     assert "interrupted: waiting for the" in err and "run(s) in progress to finish" in err
     # The runs seen at the signal were in progress; the other worker's run may have begun
     # between that look and the parent's handling of the signal: every run begun is finished.
-    begun = {p.name for p in artifacts.iterdir()}
-    rows = statuses(store)
+    folders = run_folders(artifacts)
+    begun = set(folders)
+    rows = {h[:SHORT_HASH]: status for h, status in statuses(store).items()}
     assert started and started <= begun, (started, begun, err)
     assert all(rows[h] == "finished" for h in begun), (begun, rows, err)
-    for config_hash in begun:
-        assert "status: finished" in (artifacts / config_hash / "run.log").read_text()
+    for short in begun:
+        assert "status: finished" in (folders[short] / "run.log").read_text()
     again = subprocess.run(
         [EXE, "run", "--suite-file", str(suite), "--store", str(store), "--out",
          str(tmp_path / "out")],

@@ -22,7 +22,7 @@ from alloc_agents.ppo.distributions import (
     SequentialPicks,
 )
 from alloc_agents.ppo.gae import compute_gae
-from alloc_agents.ppo.logger import ProgressBar
+from alloc_agents.ppo.logger import Progress
 from alloc_agents.ppo.model import GroupModel
 from alloc_agents.ppo.networks import MLPActor
 from alloc_agents.ppo.ride_hailing import DispatchActor
@@ -414,10 +414,11 @@ def test_space_groups_split_agents_by_identical_spaces() -> None:
     assert list(itertools.chain(*(g.agents for g in layout.groups))) == [0, 2, 1, 3]
 
 
-def test_progress_bar_draws_one_line() -> None:
+def test_progress_writes_plain_lines_off_a_terminal() -> None:
     stream = io.StringIO()
-    bar = ProgressBar(1000, stream)
-    bar.update(250, " | return 1.5")
+    bar = Progress(1000, stream=stream, interval_s=0)
+    bar.update(250, **{"return": 1.5})
     bar.close()
-    text = stream.getvalue()
-    assert text.startswith("\r[######") and "25% 250/1000 steps | return 1.5" in text
+    first, second = stream.getvalue().splitlines()
+    assert first.startswith("train: 0/1,000 env steps (0%), ? steps/s")
+    assert second.startswith("train: 250/1,000 env steps (25%), ") and "return 1.5" in second

@@ -93,7 +93,7 @@ def test_no_method_exceeds_the_oracle_and_the_oracle_replays_its_value(
     result = oracle.result
     assert result.optimal and limit == pytest.approx(result.value)
     assert result.value <= result.bound + 1e-6
-    names = ["mpc", "random"] + (["greedy", "nearest"] if mode == "dispatch" else [])
+    names = ["mpc", "random"] + (["greedy", "nearest", "balance"] if mode == "dispatch" else [])
     for name in names:
         policy = make_policy(name, seed=seed, env=env)
         assert _play(env, policy, seed)[-1]["gmv"] <= limit + 1e-6, name

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from alloc_agents import POLICIES, make_policy
-from alloc_agents.rule_based.ride_hailing import PRICE
+from alloc_agents.rule_based.ride_hailing import DELTA_DRIVERS, PRICE
 from alloc_envs.ride_hailing import RideHailingEnv, RideHailingParallelEnv
 
 K = 5
@@ -40,6 +40,17 @@ def test_greedy_serves_highest_price_first_then_stays() -> None:
 def test_nearest_serves_in_arrival_order() -> None:
     obs = _dispatch_obs([[10.0, 30.0, 20.0]])
     np.testing.assert_array_equal(make_policy("nearest").act(obs)[0], [1, 2, 3, 0, 0])
+
+
+def test_balance_serves_trips_into_cells_short_of_drivers_first_then_dear_ones() -> None:
+    obs = _dispatch_obs([[10.0, 30.0, 20.0, 12.0]])
+    obs["candidates"][0, 1:5, DELTA_DRIVERS] = [-3.0, 4.0, 0.0, -3.0]  # destination - origin
+    # keys delta - 0.2 * price: -5, -2, -4, -5.4
+    np.testing.assert_array_equal(make_policy("balance").act(obs)[0], [4, 1, 3, 2, 0])
+    price_only = POLICIES["ride-hailing"]["balance"](price_weight=1e6)
+    np.testing.assert_array_equal(price_only.act(obs)[0], make_policy("greedy").act(obs)[0])
+    with pytest.raises(ValueError, match="price_weight"):
+        POLICIES["ride-hailing"]["balance"](price_weight=-1.0)
 
 
 def test_policies_never_pick_masked_slots() -> None:
@@ -78,7 +89,7 @@ def test_random_reposition_weights_are_a_distribution_over_valid_moves() -> None
     env.step(weights)
 
 
-@pytest.mark.parametrize("name", ["greedy", "nearest"])
+@pytest.mark.parametrize("name", ["greedy", "nearest", "balance"])
 def test_dispatch_policies_reject_reposition_observations(name: str) -> None:
     env = RideHailingEnv(preset="ride-hailing-1", action_mode="reposition")
     obs, _ = env.reset(seed=0)

@@ -95,7 +95,7 @@ def test_reference_demand_option_gives_the_same_day_for_every_seed() -> None:
         (
             {"method": "nope"},
             "unknown method 'nope' for scenario 'ride-hailing-1'; "
-            "known methods: greedy, mpc, nearest, oracle, random",
+            "known methods: balance, greedy, mpc, nearest, oracle, random",
         ),
         ({"seeds": []}, "no seed given"),
         ({"seeds": [0, 0]}, "given more than once"),

@@ -11,10 +11,11 @@ from alloc_bench.leaderboard import (
     CSV_COLUMNS,
     build_sections,
     rank_methods,
+    ranking,
     render_csv,
-    render_markdown,
     render_table_csv,
 )
+from alloc_bench.leaderboard import render_markdown as render_compact
 from alloc_bench.published import get_tables, parse_published
 
 
@@ -49,6 +50,11 @@ RESULTS = [
 ]
 TABLES = get_tables(["dyps-kdd24/table7"])
 T7 = "dyps-kdd24/table7"
+
+
+def render_markdown(*args: object, **kwargs: object) -> str:
+    """The full (``--wide``) leaderboard, whose layout most tests here check."""
+    return render_compact(*args, wide=True, **kwargs)
 
 
 def rows_of(markdown: str, section: str) -> list[list[str]]:
@@ -240,3 +246,59 @@ def test_table_csv_has_the_paper_layout() -> None:
     assert float(rows[0]["ride-hailing-1 GMV: paper"]) == 220770
     assert float(rows[0]["ride-hailing-1 GMV: ratio"]) == pytest.approx(231000 / 220770)
     assert rows[2]["ride-hailing-1 GMV: paper"] == ""
+
+
+def lbf(method: str, value: float, scenario: str = "lbf-1") -> dict:
+    return {
+        "scenario": scenario, "method": method, "options": {}, "seeds": [0, 1], "episodes": 1,
+        "mean": {"return": value, "foods_collected": 1.0},
+        "std": {"return": 0.0, "foods_collected": 0.0},
+    }  # fmt: skip
+
+
+def test_methods_are_never_ranked_across_scenarios_they_did_not_share() -> None:
+    # A ran only on ride-hailing-1 and B only on lbf-1: nothing to compare, no rank.
+    apart = [fake("A", "ride-hailing-1", 1, 0.1), lbf("B", 0.3)]
+    order = ranking(apart)
+    assert (order.ranked, order.unranked, order.order) == ([], ["A", "B"], ["A", "B"])
+    md = " ".join(render_compact(apart).split())  # the prose is wrapped
+    assert "not ranked: no scenario was run by two or more of these methods" in md
+    # random alone on LBF: first there, last on ride-hailing-1, yet ranked on ride-hailing-1
+    # only (the scenario every method ran), not 2nd by a mean over LBF too.
+    results = [*RESULTS[:3], lbf("random", 0.1), lbf("random", 0.2, "lbf-2")]
+    order = ranking(results)
+    assert order.order == ["greedy", "nearest", "random"] and order.scenarios == ["ride-hailing-1"]
+    md = " ".join(render_compact(results).split())
+    assert "over the scenarios every ranked method ran: ride-hailing-1 (GMV)." in md
+    # C ran only on lbf-1 with random: ranked on lbf-1 would compare it with random alone; the
+    # scenario most methods ran (ride-hailing-1) decides who is ranked, C is listed unranked.
+    order = ranking([*results, lbf("C", 0.5)])
+    assert order.ranked == ["greedy", "nearest", "random"] and order.unranked == ["C"]
+    md = " ".join(render_compact([*results, lbf("C", 0.5)]).split())
+    assert "Not ranked (they did not run all of these scenarios" in md
+
+
+def test_the_terminal_leaderboard_fits_120_characters() -> None:
+    tables = get_tables(["dyps-kdd24/table2", "dyps-kdd24/table7"])
+    long_options = {f"option_{i}": f"value number {i}" for i in range(8)}
+    results = [
+        *RESULTS,
+        fake("PS+IPPO", "ride-hailing-1", 249031, 0.424, ci={"gmv": [241103, 256960]}),
+        fake("DyPS+IPPO", "ride-hailing-1", 252380, 0.431, planned_seeds=[0, 1, 2, 3, 4, 5]),
+        not_implemented("DyPS+IPPO", "lbf-1"),
+        fake("greedy", "ride-hailing-2", 1, 0.1, long_options),
+    ]
+    wide = render_markdown(results, tables, title="T")
+    assert max(len(line) for line in wide.splitlines()) > 300
+    md = render_compact(results, tables, title="T")
+    longest = max(md.splitlines(), key=len)
+    assert len(longest) <= 120, longest
+    # Short cells: mean ± std, (n=k/N) only when seeds are missing, the ratio to 2 decimals.
+    assert "| greedy | 231,000 ± 100 | 220,770 (×1.05) |" in md
+    assert "| 252,380 ± 100 (n=5/6) | 318,200 (×0.79) |" in md
+    assert "[241,103, 256,960]" not in md and "[241,103, 256,960]" in wide
+    # A table too wide is split into parts, each with the row labels.
+    part = md.split("## dyps-kdd24/table7 · defaults")[1].split("\n## ")[0]
+    assert part.count("| Method | ") == 2
+    # A heading too long for the line: the options on a line of their own (wrapped).
+    assert "## dyps-kdd24/table7\n\nOptions: option_0=value number 0, " in md

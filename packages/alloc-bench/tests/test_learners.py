@@ -3,6 +3,7 @@ strategy with IPPO; RODE stays "not implemented"."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 import alloc_agents
 import alloc_envs.ride_hailing
 from alloc_bench.availability import availability
+from alloc_bench.config import Budget, RunConfig
 from alloc_bench.errors import BenchError
 from alloc_bench.learners import (
     SHARING_VARIANTS,
@@ -22,6 +24,7 @@ from alloc_bench.learners import (
 )
 from alloc_bench.methods import LEARNED
 from alloc_bench.plots import plot_group_counts
+from alloc_bench.rundirs import run_dir, run_folder, safe_part
 from alloc_bench.runner import run_suite
 from alloc_bench.store import Store, artifacts_dir
 from alloc_bench.suites import parse_suite
@@ -62,6 +65,29 @@ def test_train_marl_passes_the_strategy_to_the_agents_trainer(
     assert kwargs["total_env_steps"] == 144
     assert curves == [(144, {"gmv": 2.0, "orr": 0.5, "episode_return": 1.0})]
     assert policy.device == "cpu" and log.device == "cpu"
+
+
+def test_team_methods_train_on_the_team_reward_with_the_scenario_preset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def fake_train(env_fn: Any, **kwargs: Any) -> SimpleNamespace:
+        calls.append(kwargs)
+        return SimpleNamespace(history=[], extra={}, policy=SimpleNamespace(device="cpu"))
+
+    monkeypatch.setattr(alloc_agents, "train", fake_train, raising=False)
+    log = SimpleNamespace(curve=lambda step, **values: None)
+    for method in ("PS+IPPO-team", "PS+IPPO"):
+        train_marl(lambda: None, method=method, seed=0, train_steps=144, workdir=None, log=log,
+                   scenario="ride-hailing-1", make_parallel_env=SimpleNamespace)  # fmt: skip
+    team, individual = calls
+    assert parse_marl_name("DyPS+MAPPO-team") == ("dyps", "mappo")
+    assert team["config"].reward_sharing == "team" and team["n_envs"] == individual["n_envs"]
+    assert replace(team["config"], reward_sharing="individual") == individual["config"]
+    assert LEARNED["PS+IPPO-team"].trainer_text() == "alloc_bench.learners:train_marl"
+    with pytest.raises(BenchError, match="not <sharing>"):
+        parse_marl_name("PS+team")
 
 
 def test_train_marl_stores_the_team_return_as_the_return_metric_on_lbf(
@@ -151,12 +177,18 @@ def test_a_checkpoint_that_cannot_be_resumed_is_set_aside_and_the_run_starts_ove
 ) -> None:
     """An empty ``checkpoint.pt`` (a run killed while writing it), then another run's checkpoint,
     in a run folder: each is renamed beside it (same bytes), the run log says so and the run
-    finishes, instead of failing on every retry."""
+    finishes, instead of failing on every retry. The second is in a folder named the way older
+    versions named them (the config hash alone), which is still used when it is the only one."""
     with Store(tmp_path / "store.sqlite") as store:
         folders = []
         for seed, planted in ((0, b""), (1, None)):
             suite = parse_suite(LEARNED_SUITE.format(seed=seed), "learned.toml")
-            folder = artifacts_dir(store.path) / suite.configs()[0].config_hash
+            config = suite.configs()[0]
+            if seed == 0:
+                folder = run_dir(artifacts_dir(store.path), config)
+                assert folder.parent.name == "PS_IPPO" and folder.name.startswith("seed0-")
+            else:
+                folder = artifacts_dir(store.path) / config.config_hash
             folder.mkdir(parents=True)
             if planted is None:  # seed 0's checkpoint: another run's (its seed differs)
                 planted = (folders[0] / "checkpoint.pt").read_bytes()
@@ -171,3 +203,31 @@ def test_a_checkpoint_that_cannot_be_resumed_is_set_aside_and_the_run_starts_ove
             assert "could not resume from checkpoint.pt" in log and reason in log
             assert f"set it aside as {aside.name} and started over" in log
             folders.append(folder)
+
+
+def test_run_folders_are_named_by_scenario_method_and_seed_with_tensorboard_inside(
+    tmp_path: Path,
+) -> None:
+    """``<artifacts>/<scenario>/<method>/seed<k>-<short hash>``: readable in a file browser and
+    in TensorBoard (pointed at the artifacts folder), unique per config."""
+    suite = parse_suite(LEARNED_SUITE.format(seed="0-1"), "learned.toml")
+    with Store(tmp_path / "store.sqlite") as store:
+        summary = run_suite(suite, store, jobs=1)
+        assert summary.executed == 2 and not summary.failed, summary.failed
+        artifacts = artifacts_dir(store.path)
+    hashes = {c.seed: c.config_hash for c in suite.configs()}
+    folders = sorted(p for p in artifacts.glob("*/*/*") if p.is_dir())
+    assert [p.relative_to(artifacts).as_posix() for p in folders] == [
+        f"ride-hailing-1/PS_IPPO/seed{seed}-{hashes[seed][:8]}" for seed in (0, 1)
+    ]
+    for folder in folders:
+        assert list((folder / "tb").glob("events.out.tfevents.*")), list(folder.iterdir())
+        for name in ("checkpoint.pt", "progress.csv", "run.log"):
+            assert (folder / name).is_file(), name
+    # Paths are safe whatever the names; other options or budgets give other folders.
+    assert run_folder("edrp-v1-n300", "SMFU-w/o-L", 3, "ab" * 8).as_posix() == (
+        "edrp-v1-n300/SMFU-w_o-L/seed3-abababab"
+    )
+    assert safe_part("planner (ceiling)") == "planner_ceiling" and safe_part("..") == "_"
+    other = RunConfig("ride-hailing-1", "PS+IPPO", 0, {"episode_steps": 8}, Budget(12))
+    assert run_dir(artifacts, other).name != f"seed0-{hashes[0][:8]}"

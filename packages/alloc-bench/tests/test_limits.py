@@ -112,7 +112,7 @@ def test_markdown_csv_and_json_carry_the_share_beside_the_bounded_metric() -> No
     ]
     add_shares(results)
     tables = get_tables(["dyps-kdd24/table7"])
-    markdown = render_markdown(results, tables)
+    markdown = render_markdown(results, tables, wide=True)
     header = next(line for line in markdown.splitlines() if line.startswith("| Method"))
     columns = [c.strip() for c in header.strip("|").split("|")]
     assert columns[1:5] == ["ride-hailing-1 GMV", "paper", "ride-hailing-1 % of oracle", "paper"]
@@ -137,7 +137,7 @@ def test_markdown_csv_and_json_carry_the_share_beside_the_bounded_metric() -> No
 def test_edrp_tables_get_a_headroom_row_per_scenario() -> None:
     results = edrp_results()
     add_shares(results)
-    markdown = render_markdown(results, get_tables(["tirl-aaai24/edrp"]))
+    markdown = render_markdown(results, get_tables(["tirl-aaai24/edrp"]), wide=True)
     row = next(line for line in markdown.splitlines() if "n1000 % of headroom" in line)
     assert "37.5% ± 12.5%" in row and "(n=2 of 3)" in row
     assert "exact-leader" not in markdown  # labels only for methods present
@@ -151,7 +151,7 @@ def test_without_the_limit_there_is_no_share_column() -> None:
     alone = [result("greedy", {0: [100.0]}, RIDE)]
     add_shares(alone)
     assert "share_of_oracle" not in alone[0]["mean"]
-    assert "% of oracle" not in render_markdown(alone, get_tables(["dyps-kdd24/table7"]))
+    assert "% of oracle" not in render_markdown(alone, get_tables(["dyps-kdd24/table7"]), wide=True)
 
 
 def test_limits_are_checked() -> None:
@@ -180,7 +180,7 @@ def test_a_floor_makes_the_share_a_share_of_the_headroom(monkeypatch) -> None:
     ]
     add_shares(results)
     assert results[0]["mean"]["share_of_headroom"] == pytest.approx(0.25)
-    assert "% of headroom" in render_markdown(results)
+    assert "% of headroom" in render_markdown(results, wide=True)
 
 
 def test_oracle_and_mpc_run_through_a_suite_into_every_report_file(tmp_path: Path) -> None:

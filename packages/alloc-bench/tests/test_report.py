@@ -14,6 +14,7 @@ from alloc_bench.marl_eval import marl_eval_document, task_name
 from alloc_bench.methods import LEARNED, LearnedMethod, register_method
 from alloc_bench.report import write_report
 from alloc_bench.results import collect
+from alloc_bench.rundirs import run_dir
 from alloc_bench.runner import run_suite
 from alloc_bench.store import Store, artifacts_dir
 from alloc_bench.suites import Suite, parse_suite
@@ -70,7 +71,11 @@ def test_a_learned_method_stores_its_curve_groups_and_checkpoint(
     assert learned["curves"]["1"][0]["metrics"] == {"gmv": 1.0, "orr": 0.1}
     assert [g["seed"] for g in learned["groups"]] == [0, 1]
     assert learned["groups"][0]["maps"][0]["shape"] == [6, 6]
-    folder = artifacts_dir(store.path) / learned["config_hashes"]["0"]
+    (config,) = [
+        c for c in learned_suite.configs() if c.config_hash == learned["config_hashes"]["0"]
+    ]
+    folder = run_dir(artifacts_dir(store.path), config)
+    assert folder.name == f"seed0-{config.config_hash[:8]}"
     assert (folder / "checkpoint.pt").read_text() == "seed 0"
     assert "log: trained" in (folder / "run.log").read_text()
     assert edrp["status"] == "not implemented"
@@ -104,6 +109,29 @@ def test_report_writes_tables_plots_group_maps_and_marl_eval(
     assert row.startswith("| ride-hailing-1 | fake-learner | 2 | 0.500 | 0.250 | nan | nan |")
     document = json.loads((out / "results.json").read_text())
     assert [r["status"] for r in document["results"]] == ["finished", "finished", "not implemented"]
+
+
+def test_the_leaderboard_fits_a_terminal_unless_wide(
+    learned_suite: Suite, store: Store, tmp_path: Path
+) -> None:
+    """Every line of the default leaderboard (printed by ``run`` and ``report``) fits 120
+    characters; ``wide`` gives the full tables; the CSV and JSON files are the same either way."""
+    run_suite(learned_suite, store, jobs=1)
+    narrow = write_report(learned_suite, store, tmp_path / "narrow", resamples=100, plots=False)
+    wide = write_report(
+        learned_suite, store, tmp_path / "wide", resamples=100, plots=False, wide=True
+    )
+    longest = max(narrow.markdown.splitlines(), key=len)
+    assert len(longest) <= 120, longest
+    assert max(len(line) for line in wide.markdown.splitlines()) > 120
+    assert "| fake-learner | " in narrow.markdown and "## DyPS groups" in narrow.markdown
+    for name in (
+        "leaderboard.csv",
+        "results.json",
+        "marl_eval.json",
+        "table-dyps-kdd24-table7.csv",
+    ):
+        assert (tmp_path / "narrow" / name).read_text() == (tmp_path / "wide" / name).read_text()
 
 
 def test_marl_eval_json_layout(learned_suite: Suite, store: Store) -> None:

@@ -10,6 +10,7 @@ import pytest
 from alloc_bench import evaluate
 from alloc_bench.errors import BenchError
 from alloc_bench.results import collect
+from alloc_bench.rundirs import run_dir
 from alloc_bench.runner import plan_suite, run_suite
 from alloc_bench.store import Store, artifacts_dir
 from alloc_bench.suites import Suite, parse_suite
@@ -66,7 +67,11 @@ def test_failed_runs_are_recorded_and_retried(store: Store) -> None:
     assert len(summary.failed) == 1 and "greedy is a dispatch policy" in summary.failed[0]["error"]
     rows = {r["method"]: r for r in store.rows().values()}
     assert rows["greedy"]["status"] == "failed" and rows["random"]["status"] == "finished"
-    log = artifacts_dir(store.path) / rows["greedy"]["config_hash"] / "run.log"
+    log = run_dir(artifacts_dir(store.path), rows["greedy"]) / "run.log"
+    assert log.parent.relative_to(artifacts_dir(store.path)).parts[:2] == (
+        "ride-hailing-1",
+        "greedy",
+    )
     assert "status: failed" in log.read_text() and "Traceback" in log.read_text()
     again = run_suite(suite, store, jobs=1)
     assert again.executed == 1 and len(again.plan.finished) == 1

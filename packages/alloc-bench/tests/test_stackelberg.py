@@ -119,6 +119,7 @@ def test_finished_leader_runs_are_listed_in_order_and_restore_their_trained_lead
     tmp_path: Path, short_evaluation: None
 ) -> None:
     from alloc_bench.errors import BenchError
+    from alloc_bench.rundirs import run_dir
     from alloc_bench.runner import run_suite
     from alloc_bench.store import Store, artifacts_dir
     from alloc_bench.suites import parse_suite
@@ -145,7 +146,7 @@ def test_finished_leader_runs_are_listed_in_order_and_restore_their_trained_lead
     assert len(trainer.history) == 2  # 8 leader steps of a 4-step game
     # The restored leader is the one the run evaluated (its curve's last leader return).
     assert trainer.history[-1]["leader_return"] == runs[1]["curve"][-1]["metrics"]["return"]
-    (artifacts_dir(path) / runs[0]["config_hash"] / "checkpoint.pt").unlink()
+    (run_dir(artifacts_dir(path), runs[0]) / "checkpoint.pt").unlink()
     with pytest.raises(BenchError, match=r"\(mtfg-n300 SMFU seed 0\): no checkpoint"):
         stackelberg.restore_leader_run(path, runs[0])
     with pytest.raises(BenchError, match="no store"):

@@ -17,7 +17,7 @@ def test_smoke_suite_runs_every_rule_based_method_on_every_scenario() -> None:
     assert suite.name == "smoke" and "smoke" in list_suites()
     assert suite.compare == ("dyps-kdd24/table7",)
     ride = {(r.scenario, r.method, r.options["demand"]) for r in suite.runs if r.options}
-    rule_based = ("greedy", "nearest", "random", "mpc")
+    rule_based = ("greedy", "nearest", "balance", "random", "mpc")
     assert ride == {
         (s, m, d)
         for s in ("ride-hailing-1", "ride-hailing-2")
@@ -31,7 +31,7 @@ def test_smoke_suite_runs_every_rule_based_method_on_every_scenario() -> None:
     }
     assert all(r.availability().implemented for r in suite.runs)
     assert all(r.episodes == 1 and r.budget.train_steps == 0 for r in suite.runs)
-    assert len(suite.configs()) == 90 + 60 + 10 + 6
+    assert len(suite.configs()) == 110 + 60 + 10 + 6
 
 
 def test_every_ride_hailing_suite_runs_the_oracle_beside_its_methods() -> None:
@@ -108,7 +108,7 @@ PAPER_SUITES = {
     "paper-table3": ("dyps-kdd24/table3", 4 * 2 * 5 + 2 * 2 * 5),
     "paper-table4": ("dyps-kdd24/table4", 6 * 5 + 2 * 5),
     "paper-table5": ("dyps-kdd24/table5", 6 * 5 + 2 * 5),
-    "paper-table7": ("dyps-kdd24/table7", 4 * 2 * 5),
+    "paper-table7": ("dyps-kdd24/table7", 5 * 2 * 5),  # greedy, nearest, balance, mpc, oracle
     # + the exact-gradient leader and the planner's ceiling on the 8 populations
     "paper-tirl-edrp": ("tirl-aaai24/edrp", (2 * 4 + 5 * 8 + 2 * 8) * 5),
     "paper-tirl-mtfg": ("tirl-aaai24/mtfg", (2 * 4 + 5 * 8) * 5),
@@ -130,7 +130,7 @@ def test_the_paper_suite_is_the_union_of_the_table_suites() -> None:
     paper = load_suite("paper")
     assert paper.compare == tuple(ref for ref, _ in PAPER_SUITES.values())
     union = {r.describe() for name in PAPER_SUITES for r in load_suite(name).runs}
-    assert {r.describe() for r in paper.runs} == union and len(paper.runs) == len(union) == 174
+    assert {r.describe() for r in paper.runs} == union and len(paper.runs) == len(union) == 176
     # Table 6's training budgets; rule-based Table 7 does not train.
     budgets = {(r.scenario, r.method): r.budget for r in paper.runs}
     assert budgets[("lbf-1", "DyPS+IPPO")] == Budget(1_000_000, 10)
@@ -146,7 +146,7 @@ def test_the_paper_suite_is_the_union_of_the_table_suites() -> None:
 def test_includes_deduplicate_and_conflicts_are_errors(tmp_path: Path) -> None:
     run = '[[runs]]\nscenarios = ["ride-hailing-1"]\nmethods = ["greedy", "nearest"]\n'
     same = parse_suite(f'include = ["paper-table7"]\n{run}seeds = "0-4"\neval_episodes = 10\n', "x")
-    assert len(same.runs) == 8 and same.compare == ("dyps-kdd24/table7",)  # 4 methods x 2
+    assert len(same.runs) == 10 and same.compare == ("dyps-kdd24/table7",)  # 5 methods x 2
     with pytest.raises(BenchError, match="is listed twice"):
         parse_suite(f'include = ["paper-table7"]\n{run}seeds = "0-2"\n', "x")
     with pytest.raises(BenchError, match="include cycle"):
@@ -175,7 +175,11 @@ def test_typos_are_errors_but_known_unimplemented_names_are_not(text: str, messa
     assert "alloc_agents.roles" in ok.runs[0].availability().reason
 
 
-def test_the_readme_suite_table_lists_every_shipped_suite() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    rows = {line.split("`")[1] for line in readme.splitlines() if line.startswith("| `")}
+def test_the_docs_suite_table_lists_every_shipped_suite() -> None:
+    page = Path(__file__).resolve().parents[3] / "docs" / "benchmark" / "store-and-suites.md"
+    rows = {
+        line.split("`")[1]
+        for line in page.read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `")
+    }
     assert set(list_suites()) <= rows, sorted(set(list_suites()) - rows)

@@ -274,7 +274,7 @@ def test_render_ansi() -> None:
     with pytest.raises(ValueError, match="render_mode"):
         LBFEnv(render_mode="human")
     with pytest.raises(ValueError, match="render_mode"):
-        LBFParallelEnv(render_mode="rgb_array")
+        LBFParallelEnv(render_mode="rgb")
 
 
 # ------------------------------------------------------------------ bad input

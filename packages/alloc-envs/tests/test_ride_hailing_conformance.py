@@ -602,7 +602,7 @@ def test_bad_render_mode_raises() -> None:
     with pytest.raises(ValueError, match="render_mode"):
         RideHailingEnv(render_mode="human")
     with pytest.raises(ValueError, match="render_mode"):
-        RideHailingParallelEnv(render_mode="rgb_array")
+        RideHailingParallelEnv(render_mode="rgb")
 
 
 def test_preset_and_config_together_is_an_error() -> None:

@@ -354,7 +354,7 @@ def test_bad_render_mode_raises() -> None:
     with pytest.raises(ValueError, match="render_mode"):
         VaccineAllocationEnv(render_mode="human")
     with pytest.raises(ValueError, match="render_mode"):
-        VaccineAllocationParallelEnv(render_mode="rgb_array")
+        VaccineAllocationParallelEnv(render_mode="rgb")
 
 
 # ------------------------------------------------------------------ bad actions

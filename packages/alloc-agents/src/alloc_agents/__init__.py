@@ -13,6 +13,7 @@ from typing import Any
 from alloc_agents.policy import Policy
 from alloc_agents.rule_based import (
     VACCINE_POLICIES,
+    BalanceDispatch,
     GreedyDispatch,
     HindsightOracle,
     MPCDispatch,
@@ -31,6 +32,7 @@ POLICIES: dict[str, dict[str, type[Policy]]] = {
         for cls in (
             GreedyDispatch,
             NearestDispatch,
+            BalanceDispatch,
             RandomRideHailing,
             MPCDispatch,
             HindsightOracle,

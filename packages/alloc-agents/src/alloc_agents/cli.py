@@ -36,6 +36,7 @@ from typing import Any
 from alloc_agents.ppo.config import PRESETS, PPOConfig, get_preset
 from alloc_agents.ppo.copo import CoPOConfig
 from alloc_agents.ppo.evaluate import evaluate
+from alloc_agents.ppo.logger import PROGRESS_INTERVAL_S
 from alloc_agents.ppo.model import ALGORITHMS
 from alloc_agents.ppo.sharing import (
     AUTO,
@@ -244,8 +245,27 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--eval-episodes", type=int, default=0, help="evaluate the final policy (deterministic)"
     )
-    t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch CPU threads (default 1, the fastest for these small networks on a small or "
+        "busy CPU; ask for more with --threads N)",
+    )
+    t.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress output (default: a progress bar on a terminal, else a plain line on "
+        "stderr every --progress-interval seconds)",
+    )
+    t.add_argument(
+        "--progress-interval",
+        type=float,
+        default=PROGRESS_INTERVAL_S,
+        metavar="SECONDS",
+        help=f"seconds between progress lines when stderr is not a terminal (default "
+        f"{PROGRESS_INTERVAL_S:g})",
+    )
     seps = t.add_argument_group("SePS options (with --sharing seps; see SePSConfig)")
     seps.add_argument(
         "--seps-clusters",
@@ -340,7 +360,8 @@ def _train(args: argparse.Namespace) -> int:
         log_dir=args.log_dir,
         checkpoint=args.checkpoint,
         resume=args.resume,
-        progress=False if args.no_progress else None,
+        progress=not args.no_progress,
+        progress_interval=args.progress_interval,
         threads=args.threads,
     )
     last = result.history[-1] if result.history else {}

@@ -1,9 +1,11 @@
-"""Percentile-bootstrap confidence intervals over seeds (numpy, seeded, no other dependency).
+"""Percentile-bootstrap confidence intervals over seeds, with ``scipy.stats.bootstrap``.
 
-Method: draw ``resamples`` samples of the n seed values with replacement (a
-``numpy.random.default_rng(seed)`` generator, so the same inputs always give the same interval),
-take the mean of each, and report the ``(1 - confidence) / 2`` and ``(1 + confidence) / 2``
-percentiles of those means (numpy's default linear interpolation). The unit of resampling is
+Method (scipy's ``method="percentile"``): draw ``resamples`` samples of the n seed values with
+replacement (a ``numpy.random.default_rng(seed)`` generator, so the same inputs always give the
+same interval), take the mean of each, and report the ``(1 - confidence) / 2`` and
+``(1 + confidence) / 2`` percentiles of those means. The percentile method rather than scipy's
+default BCa: BCa's jackknife acceleration is unstable with the papers' 5 seeds and undefined when
+the values are equal (an oracle's std 0). The unit of resampling is
 the seed (each seed's value is already the mean over its evaluation episodes). With one value the
 interval is that value; with few seeds (the papers use 5) the percentile bootstrap is known to be
 too narrow, so read it as a lower bound on the uncertainty.
@@ -18,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import stats
 
 #: Default number of bootstrap resamples.
 DEFAULT_RESAMPLES = 10_000
@@ -34,10 +37,28 @@ def _check(resamples: int, confidence: float) -> None:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
 
 
-def _percentiles(stats: np.ndarray, confidence: float) -> tuple[float, float]:
-    tail = (1.0 - confidence) / 2.0 * 100.0
-    low, high = np.percentile(stats, [tail, 100.0 - tail])
-    return float(low), float(high)
+def _mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    return x.mean(axis=axis) - y.mean(axis=axis)
+
+
+def _interval(
+    samples: tuple[np.ndarray, ...],
+    statistic,
+    paired: bool,
+    resamples: int,
+    confidence: float,
+    seed: int,
+) -> tuple[float, float]:
+    result = stats.bootstrap(
+        samples,
+        statistic,
+        n_resamples=resamples,
+        confidence_level=confidence,
+        method="percentile",
+        paired=paired,
+        rng=np.random.default_rng(seed),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
 def bootstrap_ci(
@@ -54,9 +75,7 @@ def bootstrap_ci(
         raise ValueError("values must be a non-empty sequence of numbers")
     if data.min() == data.max():  # one seed, or identical values: no spread to resample
         return float(data[0]), float(data[0])
-    rng = np.random.default_rng(seed)
-    index = rng.integers(0, data.size, size=(resamples, data.size))
-    low, high = _percentiles(data[index].mean(axis=1), confidence)
+    low, high = _interval((data,), np.mean, False, resamples, confidence, seed)
     # A mean lies within [min, max]; clip the rounding of equal values (std 0 -> [v, v]).
     return max(low, float(data.min())), min(high, float(data.max()))
 
@@ -82,13 +101,13 @@ def bootstrap_diff_ci(
     if paired and x.size != y.size:
         raise ValueError("paired samples must have the same length")
     diff = float(x.mean() - y.mean())
-    rng = np.random.default_rng(seed)
-    if paired:
-        index = rng.integers(0, x.size, size=(resamples, x.size))
-        stats = x[index].mean(axis=1) - y[index].mean(axis=1)
-    else:
-        ix = rng.integers(0, x.size, size=(resamples, x.size))
-        iy = rng.integers(0, y.size, size=(resamples, y.size))
-        stats = x[ix].mean(axis=1) - y[iy].mean(axis=1)
-    low, high = _percentiles(stats, confidence)
+    if np.ptp(x) == 0 and np.ptp(y) == 0:
+        return diff, diff, diff  # nothing to resample
+    if not paired and min(x.size, y.size) == 1:  # scipy resamples only samples of 2 or more
+        if x.size == 1:
+            low, high = _interval((y,), np.mean, False, resamples, confidence, seed)
+            return diff, float(x[0]) - high, float(x[0]) - low
+        low, high = _interval((x,), np.mean, False, resamples, confidence, seed)
+        return diff, low - float(y[0]), high - float(y[0])
+    low, high = _interval((x, y), _mean_difference, paired, resamples, confidence, seed)
     return diff, low, high

@@ -53,6 +53,26 @@ def _add_stats_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_threads_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch CPU threads per learned run (default 1, the fastest for these small "
+        "networks on a small or busy CPU; ask for more with --threads N)",
+    )
+
+
+def _add_wide_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="the leaderboard's full tables (CIs, published stds, every column; lines of any "
+        "length); default: lines of at most 120 characters (every number is in the CSV and JSON "
+        "either way)",
+    )
+
+
 def _add_option_arg(parser: argparse.ArgumentParser, text: str) -> None:
     parser.add_argument("--option", action="append", default=None, metavar="KEY=VALUE", help=text)
 
@@ -76,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_option_arg(ev, "environment override, e.g. demand=reference (repeatable; TOML values)")
     ev.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    _add_threads_arg(ev)
+    ev.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no training progress on stderr (default: a bar on a terminal, else a line every "
+        "30 s with steps done, steps/s and ETA)",
+    )
 
     run = sub.add_parser("run", help="run a suite into the store and print its leaderboard")
     _add_suite_args(run)
@@ -91,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--ray-address", help="address of a running Ray cluster (--executor ray)")
     run.add_argument("--force", action="store_true", help="re-run runs already finished")
+    _add_threads_arg(run)
+    _add_wide_arg(run)
     run.add_argument(
         "--out", type=Path, help="output folder (default results/<suite>); other files are kept"
     )
@@ -100,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_arg(rep)
     rep.add_argument("--out", type=Path, help="output folder (default results/<suite>)")
     rep.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    _add_wide_arg(rep)
     _add_stats_args(rep)
 
     cmp_ = sub.add_parser("compare", help="does method A beat method B? (difference, CI)")
@@ -162,7 +192,18 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
 
     seeds = parse_seeds(args.seeds)
     options = parse_options(args.option or [])
-    result = evaluate(args.scenario, args.method, seeds, args.episodes, options, args.train_steps)
+    if args.threads is not None and args.threads < 1:
+        raise BenchError(f"--threads must be >= 1, got {args.threads}")
+    result = evaluate(
+        args.scenario,
+        args.method,
+        seeds,
+        args.episodes,
+        options,
+        args.train_steps,
+        progress=not args.no_progress,
+        threads=args.threads,
+    )
     if args.json:
         out.write(json.dumps(result, indent=2) + "\n")
         return 0
@@ -192,8 +233,9 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from alloc_bench.published import get_tables
     from alloc_bench.report import leaderboard_files
     from alloc_bench.results import collect
+    from alloc_bench.rundirs import run_dir
     from alloc_bench.runner import run_suite
-    from alloc_bench.store import Store
+    from alloc_bench.store import Store, artifacts_dir
 
     suite = _load_suite(args)
     out_dir = _out_dir(args, suite)
@@ -211,6 +253,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 on_plan=printer.plan,
                 ray_address=args.ray_address,
                 on_interrupt=printer.interrupted,
+                threads=args.threads,
             )
         except KeyboardInterrupt:
             err.write(
@@ -220,7 +263,9 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return 130
         results = collect(suite, store)
     _warn_skipped(results, err)
-    files = leaderboard_files(suite, results, tables, wall_time_s=summary.wall_time_s)
+    files = leaderboard_files(
+        suite, results, tables, wall_time_s=summary.wall_time_s, wide=args.wide
+    )
     try:
         write_files(out_dir, files)
     except OSError as exc:
@@ -239,10 +284,12 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"could not write {len(summary.log_errors)} run log(s): {summary.log_errors[0]}\n"
         )
     if failed:
+        first = summary.failed[0]
+        log = run_dir(artifacts_dir(args.store), {**first["config"], **first}) / "run.log"
         err.write(
-            f"{failed} run(s) failed (first: {summary.failed[0]['error']}); logs in "
-            f"{args.store.with_name(args.store.stem + '-artifacts')}/<config hash>/run.log; "
-            "run again to retry them\n"
+            f"{failed} run(s) failed (first: {first['error']}); logs in "
+            f"{artifacts_dir(args.store)}/<scenario>/<method>/seed<k>-<hash>/run.log (first: "
+            f"{log}); run again to retry them\n"
         )
         return 1
     return 0
@@ -264,6 +311,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 resamples=args.resamples,
                 confidence=args.confidence,
                 plots=not args.no_plots,
+                wide=args.wide,
             )
         except OSError as exc:
             raise BenchError(f"cannot write the report to {str(out_dir)!r}: {exc}") from None

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from alloc_bench import mdtable
+
 #: Columns of a Ride-Hailing cell observation: idle drivers, pending orders.
 IDLE, PENDING = 1, 2
 #: Shuffles of the permutation null.
@@ -161,11 +163,12 @@ def _mean(values: Sequence[Mapping[str, float]], key: str) -> float:
     return float(np.mean(found)) if found else float("nan")
 
 
-def render_section(results: Sequence[Mapping[str, Any]]) -> str:
+def render_section(results: Sequence[Mapping[str, Any]], width: int | None = None) -> str:
     """The leaderboard's Markdown section on DyPS's groups at the last iteration (empty
     without group maps): the selector's diagnostics and, for Ride-Hailing, η² of demand and
     supply (null mean; seeds with p < 0.05) and the neighbour agreement (chance), means over
-    seeds."""
+    seeds. ``width``: split the table into parts (scenario and method repeated) whose lines fit
+    (:func:`alloc_bench.mdtable.table`)."""
     rows = last_map_rows(results)
     if not rows:
         return ""
@@ -179,9 +182,8 @@ def render_section(results: Sequence[Mapping[str, Any]]) -> str:
         "cells' log demand / supply variance explained by the groups, beside its mean under "
         "shuffled groups and the seeds whose permutation p < 0.05 (alloc_bench.dyps_maps).",
         "",
-        "| scenario | method | seeds | " + " | ".join(head) + " |",
-        "|" + "---|" * (3 + len(head)),
     ]
+    table = []
     for row in rows:
         seeds = row["per_seed"]
         cells = [f"{_mean(seeds, key):.3f}" for _, key in _COLUMNS]
@@ -194,7 +196,7 @@ def render_section(results: Sequence[Mapping[str, Any]]) -> str:
             )
         agreement = _mean(seeds, "neighbour_agreement")
         cells.append(f"{agreement:.3f} ({_mean(seeds, 'neighbour_chance'):.3f})")
-        lines.append(
-            f"| {row['scenario']} | {row['method']} | {len(seeds)} | " + " | ".join(cells) + " |"
-        )
-    return "\n".join(lines)
+        table.append([row["scenario"], row["method"], str(len(seeds)), *cells])
+    header = ["scenario", "method", "seeds", *head]
+    parts = mdtable.table(header, table, ["---"] * len(header), keep=2, width=width)
+    return "\n".join(lines) + "\n" + "\n\n".join(parts)

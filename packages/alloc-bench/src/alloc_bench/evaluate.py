@@ -54,6 +54,9 @@ def evaluate(
     episodes: int = 1,
     options: Mapping[str, Any] | None = None,
     train_steps: int = 0,
+    *,
+    progress: bool = True,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Run ``method`` on ``scenario`` once per seed, ``episodes`` evaluation episodes each.
 
@@ -65,6 +68,9 @@ def evaluate(
         episodes: evaluation episodes per seed (>= 1).
         options: environment overrides (e.g. ``{"demand": "reference"}``), validated by the env.
         train_steps: environment steps of training (learned methods; ignored by rules).
+        progress: a learned method's training shows its progress on stderr (a bar on a
+            terminal, else a line every 30 s with steps done, steps/s and ETA); ``False``: none.
+        threads: torch CPU threads of a learned method (``None``: one; ask for more with N).
 
     Returns:
         A JSON-able dict: ``scenario``, ``method``, ``options``, ``seeds``, ``episodes``,
@@ -86,7 +92,8 @@ def evaluate(
     opts = dict(options or {})
     per_seed: list[dict[str, Any]] = []
     for seed in seed_list:
-        outcome = perform_run(RunConfig(spec.name, method, seed, opts, budget))
+        run = RunConfig(spec.name, method, seed, opts, budget)
+        outcome = perform_run(run, progress=progress, threads=threads)
         per_seed.append({"seed": seed, **outcome["metrics"]})
     stats = summarize(per_seed, spec.metric_names)
     return {

@@ -35,9 +35,14 @@ MAX_EPISODE_STEPS = 10**6
 
 
 class RunLog:
-    """What a trainer reports during a run: learning-curve points, group maps, device, notes."""
+    """What a trainer reports during a run: learning-curve points, group maps, device, notes;
+    and two settings it honours: ``progress`` (show training progress on stderr: ``alloc-bench
+    evaluate``; suites show their own per-run lines instead) and ``threads`` (torch CPU
+    threads; ``None``: one)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, progress: bool = False, threads: int | None = None) -> None:
+        self.progress = progress
+        self.threads = threads
         self.curve_points: list[dict[str, Any]] = []
         self.group_maps: list[dict[str, Any]] = []
         self.device = "cpu"
@@ -152,15 +157,29 @@ def evaluate_policy(policy: Any, spec: Scenario, config: RunConfig) -> list[dict
         env.close()
 
 
-def perform_run(config: RunConfig, workdir: Path | None = None) -> dict[str, Any]:
+def perform_run(
+    config: RunConfig,
+    workdir: Path | None = None,
+    *,
+    progress: bool = False,
+    threads: int | None = None,
+) -> dict[str, Any]:
     """Run ``config``; raises on failure (see :func:`execute_run` for the outcome dict).
+
+    ``progress``: the trainer shows its progress on stderr; ``threads``: torch CPU threads of a
+    learned method's run (``None``: one; set here and by the trainer). Neither changes the
+    run's numbers' definition (they are not part of the config).
 
     Returns:
         ``metrics`` (per metric, mean over episodes), ``episodes`` (one dict per evaluation
         episode), ``curve`` and ``groups`` (what a trainer logged), ``device`` and ``log`` lines.
     """
     spec = get_scenario(config.scenario)
-    log = RunLog()
+    log = RunLog(progress=progress, threads=threads)
+    if config.method in LEARNED:  # rule-based runs need no torch
+        from alloc_agents.threads import set_threads
+
+        set_threads(threads)
     policy = make_run_policy(config, spec, workdir, log)
     episodes = evaluate_policy(policy, spec, config)
     metrics = {m: float(statistics.mean(ep[m] for ep in episodes)) for m in spec.metric_names}
@@ -179,8 +198,11 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def execute_run(config: dict[str, Any], workdir: str | None = None) -> dict[str, Any]:
-    """Worker entry point: run the config dict (:meth:`RunConfig.to_dict`), never raise.
+def execute_run(
+    config: dict[str, Any], workdir: str | None = None, threads: int | None = None
+) -> dict[str, Any]:
+    """Worker entry point: run the config dict (:meth:`RunConfig.to_dict`) with ``threads``
+    torch threads (``None``: one), never raise.
 
     Returns:
         An outcome dict: ``config_hash``, ``config``, ``status`` (``"finished"`` or
@@ -206,7 +228,8 @@ def execute_run(config: dict[str, Any], workdir: str | None = None) -> dict[str,
         "log": [],
     }
     try:
-        outcome.update(perform_run(run, None if workdir is None else Path(workdir)))
+        folder = None if workdir is None else Path(workdir)
+        outcome.update(perform_run(run, folder, threads=threads))
     except Exception as exc:  # a failed run is an outcome, recorded and retried later
         outcome.update(
             status="failed",

@@ -8,13 +8,15 @@ config, so ``--jobs 1``, ``--jobs N`` and Ray give identical metrics.
 * ``serial`` (``--jobs 1``): one after the other in this process (easiest to debug);
 * ``process``: :class:`concurrent.futures.ProcessPoolExecutor` with ``min(jobs, runs)`` workers
   started with ``spawn`` (a clean interpreter per worker: no state inherited from the parent,
-  so what a worker runs is exactly what the config says, as on Ray). The CPUs are split among
-  the workers: each gets ``OMP_NUM_THREADS = MKL_NUM_THREADS = max(1, CPUs // workers)`` (unless
-  already set), so two workers on two cores do not each start a two-thread torch;
-* ``ray``: one Ray task per run (1 CPU each). Connects to a running Ray instance when this process
-  already called ``ray.init`` or ``address`` is given, else starts a local one with ``jobs`` CPUs
-  and shuts it down at the end; a reaper process (:mod:`alloc_bench.reaper`) ends that
-  instance's processes if this process is killed. Needs ``pip install alloc-bench[ray]``.
+  so what a worker runs is exactly what the config says, as on Ray). Each worker gets
+  ``OMP_NUM_THREADS = MKL_NUM_THREADS = threads`` (unless already set) and each run ``threads``
+  torch threads: one unless asked (``alloc-bench run --threads N``), so that workers do not
+  contend for the cores;
+* ``ray``: one Ray task per run (1 CPU each, whatever ``threads``). Connects to a running Ray
+  instance when this process already called ``ray.init`` or ``address`` is given, else starts a
+  local one with ``jobs`` CPUs and shuts it down at the end; a reaper process
+  (:mod:`alloc_bench.reaper`) ends that instance's processes if this process is killed. Needs
+  ``pip install alloc-bench[ray]``.
 
 :func:`execute` returns an :class:`Execution`: iterate it for the outcomes; after an interrupt
 (``KeyboardInterrupt``), :meth:`Execution.finish_running` starts nothing new and yields the
@@ -40,6 +42,7 @@ from alloc_bench.config import RunConfig
 from alloc_bench.errors import BenchError
 from alloc_bench.execute import execute_run
 from alloc_bench.reaper import start_reaper
+from alloc_bench.rundirs import run_dir
 
 #: Executor names accepted by ``--executor``.
 EXECUTORS = ("process", "ray")
@@ -94,27 +97,35 @@ def execute(
     jobs: int,
     executor: str = "process",
     ray_address: str | None = None,
+    threads: int | None = None,
 ) -> Execution:
     """Outcomes of ``configs`` as they complete (see the module doc).
 
     Args:
         configs: the runs to execute.
-        workdir: the artifacts folder; run ``h`` gets ``workdir / h`` for checkpoints.
+        workdir: the artifacts folder; each run gets its folder there for checkpoints and logs
+            (:func:`alloc_bench.rundirs.run_dir`).
         jobs: parallel runs (``process``: workers; ``ray``: CPUs of a local instance it starts).
         executor: ``"process"`` (``jobs == 1`` runs in this process) or ``"ray"``.
         ray_address: address of a running Ray cluster (``ray`` only).
+        threads: torch (and math-library) threads per run; ``None``: one.
     """
     check_executor(executor)
     if jobs < 1:
         raise BenchError(f"--jobs must be >= 1, got {jobs}")
-    tasks = [(c.to_dict(), str(workdir / c.config_hash)) for c in configs]
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise BenchError(f"--threads must be >= 1, got {threads}")
+    count = 1 if threads is None else threads
+    tasks = [(c.to_dict(), str(run_dir(workdir, c))) for c in configs]
     if not tasks:
         return Execution(iter(()))
     if executor == "ray":
-        return RayExecution(tasks, jobs, ray_address)
+        return RayExecution(tasks, jobs, ray_address, count)
     if jobs == 1 or len(tasks) == 1:
-        return Execution(execute_run(config, path) for config, path in tasks)
-    return PoolExecution(tasks, min(jobs, len(tasks)))
+        return Execution(execute_run(config, path, count) for config, path in tasks)
+    return PoolExecution(tasks, min(jobs, len(tasks)), count)
 
 
 def exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
@@ -138,7 +149,7 @@ def init_worker(parent_pid: int, threads: int) -> None:
     """Pool-worker initializer: :func:`exit_with_parent`, SIGINT ignored (Ctrl-C in a terminal
     reaches the whole process group: the parent decides, and waits for the runs in progress or
     stops the workers), and ``threads`` math-library threads (read by torch and numpy's BLAS
-    when they are first imported) unless the user set them."""
+    when they are first imported; one unless ``--threads N``) unless the user set them."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_with_parent(parent_pid)
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -148,15 +159,17 @@ def init_worker(parent_pid: int, threads: int) -> None:
 class PoolExecution(Execution):
     """The runs on a ``spawn`` process pool of ``workers`` processes (module doc)."""
 
-    def __init__(self, tasks: list[tuple[dict[str, Any], str]], workers: int) -> None:
+    def __init__(
+        self, tasks: list[tuple[dict[str, Any], str]], workers: int, threads: int = 1
+    ) -> None:
         self._pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=init_worker,
-            initargs=(os.getpid(), max(1, default_jobs() // workers)),
+            initargs=(os.getpid(), threads),
         )
         self._pending: set[Future[dict[str, Any]]] = {
-            self._pool.submit(execute_run, config, path) for config, path in tasks
+            self._pool.submit(execute_run, config, path, threads) for config, path in tasks
         }
         super().__init__(self._completed())
 
@@ -190,7 +203,13 @@ class PoolExecution(Execution):
 class RayExecution(Execution):
     """One Ray task per run (module doc)."""
 
-    def __init__(self, tasks: list[tuple[dict[str, Any], str]], jobs: int, address: str | None):
+    def __init__(
+        self,
+        tasks: list[tuple[dict[str, Any], str]],
+        jobs: int,
+        address: str | None,
+        threads: int = 1,
+    ):
         import ray
 
         self._started = False
@@ -207,7 +226,7 @@ class RayExecution(Execution):
                     raise
             self._started = True
         remote = ray.remote(num_cpus=1, max_retries=0)(execute_run)
-        self._pending = [remote.remote(config, path) for config, path in tasks]
+        self._pending = [remote.remote(config, path, threads) for config, path in tasks]
         super().__init__(self._completed())
 
     def _completed(self) -> Iterator[dict[str, Any]]:

@@ -6,9 +6,11 @@ the paper's table: the paper's rows in the paper's order (methods, or scenarios 
 ``methods-as-columns`` table such as TIRL's EDRP table), the paper's columns, and per column two
 Markdown columns: ours and ``paper``. Methods the suite ran on a table's scenarios that no
 compared table lists (e.g. ``random``) are added as extra rows (or columns). Results that belong
-to no compared table go to an "other results" section per option set: methods as rows (sorted by
-their mean rank on each scenario's ranking metric, ties in suite order) and each scenario's
-headline metrics as columns.
+to no compared table go to an "other results" section per option set: methods as rows and each
+scenario's headline metrics as columns. Rows are sorted by mean rank on each scenario's ranking
+metric, but only over scenarios every ranked method ran (:func:`ranking`; ties in suite order):
+methods are never ranked across scenarios they did not share, those that ran elsewhere are
+listed unranked after them, and the section's caption says which scenarios the rank is over.
 
 Cells. Ours: ``mean ± std [low, high] (n=seeds)``: mean and population std across seeds, the
 bootstrap CI of the mean (when the result carries one), ``n=3 of 5`` when only some seeds
@@ -28,6 +30,14 @@ metric's row, ``share_of_limit`` and ``limit``. Methods with knowledge a learner
 are labelled so (``oracle (hindsight)``, ``mpc (demand model)``, ``exact-leader (knows the
 model)``) and listed under the legend.
 
+Width. By default the Markdown fits a terminal (lines of at most 120 characters,
+:mod:`alloc_bench.mdtable`): cells are ``mean ± std`` (``(n=3/5)`` when seeds are missing) and
+the published value with ``(×ratio)`` to two decimals or ``(+difference)``; columns the suite
+ran nothing in, and ``paper`` columns without a published value, are left out; tables too wide
+are split into parts of whole (ours, paper) pairs, each with the row labels; prose is wrapped.
+``wide=True`` (``--wide``) gives the full tables described above. The CSV and JSON outputs do
+not depend on it.
+
 CSV: :func:`render_csv` writes one row per (options, scenario, method, metric) with every number
 (long format); :func:`render_table_csv` writes one section in the paper's layout.
 """
@@ -40,10 +50,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alloc_bench import dyps_maps
+from alloc_bench import dyps_maps, mdtable
 from alloc_bench.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
 from alloc_bench.limits import by_options, limit_of, published_share, with_shares
 from alloc_bench.limits import legend as limit_legend
+from alloc_bench.mdtable import WIDTH
 from alloc_bench.methods import knowledge_of
 from alloc_bench.parsing import format_options
 from alloc_bench.published import PublishedEntry, PublishedTable
@@ -119,6 +130,7 @@ class Section:
     rows: list[tuple[str, list[Cell]]] = field(default_factory=list)
     table: PublishedTable | None = None
     options: str = "defaults"
+    order: str = ""  # how the rows are ordered (a sentence for the table's caption)
 
 
 def published_index(tables: Iterable[PublishedTable]) -> dict[Key, PublishedEntry]:
@@ -151,26 +163,106 @@ def has_numbers(result: Result | None) -> bool:
     return result is not None and result.get("status", "finished") in HAS_NUMBERS
 
 
-def rank_methods(results: Sequence[Result]) -> list[str]:
-    """Methods of ``results`` ordered by mean rank on each scenario's ranking metric.
+@dataclass(frozen=True)
+class Ranking:
+    """How :func:`ranking` ordered the methods of some results.
 
-    Only results with numbers are ranked; methods without any come last. Ties keep the order of
-    the results.
+    Attributes:
+        order: every method: the ranked ones best first, then the unranked ones with numbers,
+            then those without numbers (both in the results' order).
+        ranked: the methods ranked, best first.
+        scenarios: the scenarios they were ranked over: every ranked method ran each of them.
+        unranked: methods with numbers that were not ranked (they did not run all of
+            ``scenarios``).
+    """
+
+    order: list[str]
+    ranked: list[str]
+    scenarios: list[str]
+    unranked: list[str]
+
+    def caption(self) -> str:
+        """One or two sentences saying how the rows are ordered."""
+        if not self.ranked:
+            if not self.unranked:
+                return "Rows in the suite's order."
+            return (
+                "Rows in the suite's order, not ranked: no scenario was run by two or more of "
+                "these methods, and methods are never ranked across scenarios they did not share."
+            )
+        scenarios = ", ".join(
+            f"{s} ({get_scenario(s).metric(get_scenario(s).rank_by).label})" for s in self.scenarios
+        )
+        text = (
+            "Rows sorted by mean rank on each scenario's ranking metric, best first, over the "
+            f"scenarios every ranked method ran: {scenarios}."
+        )
+        if self.unranked:
+            text += (
+                f" Not ranked (they did not run all of these scenarios, and methods are never "
+                f"ranked across scenarios they did not share): {', '.join(self.unranked)}."
+            )
+        return text
+
+
+def _ranked_metric(result: Result) -> bool:
+    scenario = result["scenario"]
+    if scenario not in SCENARIOS or not has_numbers(result):
+        return False
+    return get_scenario(scenario).rank_by in result["mean"]
+
+
+def ranking(results: Sequence[Result]) -> Ranking:
+    """Rank the methods of ``results`` by mean rank on each scenario's ranking metric, only over
+    scenarios that every ranked method ran (never across scenarios they did not share).
+
+    The scenarios are those every method with numbers ran, when there is one; else the methods
+    that ran the scenario run by the most methods (the first such scenario on a tie) are ranked
+    over the scenarios they all ran, and the others are listed unranked. Nothing is ranked when
+    no scenario was run by two or more methods. Ties keep the order of the results; methods
+    without numbers come last.
     """
     methods = list(dict.fromkeys(r["method"] for r in results))
-    ranks: dict[str, list[int]] = {m: [] for m in methods}
-    for scenario in dict.fromkeys(r["scenario"] for r in results):
-        if scenario not in SCENARIOS:
-            continue
+    ran: dict[str, set[str]] = {m: set() for m in methods}
+    for result in results:
+        if _ranked_metric(result):
+            ran[result["method"]].add(result["scenario"])
+    candidates = [m for m in methods if ran[m]]
+    ranked: list[str] = []
+    common: set[str] = set()
+    if candidates:
+        common = set.intersection(*(ran[m] for m in candidates))
+        ranked = candidates
+        if not common:
+            scenarios = list(dict.fromkeys(r["scenario"] for r in results))
+            best = max(scenarios, key=lambda s: sum(s in ran[m] for m in candidates))
+            ranked = [m for m in candidates if best in ran[m]]
+            common = set.intersection(*(ran[m] for m in ranked))
+        if len(ranked) < 2 and len(candidates) > 1:
+            ranked, common = [], set()
+    shared = [s for s in dict.fromkeys(r["scenario"] for r in results) if s in common]
+    ranks: dict[str, list[int]] = {m: [] for m in ranked}
+    for scenario in shared:
         spec = get_scenario(scenario)
         metric = spec.metric(spec.rank_by)
-        rows = [r for r in results if r["scenario"] == scenario and has_numbers(r)]
+        rows = [
+            r
+            for r in results
+            if r["scenario"] == scenario and r["method"] in ranks and _ranked_metric(r)
+        ]
         sign = -1.0 if metric.higher_is_better else 1.0
         ordered = sorted(rows, key=lambda r: sign * r["mean"][metric.name])
         for position, row in enumerate(ordered, start=1):
             ranks[row["method"]].append(position)
-    unranked = float(len(methods) + 1)
-    return sorted(methods, key=lambda m: sum(ranks[m]) / len(ranks[m]) if ranks[m] else unranked)
+    best_first = sorted(ranked, key=lambda m: sum(ranks[m]) / len(ranks[m]))
+    unranked = [m for m in candidates if m not in ranks]
+    rest = [m for m in methods if not ran[m]]
+    return Ranking([*best_first, *unranked, *rest], best_first, shared, unranked)
+
+
+def rank_methods(results: Sequence[Result]) -> list[str]:
+    """Methods of ``results`` in :func:`ranking`'s order (ranked over shared scenarios only)."""
+    return ranking(results).order
 
 
 def _spec(scenario: str, metric: str) -> MetricSpec | None:
@@ -293,8 +385,11 @@ def _other_section(options: str, results: Sequence[Result]) -> Section:
             cells.append((scenario, ""))
     cells = with_shares(cells, results)
     columns = [f"{s} {_metric_label(s, m, None)}".strip() for s, m in cells]
-    section = Section(f"other results · {options}", "", "Method", columns, options=options)
-    for method in rank_methods(results):
+    order = ranking(results)
+    section = Section(
+        f"other results · {options}", "", "Method", columns, options=options, order=order.caption()
+    )
+    for method in order.order:
         section.rows.append((method, [_cell(method, s, m, by_cell, None) for s, m in cells]))
     return section
 
@@ -303,8 +398,9 @@ def _fmt(value: float, spec: MetricSpec | None) -> str:
     return f"{value:{spec.fmt}}" if spec is not None else f"{value:g}"
 
 
-def ours_text(cell: Cell) -> str:
-    """Our side of a cell (module doc)."""
+def ours_text(cell: Cell, compact: bool = False) -> str:
+    """Our side of a cell (module doc); ``compact``: ``mean ± std``, then ``(n=k/N)`` only when
+    k of the N seeds have a value (no CI, no n when every seed has one)."""
     result = cell.result
     if result is None:
         return DASH
@@ -314,11 +410,13 @@ def ours_text(cell: Cell) -> str:
         return DASH
     mean, std = result["mean"][cell.metric], result["std"][cell.metric]
     text = f"{_fmt(mean, cell.spec)} ± {_fmt(std, cell.spec)}"
+    n = len(result.get("metric_seeds", {}).get(cell.metric, result["seeds"]))
+    planned = len(result.get("planned_seeds", result["seeds"]))
+    if compact:
+        return text if n == planned else f"{text} (n={n}/{planned})"
     ci = result.get("ci", {}).get(cell.metric)
     if ci:
         text += f" [{_fmt(ci[0], cell.spec)}, {_fmt(ci[1], cell.spec)}]"
-    n = len(result.get("metric_seeds", {}).get(cell.metric, result["seeds"]))
-    planned = len(result.get("planned_seeds", result["seeds"]))
     return text + (f" (n={n})" if n == planned else f" (n={n} of {planned})")
 
 
@@ -331,20 +429,23 @@ def _as_published(value: float, spec: MetricSpec | None, paper_fmt: str = "") ->
     return text.rstrip("0").rstrip(".") if "." in text and spec is not None else text
 
 
-def paper_text(cell: Cell, footnotes: Mapping[PublishedEntry, int] | None = None) -> str:
-    """The published side of a cell (module doc)."""
+def paper_text(
+    cell: Cell, footnotes: Mapping[PublishedEntry, int] | None = None, compact: bool = False
+) -> str:
+    """The published side of a cell (module doc); ``compact``: without the published std and
+    with the ratio to two decimals."""
     entry = cell.entry
     if entry is None:
         return DASH if cell.paper_share is None else _fmt(cell.paper_share, cell.spec)
     text = _as_published(entry.value, cell.spec, cell.paper_fmt)
-    if entry.std is not None:
+    if entry.std is not None and not compact:
         text += f" ± {_as_published(entry.std, cell.spec, cell.paper_fmt)}"
     if footnotes and entry in footnotes:
         text += f" †{footnotes[entry]}"
     if has_numbers(cell.result) and cell.spec is not None and cell.metric in cell.result["mean"]:
         delta = compare(cell.result["mean"][cell.metric], entry.value, cell.spec)
         if delta is not None and cell.spec.compare == "ratio":
-            text += f" (×{delta:.3f})"
+            text += f" (×{delta:.2f})" if compact else f" (×{delta:.3f})"
         elif delta is not None:
             text += f" ({delta:+{cell.spec.fmt}})"
     return text
@@ -367,35 +468,80 @@ def _budgets(section: Section) -> str:
     return "; ".join(parts)
 
 
-def render_section(section: Section, footnotes: Mapping[PublishedEntry, int]) -> str:
-    """One section as Markdown: heading, intro, budget line and the table."""
+def render_section(
+    section: Section,
+    footnotes: Mapping[PublishedEntry, int],
+    *,
+    wide: bool = True,
+    width: int = WIDTH,
+) -> str:
+    """One section as Markdown: heading, intro, budget line and the table.
+
+    ``wide``: every column, and cells with the CI and the published std, as wide as they come.
+    Else (the terminal leaderboard) the cells are short (:func:`ours_text`, :func:`paper_text`
+    with ``compact``), columns in which the suite ran nothing are left out, the table is split
+    into parts of whole (ours, paper) column pairs that fit ``width`` characters (a ``paper``
+    column with no published value in any row is left out), and a heading that would not fit
+    gives its options on a line of their own.
+    """
+    keep = list(range(len(section.columns)))
+    dropped = 0
+    if not wide:
+        ran = [j for j in keep if any(cells[j].result is not None for _, cells in section.rows)]
+        dropped = len(keep) - len(ran)
+        keep = ran or keep
+    # Per kept column: ours, and the paper's value unless (compact) there is none in any row.
+    paper = {
+        j: wide or any(paper_text(cells[j]) != DASH for _, cells in section.rows) for j in keep
+    }
     header = [section.corner]
-    for column in section.columns:
-        header += [column, "paper"]
-    lines = [
-        "| " + " | ".join(header) + " |",
-        "|---|" + "---:|" * (len(header) - 1),
-    ]
+    rule = ["---"]
+    for j in keep:
+        header += [section.columns[j], "paper"] if paper[j] else [section.columns[j]]
+        rule += ["---:", "---:"] if paper[j] else ["---:"]
+    rows = []
     for label, cells in section.rows:
         texts = [label]
-        for cell in cells:
-            texts += [ours_text(cell), paper_text(cell, footnotes)]
-        lines.append("| " + " | ".join(texts) + " |")
-    parts = [f"## {section.heading}"]
+        for j in keep:
+            texts.append(ours_text(cells[j], not wide))
+            if paper[j]:
+                texts.append(paper_text(cells[j], footnotes, not wide))
+        rows.append(texts)
+    heading = f"## {section.heading}"
+    parts = [heading]
+    if not wide and len(heading) > width:
+        parts = [f"## {section.heading.rsplit(' · ', 1)[0]}", f"Options: {section.options}."]
     if section.intro:
         parts.append(section.intro)
-    order = (
-        "Rows in the paper's order, then other methods by rank."
-        if section.table is not None
-        else "Rows sorted by mean rank across scenarios, best first."
-    )
+    if section.table is not None:
+        order = (
+            "Rows in the paper's order, then other methods by mean rank over the scenarios they "
+            "all ran (never across scenarios they did not share)."
+        )
+    else:
+        order = section.order or "Rows sorted by mean rank across scenarios, best first."
     budget = _budgets(section)
     parts.append(f"{budget}. {order}" if budget else order)
-    parts.append("\n".join(lines))
+    if not wide and dropped:
+        parts.append(
+            f"Columns of the table with no run of this suite are left out ({dropped}; "
+            "`--wide` shows them)."
+        )
+    groups = [2 if paper[j] else 1 for j in keep]
+    tables = mdtable.table(header, rows, rule, keep=1, group=groups, width=None if wide else width)
+    parts += tables
     return "\n\n".join(parts)
 
 
-def _legend(resamples: int, confidence: float) -> str:
+def _legend(resamples: int, confidence: float, wide: bool = True) -> str:
+    if not wide:
+        return (
+            "Ours: mean ± std across seeds (population std, ddof=0); (n=k/N): only k of the N "
+            "seeds have a value. Paper: published value, then (×ours/paper) or (+ours−paper). "
+            f"The {confidence:.0%} percentile-bootstrap CIs of the means ({resamples:,} "
+            "resamples), the published stds and every number at full precision are in "
+            "leaderboard.csv and results.json, and in this table with `--wide`."
+        )
     return (
         "Ours: mean ± std across seeds (population std, ddof=0) "
         f"[{confidence:.0%} percentile-bootstrap CI of the mean over seeds, {resamples:,} "
@@ -412,8 +558,16 @@ def render_markdown(
     *,
     resamples: int = DEFAULT_RESAMPLES,
     confidence: float = DEFAULT_CONFIDENCE,
+    wide: bool = False,
+    width: int = WIDTH,
 ) -> str:
-    """The Markdown leaderboard (module doc): title, legend, sections, sources and notes."""
+    """The Markdown leaderboard (module doc): title, legend, sections, sources and notes.
+
+    By default it fits a terminal: no line longer than ``width`` characters (120) unless a
+    single cell or word is (:func:`render_section`; prose wrapped by
+    :func:`alloc_bench.mdtable.wrap`). ``wide``: the full tables of earlier versions (CIs,
+    published stds, every column, one table per section, lines as long as they come). The CSV
+    and JSON outputs carry every number either way."""
     sections = build_sections(results, tables)
     notes = [e for t in tables for e in t.entries if e.note]
     footnotes = {entry: i for i, entry in enumerate(notes, start=1)}
@@ -422,12 +576,12 @@ def render_markdown(
         parts.append(f"# {title}")
     if description:
         parts.append(description)
-    parts.append(_legend(resamples, confidence))
+    parts.append(_legend(resamples, confidence, wide))
     notes_on_limits = limit_legend(results) + _knowledge_legend(results)
     if notes_on_limits:
         parts.append("\n".join(f"- {line}" for line in notes_on_limits))
-    parts += [render_section(section, footnotes) for section in sections]
-    groups = dyps_maps.render_section(results)
+    parts += [render_section(section, footnotes, wide=wide, width=width) for section in sections]
+    groups = dyps_maps.render_section(results, width=None if wide else width)
     if groups:
         parts.append(groups)
     if tables:
@@ -446,7 +600,8 @@ def render_markdown(
     missing = _not_implemented(results)
     if missing:
         parts.append("Not implemented yet:\n" + "\n".join(missing))
-    return "\n\n".join(parts) + "\n"
+    text = "\n\n".join(parts) + "\n"
+    return text if wide else mdtable.wrap(text, width)
 
 
 def _knowledge_legend(results: Iterable[Result]) -> list[str]:

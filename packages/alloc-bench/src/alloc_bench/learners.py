@@ -4,29 +4,32 @@ A method name such as ``"PS-id+IPPO"`` is a parameter-sharing strategy and an al
 adapter maps them to ``alloc_agents.train(..., sharing="ps-id", algorithm="ippo")`` (the DyPS
 ablations ``DyPS-noCVAE``, ``DyPS-noVLSTM``, ``DyPS-noRepr`` to ``sharing="dyps"`` with their
 ``variant``; ``Role-As-State``, named without an algorithm in the DyPS paper's Table 5, is
-``Role-As-State+IPPO``: ``sharing="role-as-state"``) and follows the bench's trainer protocol
-(:mod:`alloc_bench.methods`). :func:`marl_support` says why a method cannot run (the strategy
-or algorithm is not in ``alloc_agents`` yet, the scenario has no PettingZoo view): such methods
-are reported as "not implemented".
+``Role-As-State+IPPO``: ``sharing="role-as-state"``; an algorithm part ending in ``-team``, as
+in ``PS+IPPO-team``, trains on the team reward: ``PPOConfig.reward_sharing="team"``) and follows
+the bench's trainer protocol (:mod:`alloc_bench.methods`). :func:`marl_support` says why a method
+cannot run (the strategy or algorithm is not in ``alloc_agents`` yet, the scenario has no
+PettingZoo view): such methods are reported as "not implemented".
 
 Training: ``train_steps`` environment steps (``total_env_steps``), seeded with the run's seed,
-``device="auto"``, the scenario's PPO preset when ``alloc_agents`` has one (its config and number
-of env copies; else the defaults), ``log_dir`` = the run's artifacts folder (``progress.csv``,
+``device="auto"``, the run log's ``progress`` and ``threads`` (one torch thread unless asked), the
+scenario's PPO preset when ``alloc_agents`` has one (its config and number of env copies; else the
+defaults), ``log_dir`` = the run's folder (:mod:`alloc_bench.rundirs`: ``progress.csv``,
 TensorBoard, ``checkpoint.pt``). A checkpoint left there by an interrupted run is resumed (the
 agents' trainer makes the continuation identical to an uninterrupted run); one that cannot be
-resumed is set aside and the run starts over (:mod:`alloc_bench.checkpoints`). The learning curve is
-the trainer's per-iteration history: ``episode_return`` and the scenario's metrics
+resumed is set aside and the run starts over (:mod:`alloc_bench.checkpoints`). The learning curve
+is the trainer's per-iteration history: ``episode_return`` and the scenario's metrics
 (``info/<metric>``; the ``"return"`` metric of LBF and RWARE is the trainer's ``episode_return``)
-against environment steps. DyPS runs also report the group of every agent at
-every iteration (the group-evolution maps; on the hex grid for Ride-Hailing), each with the
-selector's diagnostics of that iteration (:data:`DYPS_DIAGNOSTICS`). The returned policy
-is the trained one, acting with its mode (deterministic).
+against environment steps. DyPS runs also report the group of every agent at every iteration (the
+group-evolution maps; on the hex grid for Ride-Hailing), each with the selector's diagnostics of
+that iteration (:data:`DYPS_DIAGNOSTICS`). The returned policy is the trained one, acting with its
+mode (deterministic).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -83,17 +86,31 @@ DYPS_DIAGNOSTICS = (
 METHOD_ALIASES: dict[str, str] = {"Role-As-State": "Role-As-State+IPPO"}
 
 
+#: Suffix of an algorithm part that trains every agent on the team reward (``PS+IPPO-team``).
+TEAM_REWARD_SUFFIX = "-team"
+
+
 def parse_marl_name(method: str) -> tuple[str, str]:
     """``("ps-id", "ippo")`` from ``"PS-id+IPPO"`` (an alias of :data:`METHOD_ALIASES` first
-    becomes its full name).
+    becomes its full name); the algorithm part may end in :data:`TEAM_REWARD_SUFFIX`.
 
     Raises:
         BenchError: not of the form ``<sharing>+<algorithm>`` with a known algorithm.
     """
     sharing, sep, algorithm = METHOD_ALIASES.get(method, method).rpartition("+")
+    algorithm = algorithm.removesuffix(TEAM_REWARD_SUFFIX)
     if not sep or not sharing or algorithm not in ALGORITHMS:
-        raise BenchError(f"{method!r} is not <sharing>+<algorithm> ({'/'.join(ALGORITHMS)})")
+        raise BenchError(
+            f"{method!r} is not <sharing>+<algorithm>[{TEAM_REWARD_SUFFIX}] "
+            f"({'/'.join(ALGORITHMS)})"
+        )
     return sharing.lower(), ALGORITHMS[algorithm]
+
+
+def reward_sharing(method: str) -> str:
+    """``PPOConfig.reward_sharing`` of a ``<sharing>+<algorithm>`` method: ``"team"`` when the
+    algorithm part ends in :data:`TEAM_REWARD_SUFFIX`, else ``"individual"``."""
+    return "team" if method.endswith(TEAM_REWARD_SUFFIX) else "individual"
 
 
 def dyps_group_count(method: str) -> tuple[str, int] | None:
@@ -147,13 +164,18 @@ def train_marl(
 ) -> Any:
     """Train ``method`` with ``alloc_agents.train`` (module doc); the trained policy."""
     from alloc_agents import train
-    from alloc_agents.ppo import PRESETS
+    from alloc_agents.ppo import PRESETS, PPOConfig
 
     sharing, algorithm = parse_marl_name(method)
     sharing, sharing_options = SHARING_VARIANTS.get(sharing, (sharing, None))
     checkpoint = None if workdir is None else workdir / "checkpoint.pt"
     preset = PRESETS.get(scenario)
-    options = {} if preset is None else {"config": preset.config, "n_envs": preset.n_envs}
+    options: dict[str, Any] = {}
+    if preset is not None:
+        options = {"config": preset.config, "n_envs": preset.n_envs}
+    if reward_sharing(method) == "team":
+        base = options.get("config", PPOConfig())
+        options["config"] = replace(base, reward_sharing="team")
 
     def attempt(resume: bool) -> Any:
         return train(
@@ -166,7 +188,8 @@ def train_marl(
             device="auto",
             log_dir=workdir,
             resume=resume,
-            progress=False,
+            progress=getattr(log, "progress", False),
+            threads=getattr(log, "threads", None),
             **options,
         )
 

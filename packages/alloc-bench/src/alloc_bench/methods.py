@@ -15,9 +15,11 @@ The trainer protocol (what a run calls, see :mod:`alloc_bench.execute`)::
         method="DyPS+IPPO",      # the benchmark name (sharing strategy + algorithm)
         seed=3,                  # seed everything from this
         train_steps=30_000,      # environment steps of training
-        workdir=Path(...),       # checkpoints and logs go here (<store>-artifacts/<config hash>/)
+        workdir=Path(...),       # checkpoints and logs go here (alloc_bench.rundirs:
+                                 # <store>-artifacts/<scenario>/<method>/seed<k>-<short hash>/)
         log=run_log,             # run_log.curve(step, gmv=...), run_log.groups(step, [...], shape),
-                                 # run_log.device = "cuda"
+                                 # run_log.device = "cuda"; honour run_log.progress (bool) and
+                                 # run_log.threads (torch threads, None: one)
         scenario="ride-hailing-2",
         make_parallel_env=fn,    # () -> a fresh PettingZoo ParallelEnv view of the same scenario
     )
@@ -189,6 +191,17 @@ for _m in DYPS_GROUP_COUNTS:  # M = 4, the default, is DyPS+IPPO
         LearnedMethod(
             f"DyPS-M{_m}+IPPO",
             f"DyPS+IPPO with M = {_m} groups (DyPS Figure 6a); {_DYPS_SOURCE}",
+            _MARL_TRAINER,
+            supports=_MARL_SUPPORT,
+        )
+    )
+
+for _name in ("PS+IPPO", "DyPS+IPPO", "PS+MAPPO", "DyPS+MAPPO"):
+    register_method(
+        LearnedMethod(
+            f"{_name}-team",
+            f"{_name} trained on the team reward (every agent learns from the mean of the "
+            "agents' rewards: PPOConfig.reward_sharing='team'); ours",
             _MARL_TRAINER,
             supports=_MARL_SUPPORT,
         )

@@ -2,7 +2,9 @@
 
 Files written (each atomically; other files in the folder are left alone):
 
-* ``leaderboard.md``: the Markdown leaderboard (:func:`alloc_bench.leaderboard.render_markdown`);
+* ``leaderboard.md``: the Markdown leaderboard (:func:`alloc_bench.leaderboard.render_markdown`):
+  lines of at most 120 characters (short cells, tables split into parts), or the full tables with
+  ``wide`` (``--wide``);
 * ``leaderboard.csv``: the long-format CSV (one row per options, scenario, method, metric);
 * ``table-<paper>-<table>[-<options>].csv``: each leaderboard section in the paper's layout;
 * ``results.json``: the aggregated results (:mod:`alloc_bench.results`) and the suite;
@@ -57,8 +59,10 @@ def leaderboard_files(
     resamples: int = DEFAULT_RESAMPLES,
     confidence: float = DEFAULT_CONFIDENCE,
     wall_time_s: float | None = None,
+    wide: bool = False,
 ) -> dict[str, str]:
-    """``leaderboard.md``, ``leaderboard.csv`` and ``results.json`` as ``{name: text}``."""
+    """``leaderboard.md``, ``leaderboard.csv`` and ``results.json`` as ``{name: text}``
+    (``wide``: the Markdown's full tables; the CSV and JSON are the same either way)."""
     markdown = render_markdown(
         results,
         tables,
@@ -66,6 +70,7 @@ def leaderboard_files(
         description=suite.description,
         resamples=resamples,
         confidence=confidence,
+        wide=wide,
     )
     document = suite_document(suite, results, wall_time_s)
     return {
@@ -83,13 +88,16 @@ def write_report(
     resamples: int = DEFAULT_RESAMPLES,
     confidence: float = DEFAULT_CONFIDENCE,
     plots: bool = True,
+    wide: bool = False,
 ) -> Report:
     """Write the report of ``suite`` from ``store`` into ``out_dir`` (module doc)."""
     from alloc_bench.plots import plot_group_counts, plot_groups, plot_scenario, safe_name
 
     results = collect(suite, store, resamples=resamples, confidence=confidence)
     tables = get_tables(suite.compare)
-    files = leaderboard_files(suite, results, tables, resamples=resamples, confidence=confidence)
+    files = leaderboard_files(
+        suite, results, tables, resamples=resamples, confidence=confidence, wide=wide
+    )
     for section in build_sections(results, tables):
         if section.table is None:
             continue

@@ -22,6 +22,7 @@ from alloc_bench.errors import BenchError
 from alloc_bench.executors import check_executor, default_jobs, execute
 from alloc_bench.output import write_atomic
 from alloc_bench.rows import damage, describe_row
+from alloc_bench.rundirs import run_dir
 from alloc_bench.scenarios import get_scenario
 from alloc_bench.store import Store, artifacts_dir
 from alloc_bench.suites import Suite
@@ -110,6 +111,7 @@ def run_suite(
     ray_address: str | None = None,
     on_plan: Callable[[Plan, int], None] | None = None,
     on_interrupt: Callable[[int], None] | None = None,
+    threads: int | None = None,
 ) -> RunSummary:
     """Execute the suite's pending runs into ``store`` (module doc).
 
@@ -126,9 +128,12 @@ def run_suite(
             (``KeyboardInterrupt``, e.g. SIGINT to this process) arrives: their outcomes are
             then awaited and recorded (a second interrupt stops them) before the interrupt
             propagates; runs not started stay ``running`` in the store and run next time.
+        threads: torch (and math-library) threads per run; ``None``: one.
     """
     if jobs is not None and jobs < 1:
         raise BenchError(f"--jobs must be >= 1, got {jobs}")
+    if threads is not None and threads < 1:
+        raise BenchError(f"--threads must be >= 1, got {threads}")
     check_executor(executor)
     start = time.perf_counter()
     plan = plan_suite(suite, store, force)
@@ -143,7 +148,12 @@ def run_suite(
     workdir = artifacts_dir(store.path)
     store.mark_running(plan.pending)
     execution = execute(
-        plan.pending, workdir=workdir, jobs=workers, executor=executor, ray_address=ray_address
+        plan.pending,
+        workdir=workdir,
+        jobs=workers,
+        executor=executor,
+        ray_address=ray_address,
+        threads=threads,
     )
     unrecorded: list[dict[str, Any]] = []
 
@@ -182,9 +192,10 @@ def run_suite(
 
 
 def write_run_log(workdir: Path, outcome: dict[str, Any]) -> Path:
-    """``<artifacts>/<config hash>/run.log``: the run's config, result or traceback, and any
-    lines the trainer logged (written atomically before the store row)."""
-    folder = workdir / outcome["config_hash"]
+    """``run.log`` in the run's folder (:func:`alloc_bench.rundirs.run_dir`:
+    ``<artifacts>/<scenario>/<method>/seed<k>-<short hash>``): the run's config, result or
+    traceback, and any lines the trainer logged (written atomically before the store row)."""
+    folder = run_dir(workdir, {**outcome["config"], "config_hash": outcome["config_hash"]})
     folder.mkdir(parents=True, exist_ok=True)
     lines = [
         f"config_hash: {outcome['config_hash']}",

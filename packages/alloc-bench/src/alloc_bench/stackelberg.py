@@ -203,9 +203,15 @@ def train_stackelberg(
     n_followers = int(spec.env_kwargs["n_followers"])
     checkpoint = None if workdir is None else workdir / "checkpoint.pt"
 
+    settings = {
+        "log_dir": workdir,
+        "progress": getattr(log, "progress", False),
+        "threads": getattr(log, "threads", None),
+    }
+
     def attempt(resume: bool) -> Any:
         if resume:
-            return METHODS[name][0].load(checkpoint, game, log_dir=workdir, progress=False)
+            return METHODS[name][0].load(checkpoint, game, **settings)
         per_iteration = game.horizon * method_config(name).follower_iterations
         return make_trainer(
             name,
@@ -213,8 +219,7 @@ def train_stackelberg(
             seed=seed,
             iterations=max(1, math.ceil(train_steps / per_iteration)),
             follower=FollowerPPOConfig(n_followers=n_followers),
-            log_dir=workdir,
-            progress=False,
+            **settings,
         )
 
     trainer = resume_or_restart(checkpoint, log, attempt)
@@ -243,6 +248,8 @@ def evaluate_stackelberg(
         iterations=max(EVAL_FOLLOWER_ITERATIONS, episodes),
         lr=EVAL_FOLLOWER_LR,
     )
+    import torch
+
     result = evaluate_leader(
         lambda: game_of(lambda: scenario.make_env(options)),
         leader_callable(policy),
@@ -250,6 +257,7 @@ def evaluate_stackelberg(
         seeds=[seed],
         metric=scenario.rank_by,
         last=episodes,
+        threads=torch.get_num_threads(),  # the run's (alloc_bench.execute.perform_run)
     )
     tail = result.histories[0][-episodes:]
     return [
@@ -291,10 +299,11 @@ def restore_leader_run(store_path: str | Path, row: Mapping[str, Any]) -> tuple[
     ``checkpoint.pt`` in the run's artifacts folder (``BenchError`` naming the run when the
     checkpoint is missing)."""
     from alloc_agents.stackelberg import METHODS
+    from alloc_bench.rundirs import run_dir
     from alloc_bench.store import artifacts_dir
 
     spec = get_scenario(row["scenario"])
-    checkpoint = artifacts_dir(store_path) / row["config_hash"] / "checkpoint.pt"
+    checkpoint = run_dir(artifacts_dir(store_path), row) / "checkpoint.pt"
     if not checkpoint.exists():
         raise BenchError(
             f"run {row['config_hash']} ({row['scenario']} {row['method']} seed {row['seed']}): "

@@ -2,17 +2,12 @@
 
 One SB3 PPO policy acts for every agent at once through the Gymnasium view of an ``alloc``
 environment (``gymnasium.make("alloc/RideHailing-v0")``): its observation is the whole joint,
-agent-major observation and its action the whole joint action. SB3 accepts flat spaces only, so
-:class:`JointSpaces` (and the wrapper :class:`SB3JointView` built on it) converts:
-
-* observations: every sub-space of a ``Dict`` (or a lone space) is flattened to one dimension —
-  ``Box`` (N, ...) becomes a float32 ``Box`` of ``prod(shape)`` (masks stored as int8 included),
-  ``MultiDiscrete`` / ``MultiBinary`` (N, ...) their 1-D versions, ``Discrete`` is kept (shifted
-  to start at 0); nested ``Dict`` / ``Tuple`` raise ``ValueError``;
-* actions: ``MultiDiscrete`` (N, K) becomes ``MultiDiscrete`` of ``N * K`` components (SB3's
-  MultiCategorical needs a 1-D ``nvec``), ``Box`` (N, ...) with finite bounds becomes
-  ``Box(-1, 1, (prod(shape),))`` (the symmetric range SB3 recommends) and is rescaled back to the
-  env's bounds on :meth:`~JointSpaces.action`; ``Discrete`` and ``MultiBinary`` likewise.
+agent-major observation and its action the whole joint action. SB3 accepts flat spaces only
+(its MultiCategorical needs a 1-D ``MultiDiscrete``), so it trains on
+:class:`alloc_envs.wrappers.FlatJointView` (numpy only; ``SB3JointView`` here is the same
+class), whose :class:`~alloc_envs.wrappers.JointSpaces` flattens every observation key and the
+action (``MultiDiscrete`` (N, K) -> N * K components; a bounded ``Box`` -> ``Box(-1, 1)``,
+rescaled back to the env's bounds).
 
 :func:`train_sb3_ppo` trains ``stable_baselines3.PPO`` on it (``MultiInputPolicy`` for dict
 observations) with running observation and reward normalisation (``VecNormalize``: the joint
@@ -35,7 +30,7 @@ imports it only inside :func:`train_sb3_ppo`, :func:`load_sb3_policy` and
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +40,19 @@ from gymnasium import spaces
 
 from alloc_agents.baselines import sb3_files
 from alloc_agents.policy import BatchObservation, Policy
+from alloc_agents.threads import set_threads
+from alloc_envs.wrappers import FlatJointView, JointSpaces
+
+__all__ = [
+    "JointSpaces",
+    "SB3JointView",
+    "SB3Policy",
+    "check_finite",
+    "joint_action_size",
+    "load_sb3_policy",
+    "require_sb3",
+    "train_sb3_ppo",
+]
 
 _INSTALL_HINT = (
     "stable-baselines3 is not installed; the SB3 baseline needs the optional extra: "
@@ -61,147 +69,9 @@ def require_sb3() -> Any:
     return stable_baselines3
 
 
-# ---------------------------------------------------------------------------------- spaces
-def _flat_obs_space(key: str, space: spaces.Space) -> spaces.Space:
-    if isinstance(space, spaces.Box):
-        low = np.asarray(space.low, dtype=np.float64).reshape(-1)
-        high = np.asarray(space.high, dtype=np.float64).reshape(-1)
-        f32 = np.finfo(np.float32)
-        low = np.clip(low, f32.min, f32.max).astype(np.float32)
-        high = np.clip(high, f32.min, f32.max).astype(np.float32)
-        return spaces.Box(low, high, dtype=np.float32)
-    if isinstance(space, spaces.MultiDiscrete):
-        return spaces.MultiDiscrete(space.nvec.reshape(-1))
-    if isinstance(space, spaces.MultiBinary):
-        return spaces.MultiBinary(int(np.prod(space.shape)))
-    if isinstance(space, spaces.Discrete):
-        return spaces.Discrete(int(space.n))
-    raise ValueError(
-        f"observation {key!r}: {type(space).__name__} spaces are not supported by "
-        "stable-baselines3 (flat Box, Discrete, MultiDiscrete, MultiBinary only)"
-    )
-
-
-def _flat_obs(space: spaces.Space, value: Any) -> Any:
-    if isinstance(space, spaces.Box):
-        return np.asarray(value, dtype=np.float32).reshape(-1)
-    if isinstance(space, spaces.MultiDiscrete):
-        return (np.asarray(value, dtype=np.int64) - space.start).reshape(-1)
-    if isinstance(space, spaces.MultiBinary):
-        return np.asarray(value, dtype=np.int8).reshape(-1)
-    return int(np.asarray(value).reshape(())) - int(space.start)
-
-
-class JointSpaces:
-    """The SB3-compatible spaces of a joint view and the conversions between the two.
-
-    Args:
-        observation_space: the joint view's observation space (a ``Dict`` of agent-major
-            arrays, or one array space).
-        action_space: the joint view's action space.
-        rescale_box_actions: map a ``Box`` action with finite bounds to ``[-1, 1]``.
-    """
-
-    def __init__(
-        self,
-        observation_space: spaces.Space,
-        action_space: spaces.Space,
-        rescale_box_actions: bool = True,
-    ) -> None:
-        self.env_observation_space = observation_space
-        self.env_action_space = action_space
-        if isinstance(observation_space, spaces.Dict):
-            for key, sub in observation_space.spaces.items():
-                if isinstance(sub, spaces.Dict | spaces.Tuple):
-                    raise ValueError(
-                        f"observation {key!r} is a nested {type(sub).__name__}; "
-                        "stable-baselines3 takes one level of Dict keys"
-                    )
-            self.observation_space: spaces.Space = spaces.Dict(
-                {k: _flat_obs_space(k, s) for k, s in observation_space.spaces.items()}
-            )
-        else:
-            self.observation_space = _flat_obs_space("observation", observation_space)
-        self.action_space, self._rescale = self._flat_action_space(
-            action_space, rescale_box_actions
-        )
-
-    @staticmethod
-    def _flat_action_space(space: spaces.Space, rescale: bool) -> tuple[spaces.Space, bool]:
-        if isinstance(space, spaces.MultiDiscrete):
-            return spaces.MultiDiscrete(space.nvec.reshape(-1)), False
-        if isinstance(space, spaces.Box):
-            finite = bool(np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high)))
-            size = int(np.prod(space.shape))
-            if rescale and finite:
-                return spaces.Box(-1.0, 1.0, (size,), dtype=np.float32), True
-            low = np.asarray(space.low, dtype=np.float32).reshape(-1)
-            high = np.asarray(space.high, dtype=np.float32).reshape(-1)
-            return spaces.Box(low, high, dtype=np.float32), False
-        if isinstance(space, spaces.MultiBinary):
-            return spaces.MultiBinary(int(np.prod(space.shape))), False
-        if isinstance(space, spaces.Discrete):
-            return spaces.Discrete(int(space.n)), False
-        raise ValueError(
-            f"action space {type(space).__name__} is not supported by stable-baselines3 "
-            "(Box, Discrete, MultiDiscrete, MultiBinary)"
-        )
-
-    @property
-    def dict_observation(self) -> bool:
-        """Whether the observation is a ``Dict`` (SB3's ``MultiInputPolicy``)."""
-        return isinstance(self.observation_space, spaces.Dict)
-
-    def observation(self, obs: Any) -> Any:
-        """A joint observation -> its flat SB3 form (fresh arrays)."""
-        space = self.env_observation_space
-        if isinstance(space, spaces.Dict):
-            if not isinstance(obs, Mapping):
-                raise ValueError(f"expected a dict observation with keys {list(space.spaces)}")
-            missing = [k for k in space.spaces if k not in obs]
-            if missing:
-                raise ValueError(f"observation lacks the key(s) {missing}")
-            return {k: _flat_obs(s, obs[k]) for k, s in space.spaces.items()}
-        return _flat_obs(space, obs)
-
-    def action(self, action: Any) -> Any:
-        """A flat SB3 action -> the joint view's action (its shape, dtype and range)."""
-        space = self.env_action_space
-        a = np.asarray(action)
-        if isinstance(space, spaces.MultiDiscrete):
-            return (a.astype(np.int64).reshape(space.shape) + space.start).astype(space.dtype)
-        if isinstance(space, spaces.Box):
-            a = a.astype(np.float64).reshape(space.shape)
-            if self._rescale:
-                low, high = space.low.astype(np.float64), space.high.astype(np.float64)
-                a = low + (np.clip(a, -1.0, 1.0) + 1.0) * 0.5 * (high - low)
-                a = np.clip(a, low, high)  # rounding
-            return a.astype(space.dtype)
-        if isinstance(space, spaces.MultiBinary):
-            return a.astype(np.int8).reshape(space.shape)
-        return int(a.reshape(())) + int(space.start)
-
-
-class SB3JointView(gymnasium.Wrapper):
-    """A joint-view env with the flat spaces of :class:`JointSpaces` (SB3 ``check_env`` clean).
-
-    ``reset`` / ``step`` pass through; observations are flattened and actions unflattened and
-    rescaled. ``info`` (team metrics, ``agent_rewards``) is the env's.
-    """
-
-    def __init__(self, env: gymnasium.Env, rescale_box_actions: bool = True) -> None:
-        super().__init__(env)
-        self.joint = JointSpaces(env.observation_space, env.action_space, rescale_box_actions)
-        self.observation_space = self.joint.observation_space
-        self.action_space = self.joint.action_space
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        obs, info = self.env.reset(seed=seed, options=options)
-        return self.joint.observation(obs), info
-
-    def step(self, action: Any):
-        obs, reward, terminated, truncated, info = self.env.step(self.joint.action(action))
-        return self.joint.observation(obs), float(reward), terminated, truncated, info
+#: The wrapper this baseline trains on (the flat spaces of :class:`JointSpaces`); it lives in
+#: ``alloc_envs.wrappers`` (numpy only) as ``FlatJointView``.
+SB3JointView = FlatJointView
 
 
 # ---------------------------------------------------------------------------------- policy
@@ -308,7 +178,8 @@ def train_sb3_ppo(
         n_envs: env copies (SB3 ``DummyVecEnv``, stepped in one process).
         normalize: wrap in ``VecNormalize`` (running mean / std of every observation key and of
             the discounted return, clipped at 10); the policy applies the frozen statistics.
-        threads: if set, ``torch.set_num_threads(threads)`` (process-wide).
+        threads: torch CPU threads (process-wide); ``None`` (the default): one
+            (:mod:`alloc_agents.threads`). Ask for more with ``threads=N``.
         **ppo_kwargs: ``stable_baselines3.PPO`` arguments (``n_steps``, ``batch_size``,
             ``learning_rate``, ``gamma``, ``policy_kwargs``, ...); SB3's defaults otherwise.
             With ``log_dir``, ``policy_kwargs`` must be plain data (an ``activation_fn`` from
@@ -334,10 +205,7 @@ def train_sb3_ppo(
         raise ValueError(f"n_envs must be a positive integer, got {n_envs!r}")
     if device not in ("cpu", "cuda", "auto") and not str(device).startswith("cuda:"):
         raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
+    set_threads(threads)
     policy_meta = sb3_files.encode_policy_kwargs(dict(ppo_kwargs.get("policy_kwargs") or {}))
     probe = _make_env(env_id, env_kwargs)
     joint = JointSpaces(probe.observation_space, probe.action_space)

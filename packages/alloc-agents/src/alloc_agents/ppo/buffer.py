@@ -85,7 +85,10 @@ class GroupBuffer:
         zeros = lambda dtype: torch.zeros((a, t, e), dtype=dtype, device=device)  # noqa: E731
         self.logp = zeros(torch.float32)
         self.values = zeros(torch.float32)  # critic output (normalised units)
-        self.rewards = zeros(torch.float32)
+        self.rewards = zeros(torch.float32)  # each agent's own reward, as the env gave it
+        #: ``PPOConfig.reward_sharing="team"``: the rewards the PPO update learns from (the
+        #: team's mean per step); ``None``: ``rewards``. DyPS, roles and SePS read ``rewards``.
+        self.learning_rewards: Tensor | None = None
         self.final_values = zeros(torch.float32)  # denormalised V(final obs) where truncated
         self.active = zeros(torch.bool)
         self.terminated = zeros(torch.bool)

@@ -35,6 +35,10 @@ def _check_int(name: str, value: Any, low: int, high: int | None = None) -> None
         raise ValueError(f"{name} must be at least {low}{upper}, got {value!r}")
 
 
+#: What each agent's PPO update learns from (:attr:`PPOConfig.reward_sharing`).
+REWARD_SHARING = ("individual", "team")
+
+
 @dataclass(frozen=True)
 class PPOConfig(Options):
     """Hyper-parameters of the PPO core, validated at construction (``ValueError`` naming the
@@ -79,6 +83,12 @@ class PPOConfig(Options):
         anneal_lr: decay the learning rates linearly to 0 over the run (the schedule depends on
             ``total_env_steps``, so a resumed run must keep the same total).
         checkpoint_every: save a checkpoint every this many iterations (and at the end).
+        reward_sharing: what each agent learns from: ``"individual"`` (default) its own reward,
+            as the environment gives it; ``"team"`` the mean of the step's rewards over the
+            agents that acted in the same env copy (the team reward per agent: credit for what
+            an action earns other agents, e.g. a Ride-Hailing trip into a cell short of
+            drivers). Only the PPO update sees it: episode returns, the logged metrics and
+            DyPS's per-agent selector credit stay individual.
     """
 
     n_steps: int = 128
@@ -106,6 +116,7 @@ class PPOConfig(Options):
     target_kl: float | None = None
     anneal_lr: bool = False
     checkpoint_every: int = 50
+    reward_sharing: str = "individual"
 
     def __post_init__(self) -> None:
         _check_int("n_steps", self.n_steps, 1)
@@ -138,6 +149,10 @@ class PPOConfig(Options):
         if self.target_kl is not None:
             _check_number("target_kl", self.target_kl, 0.0, low_open=True)
         _check_int("checkpoint_every", self.checkpoint_every, 1)
+        if self.reward_sharing not in REWARD_SHARING:
+            raise ValueError(
+                f"reward_sharing must be one of {REWARD_SHARING}, got {self.reward_sharing!r}"
+            )
 
     @property
     def critic_learning_rate(self) -> float:

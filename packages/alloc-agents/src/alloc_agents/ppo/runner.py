@@ -38,6 +38,17 @@ def episode_seed(seed: int, copy: int, episode: int) -> int:
     return int(ss.generate_state(1, np.uint32)[0])
 
 
+def team_rewards(rewards: np.ndarray, acting: np.ndarray) -> np.ndarray:
+    """(N, E) rewards where every agent that acted in env copy ``e`` gets the mean of those
+    agents' rewards at this step (``PPOConfig.reward_sharing="team"``); others get 0.
+
+    ``rewards``: (N, E) float32 per-agent rewards of one step; ``acting``: (N, E) bool.
+    """
+    counts = acting.sum(axis=0)
+    means = np.where(acting, rewards, 0.0).sum(axis=0) / np.maximum(counts, 1)
+    return np.where(acting, means[None, :], 0.0).astype(rewards.dtype)
+
+
 @dataclass
 class EpisodeStats:
     """A finished episode of one copy. ``team_return``: sum over agents of their returns;

@@ -36,11 +36,11 @@ from alloc_agents.ppo.config import PPOConfig, get_preset
 from alloc_agents.ppo.copo import CoPOConfig, CoPOController
 from alloc_agents.ppo.dyps import DyPSController
 from alloc_agents.ppo.gae import compute_gae, standardize
-from alloc_agents.ppo.logger import RunLogger
+from alloc_agents.ppo.logger import PROGRESS_INTERVAL_S, RunLogger, check_progress_interval
 from alloc_agents.ppo.model import ALGORITHMS, GroupModel, MultiAgentModel
 from alloc_agents.ppo.policy import PPOPolicy
 from alloc_agents.ppo.role_state import RoleStateController
-from alloc_agents.ppo.runner import EpisodeStats, Runner
+from alloc_agents.ppo.runner import EpisodeStats, Runner, team_rewards
 from alloc_agents.ppo.seps import SePSPhase
 from alloc_agents.ppo.sharing import (
     SHARING,
@@ -52,6 +52,7 @@ from alloc_agents.ppo.sharing import (
     SePSConfig,
     make_sharing,
 )
+from alloc_agents.threads import set_threads
 
 #: File of the log folder with the DyPS groups: one JSON line per iteration.
 DYPS_GROUPS = "dyps_groups.jsonl"
@@ -145,9 +146,12 @@ def collect(
     n_steps: int,
     device: torch.device,
     copo: CoPOController | None = None,
+    team_reward: bool = False,
 ) -> list[EpisodeStats]:
     """Fill the buffers (and the (T, E, S) centralised inputs) with ``n_steps`` lockstep steps
-    (CoPO: the agents' LCFs and the neighbourhood and global streams too)."""
+    (CoPO: the agents' LCFs and the neighbourhood and global streams too); ``team_reward``:
+    the buffers' ``learning_rewards`` get :func:`~alloc_agents.ppo.runner.team_rewards` (their
+    ``rewards`` stay each agent's own)."""
     episodes: list[EpisodeStats] = []
     groups = runner.layout.groups
     lcf_of = (lambda g: None) if copo is None else copo.group_lcf
@@ -173,9 +177,14 @@ def collect(
                 stream.values[:, t] = value
             env_actions.append(gm.actor.env_action(action))
         out = runner.step(env_actions, acting)
+        shared = team_rewards(out.rewards, acting) if team_reward else None
         for group, buf in zip(groups, buffers, strict=True):
             rows = list(group.agents)
             buf.rewards[:, t] = torch.as_tensor(out.rewards[rows], device=device)
+            if shared is not None:
+                if buf.learning_rewards is None:
+                    buf.learning_rewards = torch.zeros_like(buf.rewards)
+                buf.learning_rewards[:, t] = torch.as_tensor(shared[rows], device=device)
             buf.terminated[:, t] = torch.as_tensor(out.terminated[rows], device=device)
             buf.truncated[:, t] = torch.as_tensor(out.truncated[rows], device=device)
         if out.truncated.any():  # bootstrap: V(final observation) of truncated agents
@@ -259,7 +268,7 @@ def compute_advantages(
         )
         return adv.transpose(0, 1).contiguous(), ret.transpose(0, 1).contiguous()
 
-    rewards = buf.rewards
+    rewards = buf.rewards if buf.learning_rewards is None else buf.learning_rewards
     buf.advantages, buf.returns = gae(rewards, buf.values, buf.final_values, buf.last_values)
     if buf.shared:
         adv_shared, buf.returns_shared = gae(
@@ -444,7 +453,8 @@ def train(
     log_dir: str | Path | None = None,
     checkpoint: str | Path | None = None,
     resume: bool = False,
-    progress: bool | None = None,
+    progress: bool | None = True,
+    progress_interval: float = PROGRESS_INTERVAL_S,
     threads: int | None = None,
 ) -> TrainResult:
     """Train IPPO or MAPPO with a parameter-sharing strategy on a PettingZoo ``ParallelEnv``.
@@ -477,9 +487,14 @@ def train(
             given, else no checkpoint.
         resume: continue from ``checkpoint`` (same env, algorithm, sharing, config, seed and
             ``n_envs``); the continuation is exactly the run that was never interrupted.
-        progress: progress bar on stderr; ``None``: only when stderr is a terminal.
-        threads: if set, ``torch.set_num_threads(threads)`` (process-wide). On a small or busy
-            CPU one thread is often the fastest: the networks are small.
+        progress: progress on stderr (:class:`~alloc_agents.ppo.logger.Progress`): a ``tqdm``
+            bar with rate and ETA when stderr is a terminal, else a plain line (env steps
+            done/total, steps/s, ETA) at the start, every ``progress_interval`` seconds and at
+            the end. ``False``: none (``None`` is the same as ``True``).
+        progress_interval: seconds of wall time between the plain progress lines (default 30).
+        threads: torch CPU threads (``torch.set_num_threads``, process-wide); ``None`` (the
+            default): one thread, the fastest for these small networks on a small or busy CPU
+            (:mod:`alloc_agents.threads`). Ask for more with ``threads=N``.
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
@@ -500,9 +515,8 @@ def train(
         raise ValueError(
             f"config must be a PPOConfig or a preset name, got {type(config).__name__}"
         )
-    if threads is not None:
-        _check_int("threads", threads, 1)
-        torch.set_num_threads(threads)
+    check_progress_interval(progress_interval)
+    set_threads(threads)
     dev = resolve_device(device)
     log_path = None if log_dir is None else Path(log_dir)
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
@@ -576,7 +590,12 @@ def train(
         runner.reset_all()
 
     logger = RunLogger(
-        log_path, n_iters * steps_per_iter, counters.iteration if resume else None, progress
+        log_path,
+        n_iters * steps_per_iter,
+        counters.iteration if resume else None,
+        progress,
+        initial_steps=counters.env_steps,
+        progress_interval=progress_interval,
     )
     if dyps is not None and log_path is not None:  # the groups so far (none on a fresh run)
         log_path.mkdir(parents=True, exist_ok=True)
@@ -624,7 +643,16 @@ def train(
             model.eval()
             if dyps is not None:
                 dyps.select(model)
-            episodes = collect(runner, model, buffers, central, config.n_steps, dev, copo)
+            episodes = collect(
+                runner,
+                model,
+                buffers,
+                central,
+                config.n_steps,
+                dev,
+                copo,
+                team_reward=config.reward_sharing == "team",
+            )
             for gm, buf in zip(model.groups, buffers, strict=True):
                 compute_advantages(gm, buf, config, copo)
             dyps_columns = (

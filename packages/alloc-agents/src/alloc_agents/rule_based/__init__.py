@@ -2,6 +2,7 @@
 
 from alloc_agents.rule_based.grid_worlds import RandomLBF, RandomRWARE
 from alloc_agents.rule_based.ride_hailing import (
+    BalanceDispatch,
     GreedyDispatch,
     NearestDispatch,
     RandomRideHailing,
@@ -11,6 +12,7 @@ from alloc_agents.rule_based.vaccine import VACCINE_POLICIES
 
 __all__ = [
     "VACCINE_POLICIES",
+    "BalanceDispatch",
     "GreedyDispatch",
     "HindsightOracle",
     "MPCDispatch",

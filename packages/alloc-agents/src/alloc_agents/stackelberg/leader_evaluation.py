@@ -21,6 +21,7 @@ import torch
 
 from alloc_agents.stackelberg.config import FollowerPPOConfig
 from alloc_agents.stackelberg.followers import FollowerPPO
+from alloc_agents.threads import set_threads
 from alloc_envs.core.validation import check_int
 from alloc_envs.stackelberg.matching import MatchingGame
 from alloc_envs.stackelberg.solver import solve_equilibrium
@@ -58,6 +59,7 @@ def evaluate_leader(
     metric: str | None = None,
     last: int = 10,
     device: str | torch.device = "auto",
+    threads: int | None = None,
 ) -> LeaderEvaluation:
     """Evaluate a fixed ``leader`` by re-training fresh followers for every seed (module doc).
 
@@ -73,8 +75,10 @@ def evaluate_leader(
             game reports).
         last: average over this many final episodes (the paper: 10).
         device: the followers' device.
+        threads: torch CPU threads (``None``: one; :mod:`alloc_agents.threads`).
     """
     check_int("last", last, 1, 10**7)
+    set_threads(threads)
     if follower_config.iterations < last:
         raise ValueError(
             f"follower_config.iterations ({follower_config.iterations}) must be at least "

@@ -61,8 +61,9 @@ def make_trainer(
 ) -> StackelbergTrainer:
     """A trainer of ``method`` for ``game``; ``kwargs`` are config fields (see
     :class:`StackelbergConfig`, :class:`TIRLConfig`, :class:`M3RLConfig`, :class:`EBPGConfig`)
-    or the trainer's ``log_dir`` / ``progress``."""
-    trainer_kwargs = {k: kwargs.pop(k) for k in ("log_dir", "progress") if k in kwargs}
+    or the trainer's ``log_dir`` / ``progress`` / ``progress_interval`` / ``threads``."""
+    names = ("log_dir", "progress", "progress_interval", "threads")
+    trainer_kwargs = {k: kwargs.pop(k) for k in names if k in kwargs}
     config = method_config(method, **kwargs)
     trainer_class = METHODS[method][0]
     return trainer_class(game, config, seed=seed, device=device, **trainer_kwargs)

@@ -33,6 +33,7 @@ from typing import Any
 
 import torch
 
+from alloc_agents.ppo.logger import PROGRESS_INTERVAL_S
 from alloc_agents.stackelberg.learned_game import LearnedGame
 from alloc_agents.stackelberg.matching_model import MatchingTransitionModel
 from alloc_agents.stackelberg.model_based import generated_step
@@ -70,9 +71,20 @@ class TIRL(StackelbergTrainer):
         seed: int = 0,
         device: str | torch.device = "auto",
         log_dir: str | Path | None = None,
-        progress: bool | None = None,
+        progress: bool | None = True,
+        progress_interval: float = PROGRESS_INTERVAL_S,
+        threads: int | None = None,
     ) -> None:
-        super().__init__(game, config, seed=seed, device=device, log_dir=log_dir, progress=progress)
+        super().__init__(
+            game,
+            config,
+            seed=seed,
+            device=device,
+            log_dir=log_dir,
+            progress=progress,
+            progress_interval=progress_interval,
+            threads=threads,
+        )
         cfg = self.config
         model_class = TRANSITION_MODELS[cfg.transition_model]
         self.model = model_class(

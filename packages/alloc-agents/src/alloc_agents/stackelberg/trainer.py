@@ -14,9 +14,9 @@ episode), ``agent_steps`` (follower transitions simulated so far: N T per N-agen
 per generated one), ``episodes``, the episode statistics averaged over the iteration's episodes
 (``leader_return``, ``orr`` / ``cr`` ..., ``follower_return``, the follower update's losses), the
 leader update's terms, ``seconds`` (wall-clock of the outer iteration) and ``episode_return`` (the
-leader's return, shown by the progress bar). Rows go to ``<log_dir>/progress.csv`` and TensorBoard
-(:class:`alloc_agents.ppo.logger.RunLogger`; step = ``env_steps``) and a progress bar on a
-terminal.
+leader's return, shown with the progress). Rows go to ``<log_dir>/progress.csv`` and TensorBoard
+(:class:`alloc_agents.ppo.logger.RunLogger`; step = ``env_steps``); progress goes to stderr (a bar
+on a terminal, else periodic lines). One torch thread unless ``threads=N``.
 
 Seeding: ``seed`` initialises the followers (:class:`FollowerPPO`: network, rollouts, minibatch
 order), the leader's network and the generator of its incentive draws; nothing draws from global
@@ -36,11 +36,12 @@ import numpy as np
 import torch
 
 from alloc_agents.ppo import checkpoint as ckpt
-from alloc_agents.ppo.logger import RunLogger
+from alloc_agents.ppo.logger import PROGRESS_INTERVAL_S, RunLogger, check_progress_interval
 from alloc_agents.ppo.trainer import resolve_device
 from alloc_agents.stackelberg.followers import FollowerPPO
 from alloc_agents.stackelberg.leader_update import LeaderLearner
 from alloc_agents.stackelberg.trainer_config import StackelbergConfig
+from alloc_agents.threads import set_threads
 from alloc_envs.core.validation import check_int
 from alloc_envs.stackelberg.leader import LeaderPolicy, no_incentive
 from alloc_envs.stackelberg.matching import MatchingGame
@@ -79,7 +80,12 @@ class StackelbergTrainer(abc.ABC):
         seed: the master seed.
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda[:i]"``.
         log_dir: where ``progress.csv`` and ``tb/`` go (``None``: no files).
-        progress: show the progress bar (``None``: when stderr is a terminal).
+        progress: progress on stderr during :meth:`train`
+            (:class:`~alloc_agents.ppo.logger.Progress`: a ``tqdm`` bar with rate and ETA on a
+            terminal, else a plain line at the start, every ``progress_interval`` seconds and
+            at the end); ``False``: none (``None`` is the same as ``True``).
+        progress_interval: seconds between the plain progress lines (default 30).
+        threads: torch CPU threads (``None``: one; :mod:`alloc_agents.threads`), set here.
 
     Attributes: ``followers`` (:class:`FollowerPPO`), ``leader`` (``leader_class``),
     ``iteration``, ``episodes``, ``agent_steps``, ``history`` (the rows so far).
@@ -103,9 +109,13 @@ class StackelbergTrainer(abc.ABC):
         seed: int = 0,
         device: str | torch.device = "auto",
         log_dir: str | Path | None = None,
-        progress: bool | None = None,
+        progress: bool | None = True,
+        progress_interval: float = PROGRESS_INTERVAL_S,
+        threads: int | None = None,
     ) -> None:
         check_int("seed", seed, 0, 2**63 - 1)
+        self.progress_interval = check_progress_interval(progress_interval)
+        set_threads(threads)
         config = self.config_class() if config is None else config
         if not isinstance(config, self.config_class):
             raise ValueError(
@@ -166,6 +176,8 @@ class StackelbergTrainer(abc.ABC):
             (self.iteration + remaining) * per_iteration,
             resume_iteration=self.iteration or None,
             progress=self.progress,
+            initial_steps=self.episodes * self.game.horizon,
+            progress_interval=self.progress_interval,
         )
         rows = []
         try:
@@ -260,16 +272,26 @@ class StackelbergTrainer(abc.ABC):
         *,
         device: str | torch.device = "auto",
         log_dir: str | Path | None = None,
-        progress: bool | None = None,
+        progress: bool | None = True,
+        progress_interval: float = PROGRESS_INTERVAL_S,
+        threads: int | None = None,
     ) -> StackelbergTrainer:
         """A trainer for ``game`` restored from a :meth:`save` file (its config and seed);
-        :meth:`train` then continues to ``config.iterations``."""
+        :meth:`train` then continues to ``config.iterations``. The other arguments are the
+        constructor's."""
         state = ckpt.load(Path(path))
         if state.get("kind") != CHECKPOINT_KIND or state.get("method") != cls.method:
             raise ckpt.CheckpointError(f"{str(path)!r} is not a {cls.method} trainer checkpoint")
         config = cls.config_class.from_dict(state["config"])
         trainer = cls(
-            game, config, seed=state["seed"], device=device, log_dir=log_dir, progress=progress
+            game,
+            config,
+            seed=state["seed"],
+            device=device,
+            log_dir=log_dir,
+            progress=progress,
+            progress_interval=progress_interval,
+            threads=threads,
         )
         trainer.load_state_dict(state)
         return trainer

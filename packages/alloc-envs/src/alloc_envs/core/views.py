@@ -28,6 +28,7 @@ from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
 from alloc_envs.core.agent_dicts import AgentDict
+from alloc_envs.rendering import RENDER_MODES, Frame, ViewRenderer
 
 JointObservation = dict[str, np.ndarray]
 
@@ -72,36 +73,37 @@ class JointScenario(Protocol):
     def render_ansi(self) -> str:
         """A text picture of the current state."""
 
+    def render_frame(self) -> Frame:
+        """The picture of the current state (:mod:`alloc_envs.rendering`), after ``reset()``."""
+
 
 _NOT_RUNNING = "no episode is running (not started, or over); call reset() before step()"
 
 
-def _check_render_mode(render_mode: str | None, metadata: dict[str, Any]) -> None:
-    if render_mode not in (None, *metadata["render_modes"]):
-        raise ValueError(
-            f"render_mode must be None or one of {metadata['render_modes']}, got {render_mode!r}"
-        )
-
-
 class JointGymEnv(gymnasium.Env):
-    """Gymnasium view of a :class:`JointScenario`: a joint action for all agents."""
+    """Gymnasium view of a :class:`JointScenario`: a joint action for all agents.
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+    The spaces are agent-major, (N, ...) arrays; :class:`alloc_envs.wrappers.FlatJointView`
+    flattens them for libraries that take flat spaces only (stable-baselines3).
+    """
+
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
 
     def __init__(self, scenario: JointScenario, render_mode: str | None = None) -> None:
-        _check_render_mode(render_mode, self.metadata)
+        self._renderer = ViewRenderer(render_mode, self.metadata)
         self.scenario = scenario
         self.observation_space = scenario.joint_observation_space
         self.action_space = scenario.joint_action_space
         self.render_mode = render_mode
         self._running = False
+        self._started = False
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[JointObservation, dict[str, Any]]:
         super().reset(seed=seed)
         obs = self.scenario.reset(self.np_random)
-        self._running = True
+        self._running = self._started = True
         return obs, self.scenario.metrics()
 
     def step(self, action: Any) -> tuple[JointObservation, float, bool, bool, dict[str, Any]]:
@@ -115,17 +117,29 @@ class JointGymEnv(gymnasium.Env):
         self._running = not (terminated or truncated)
         return obs, float(rewards.sum()), terminated, truncated, info
 
-    def render(self) -> str | None:
-        return self.scenario.render_ansi() if self.render_mode == "ansi" else None
+    def render(self) -> str | np.ndarray | None:
+        """``"ansi"``: a text picture; ``"rgb_array"``: an (H, W, 3) uint8 picture of the same
+        size at every step (after ``reset()``); no render mode: ``None``."""
+        return self._renderer.render(
+            self._started, self.scenario.render_ansi, self.scenario.render_frame
+        )
+
+    def close(self) -> None:
+        self._renderer.close()
 
 
 class JointParallelEnv(ParallelEnv):
     """PettingZoo view of a :class:`JointScenario`: one agent per row of the joint arrays."""
 
-    metadata = {"name": "joint_scenario", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {
+        "name": "joint_scenario",
+        "render_modes": list(RENDER_MODES),
+        "render_fps": 4,
+        "is_parallelizable": True,
+    }
 
     def __init__(self, scenario: JointScenario, render_mode: str | None = None) -> None:
-        _check_render_mode(render_mode, self.metadata)
+        self._renderer = ViewRenderer(render_mode, self.metadata)
         self.scenario = scenario
         self.render_mode = render_mode
         self.possible_agents = [f"{scenario.agent_prefix}_{i}" for i in range(scenario.n_agents)]
@@ -218,8 +232,11 @@ class JointParallelEnv(ParallelEnv):
             raise RuntimeError("call reset() before state()")
         return self.scenario.state()
 
-    def render(self) -> str | None:
-        return self.scenario.render_ansi() if self.render_mode == "ansi" else None
+    def render(self) -> str | np.ndarray | None:
+        """As the Gymnasium view's :meth:`JointGymEnv.render`."""
+        return self._renderer.render(
+            self._started, self.scenario.render_ansi, self.scenario.render_frame
+        )
 
     def close(self) -> None:
-        pass
+        self._renderer.close()

@@ -28,13 +28,16 @@ raise the order response rate, drivers maximise their own income, TIRL paper §3
 from __future__ import annotations
 
 import os
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
+from alloc_envs.core.hexgrid import HexGrid
 from alloc_envs.edrp.city import EDRPCity
 from alloc_envs.edrp.config import LATEST_VERSION, EDRPConfig, build_config
-from alloc_envs.edrp.synthetic import synthetic_city
+from alloc_envs.edrp.synthetic import compact_neighbors, synthetic_city
+from alloc_envs.rendering import Panel, as_grid, grid_shape, number_text
 from alloc_envs.stackelberg.matching import MatchingGame, SiteOutcome
 
 
@@ -44,6 +47,8 @@ def _ratio(num: float, den: float) -> float:
 
 class EDRPGame(MatchingGame):
     """The EDRP model of ``city`` with the game parameters of ``config`` (module doc)."""
+
+    render_name = "EDRP"
 
     def __init__(self, config: EDRPConfig, city: EDRPCity) -> None:
         self.config = config
@@ -148,6 +153,53 @@ class EDRPGame(MatchingGame):
             "orr": _ratio(served, float(totals.get("orders", 0.0))),
             "charges": float(totals.get("charges", 0.0)),
         }
+
+    @cached_property
+    def hex_layout(self) -> bool:
+        """Whether the city's zones are the config's ``rows x cols`` hexagonal strip (its
+        adjacency is that grid's, as in the synthetic city), for pictures."""
+        cfg, v = self.config, self.n_zones
+        if v != cfg.rows * cfg.cols or self.city.neighbors.shape != (v, 6):
+            return False
+        grid = compact_neighbors(HexGrid(cfg.rows, cfg.cols))
+        return bool(np.array_equal(self.city.neighbors, grid))
+
+    def _zone_map(self, values: np.ndarray) -> np.ndarray:
+        """(V,) per-zone values on the picture's grid: the hexagonal strip (:attr:`hex_layout`)
+        or a near-square grid in zone order."""
+        if self.hex_layout:
+            return values.reshape(self.config.rows, self.config.cols)
+        return as_grid(values, grid_shape(self.n_zones))
+
+    def render_panels(
+        self, distribution: np.ndarray, exogenous: np.ndarray, incentive: np.ndarray
+    ) -> tuple[Panel, ...]:
+        """Three zone maps: idle drivers and this slot's expected orders (both per 100 drivers
+        of the fleet) and the platform's service charge (% of the fare). Synthetic cities are
+        drawn as their hexagonal strip (north at the top), other cities as a grid of zones in
+        zone order."""
+        idle, _ = self.zone_distribution(distribution)
+        cfg = self.config
+        hexes = self.hex_layout
+        annotate = self.n_zones <= 128
+
+        def panel(title: str, values: np.ndarray, **kwargs: Any) -> Panel:
+            grid = self._zone_map(values)
+            text = number_text(grid) if annotate else None
+            return Panel(title, grid, text=text, hex_columns=hexes, **kwargs)
+
+        orders_high = 100.0 * float(self.exogenous_high.max())
+        return (
+            panel("idle drivers / 100", 100.0 * idle, vmax=None),
+            panel("orders / 100 drivers", 100.0 * exogenous, vmax=orders_high, cmap="magma"),
+            panel(
+                "service charge (% of fare)",
+                100.0 * incentive,
+                vmin=100.0 * cfg.charge_low,
+                vmax=100.0 * cfg.charge_high,
+                cmap="cividis",
+            ),
+        )
 
     def zone_distribution(self, distribution: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(V,) idle and (V,) busy driver shares per zone of an (S,) distribution."""

@@ -31,7 +31,8 @@ class EDRPLeaderEnv(LeaderEnv):
             :func:`alloc_envs.edrp.tlc.load_tlc_city`) or the path of a saved one.
         responder: how drivers respond (default: the exact solver with the config's settings).
         n_followers: ``None`` (mean field, the default) or N sampled drivers.
-        render_mode: ``None`` or ``"ansi"``.
+        render_mode: ``None``, ``"ansi"`` (text) or ``"rgb_array"`` (a picture; needs
+            ``alloc-envs[render]``).
         **overrides: any :class:`EDRPConfig` field.
     """
 

@@ -9,6 +9,7 @@ from pettingzoo.utils import parallel_to_aec
 from alloc_envs.edrp.config import LATEST_VERSION, EDRPConfig
 from alloc_envs.edrp.game import CityLike, make_game
 from alloc_envs.edrp.rules import RULES
+from alloc_envs.rendering import RENDER_MODES
 from alloc_envs.stackelberg.leader import resolve_leader
 from alloc_envs.stackelberg.parallel_env import FollowerParallelEnv
 
@@ -28,7 +29,12 @@ class EDRPParallelEnv(FollowerParallelEnv):
         preset, version, config, city, render_mode, **overrides: as for the Gymnasium view.
     """
 
-    metadata = {"name": "edrp_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {
+        "name": "edrp_v0",
+        "render_modes": list(RENDER_MODES),
+        "render_fps": 4,
+        "is_parallelizable": True,
+    }
 
     def __init__(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alloc_envs.core.views import JointGymEnv
 from alloc_envs.hidden_types.scenario import HiddenTypesView
+from alloc_envs.rendering import RENDER_MODES
 
 
 class HiddenTypesEnv(HiddenTypesView, JointGymEnv):
@@ -17,6 +18,9 @@ class HiddenTypesEnv(HiddenTypesView, JointGymEnv):
     Args:
         config: a :class:`~alloc_envs.hidden_types.scenario.HiddenTypesConfig` (default: 36
             agents, 2 types, 8 steps).
-        render_mode: ``None`` or ``"ansi"``.
+        render_mode: ``None``, ``"ansi"`` (text) or ``"rgb_array"`` (a picture; needs
+            ``alloc-envs[render]``).
         **overrides: any ``HiddenTypesConfig`` field, e.g. ``n_types=4``.
     """
+
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 2}

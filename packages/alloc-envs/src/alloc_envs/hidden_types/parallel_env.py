@@ -8,6 +8,7 @@ from pettingzoo.utils import parallel_to_aec
 
 from alloc_envs.core.views import JointParallelEnv
 from alloc_envs.hidden_types.scenario import HiddenTypesView
+from alloc_envs.rendering import RENDER_MODES
 
 
 class HiddenTypesParallelEnv(HiddenTypesView, JointParallelEnv):
@@ -18,7 +19,12 @@ class HiddenTypesParallelEnv(HiddenTypesView, JointParallelEnv):
     ``state()`` is the flat joint noise. Arguments as for the Gymnasium view.
     """
 
-    metadata = {"name": "hidden_types_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {
+        "name": "hidden_types_v0",
+        "render_modes": list(RENDER_MODES),
+        "render_fps": 2,
+        "is_parallelizable": True,
+    }
 
 
 def parallel_env(**kwargs: Any) -> HiddenTypesParallelEnv:

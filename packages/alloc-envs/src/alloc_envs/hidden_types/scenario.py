@@ -26,6 +26,7 @@ from gymnasium import spaces
 from alloc_envs.core.config import replace_config
 from alloc_envs.core.validation import check_int
 from alloc_envs.core.views import JointObservation
+from alloc_envs.rendering import PALETTE, Frame, Panel, as_grid, grid_shape
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class HiddenTypesScenario:
         self._t = 0
         self._hits = 0.0
         self._last = 0.0
+        self._last_action: np.ndarray | None = None
 
     @property
     def terminated(self) -> bool:
@@ -103,6 +105,7 @@ class HiddenTypesScenario:
     def reset(self, rng: np.random.Generator) -> JointObservation:
         self._rng = rng
         self._t, self._hits, self._last = 0, 0.0, 0.0
+        self._last_action = None
         self._draw()
         return self.observe()
 
@@ -113,6 +116,7 @@ class HiddenTypesScenario:
     def step(self, action: Any) -> np.ndarray:
         joint = self._check_action(action)
         rewards = (joint == self.types).astype(np.float64)
+        self._last_action = joint
         self._t += 1
         self._last = float(rewards.mean())
         self._hits += self._last
@@ -147,6 +151,40 @@ class HiddenTypesScenario:
 
     def render_ansi(self) -> str:
         return f"step {self._t}/{self.config.episode_steps}, accuracy {self._last:.3f}\n"
+
+    def render_frame(self) -> Frame:
+        """The agents on a near-square grid (row-major by index): their hidden types, and their
+        last actions (green: the agent's type, red: another; grey before the first step)."""
+        shape = grid_shape(self.n_agents)
+        annotate = self.n_agents <= 100
+        types = PALETTE[self.types % len(PALETTE)]
+        if self._last_action is None:
+            acted = np.full((self.n_agents, 3), 0.8)
+            labels = np.full(self.n_agents, "", dtype=object)
+        else:
+            right = (self._last_action == self.types)[:, None]
+            acted = np.where(right, (0.30, 0.69, 0.31), (0.90, 0.30, 0.24))
+            labels = self._last_action.astype(str).astype(object)
+
+        def panel(title: str, rgb: np.ndarray, text: np.ndarray) -> Panel:
+            return Panel(
+                title,
+                as_grid(rgb, shape, fill=1.0),
+                kind="image",
+                text=as_grid(text, shape, fill="") if annotate else None,
+            )
+
+        title = (
+            f"HiddenTypes  step {self._t}/{self.config.episode_steps}  accuracy "
+            f"{self._last:.2f}  episode accuracy {self.metrics()['episode_accuracy']:.2f}"
+        )
+        return Frame(
+            title,
+            (
+                panel("hidden type (not observed)", types, self.types.astype(str).astype(object)),
+                panel("last action (green: right)", acted, labels),
+            ),
+        )
 
 
 class HiddenTypesView:

@@ -27,10 +27,13 @@ from typing import Any
 import numpy as np
 
 from alloc_envs.mtfg.config import MTFGConfig, build_config
+from alloc_envs.rendering import Panel, bars_panel
 from alloc_envs.stackelberg.matching import MatchingGame, SiteOutcome
 
 #: (row, col) offsets of the actions stay, up, down, left, right.
 MOVES = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
+#: Names of the food types in pictures.
+TYPE_NAMES = "ABCD"
 
 
 def food_cells(config: MTFGConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -55,6 +58,8 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 class MTFGGame(MatchingGame):
     """The MTFG model of ``config`` (module doc)."""
+
+    render_name = "MTFG"
 
     def __init__(self, config: MTFGConfig) -> None:
         self.config = config
@@ -129,6 +134,33 @@ class MTFGGame(MatchingGame):
             "supplied": self._per_type(supplied),
             "bonus_paid": np.float64((incentive[self.types] * outcome.served).sum()),
         }
+
+    def render_panels(
+        self, distribution: np.ndarray, exogenous: np.ndarray, incentive: np.ndarray
+    ) -> tuple[Panel, ...]:
+        """The W x W grid of followers (% per cell; food cells labelled with their type and
+        stock, e.g. ``A.50``) and the bonus per unit of each type beside the followers' own
+        value."""
+        w = self.config.grid_size
+        text = np.full(w * w, "", dtype=object)
+        for cell, k, stock in zip(self.cells, self.types, exogenous, strict=True):
+            text[cell] = f"{TYPE_NAMES[k]}{stock:.2f}".replace("0.", ".")
+        names = [f"type {TYPE_NAMES[k]}" for k in range(self.n_types)]
+        return (
+            Panel(
+                "followers (% per cell), food stock",
+                100.0 * distribution.reshape(w, w),
+                text=text.reshape(w, w),
+                label="% of followers",
+            ),
+            bars_panel(
+                "per unit collected",
+                np.stack([self.follower_values, incentive]),
+                ticks=names,
+                series=("follower value", "leader bonus"),
+                vmax=max(self.config.bonus_high, float(self.follower_values.max())),
+            ),
+        )
 
     def metrics(self, totals: dict[str, np.ndarray]) -> dict[str, Any]:
         """``cr``, ``cr_per_type`` (K,) and ``bonus_paid`` (0 before the first step)."""

@@ -26,7 +26,8 @@ class MTFGLeaderEnv(LeaderEnv):
         config: a full :class:`MTFGConfig` instead of a preset (not both).
         responder: how followers respond (default: the exact solver with the config's settings).
         n_followers: ``None`` (mean field, the default) or N sampled followers.
-        render_mode: ``None`` or ``"ansi"``.
+        render_mode: ``None``, ``"ansi"`` (text) or ``"rgb_array"`` (a picture; needs
+            ``alloc-envs[render]``).
         **overrides: any :class:`MTFGConfig` field.
     """
 

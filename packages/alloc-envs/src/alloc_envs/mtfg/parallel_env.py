@@ -9,6 +9,7 @@ from pettingzoo.utils import parallel_to_aec
 from alloc_envs.mtfg.config import MTFGConfig
 from alloc_envs.mtfg.game import make_game
 from alloc_envs.mtfg.rules import RULES
+from alloc_envs.rendering import RENDER_MODES
 from alloc_envs.stackelberg.leader import resolve_leader
 from alloc_envs.stackelberg.parallel_env import FollowerParallelEnv
 
@@ -27,7 +28,12 @@ class MTFGParallelEnv(FollowerParallelEnv):
         preset, config, render_mode, **overrides: as for the Gymnasium view.
     """
 
-    metadata = {"name": "mtfg_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {
+        "name": "mtfg_v0",
+        "render_modes": list(RENDER_MODES),
+        "render_fps": 4,
+        "is_parallelizable": True,
+    }
 
     def __init__(
         self,

@@ -7,6 +7,7 @@ from typing import Any
 from pettingzoo.utils import parallel_to_aec
 
 from alloc_envs.core.views import JointParallelEnv
+from alloc_envs.rendering import RENDER_MODES
 from alloc_envs.ride_hailing.config import RideHailingConfig
 from alloc_envs.ride_hailing.scenario import RideHailingScenario, build_config
 from alloc_envs.ride_hailing.trips import TripTable
@@ -27,7 +28,12 @@ class RideHailingParallelEnv(JointParallelEnv):
     neighbourhood-based learners such as CoPO read).
     """
 
-    metadata = {"name": "ride_hailing_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {
+        "name": "ride_hailing_v0",
+        "render_modes": list(RENDER_MODES),
+        "render_fps": 8,
+        "is_parallelizable": True,
+    }
 
     def __init__(
         self,

@@ -14,9 +14,10 @@ from gymnasium import spaces
 from alloc_envs.core.config import build_config as core_build_config
 from alloc_envs.core.hexgrid import N_DIRECTIONS, HexGrid
 from alloc_envs.core.memory import check_memory
+from alloc_envs.rendering import Frame
 from alloc_envs.ride_hailing.config import DEFAULT_PRESET, PRESETS, RideHailingConfig
 from alloc_envs.ride_hailing.demand import RecordedDemand, SyntheticDemand
-from alloc_envs.ride_hailing.render import render_ansi
+from alloc_envs.ride_hailing.render import render_ansi, render_frame
 from alloc_envs.ride_hailing.sim import CANDIDATE_FEATURES, RideHailingSim
 from alloc_envs.ride_hailing.trips import TripTable
 
@@ -158,6 +159,11 @@ class RideHailingScenario:
         """One line per grid row (idle drivers / pending orders per cell), then the metrics."""
         return render_ansi(self)
 
+    def render_frame(self) -> Frame:
+        """Maps of idle drivers and waiting orders per cell, step, GMV and ORR
+        (:func:`alloc_envs.ride_hailing.render.render_frame`)."""
+        return render_frame(self)
+
     def metrics(self, cell_rewards: np.ndarray | None = None) -> dict[str, Any]:
         """Episode-to-date metrics (GMV in the paper's price unit) and diagnostics."""
         sim = self.sim
@@ -229,5 +235,11 @@ def _as_array(action: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
     except Exception as exc:  # ragged lists and the like
         raise ValueError(f"{what} must be an array of shape {shape}: {exc}") from exc
     if arr.shape != shape:
-        raise ValueError(f"{what} must have shape {shape}, got {arr.shape}")
+        hint = ""
+        if arr.ndim == 1 and arr.size == int(np.prod(shape)):
+            hint = (
+                " (a flat action, as single-agent libraries such as stable-baselines3 give: wrap "
+                "the Gymnasium view in alloc_envs.wrappers.FlatJointView, which reshapes it)"
+            )
+        raise ValueError(f"{what} must have shape {shape}, got {arr.shape}{hint}")
     return arr

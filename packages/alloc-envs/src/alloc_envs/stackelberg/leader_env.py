@@ -39,6 +39,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from alloc_envs.rendering import RENDER_MODES, ViewRenderer
 from alloc_envs.stackelberg.fokker_planck import add_statistics
 from alloc_envs.stackelberg.game import check_policy, check_vector
 from alloc_envs.stackelberg.matching import MatchingGame
@@ -55,10 +56,11 @@ class LeaderEnv(gymnasium.Env):
         game: the scenario's model.
         responder: how the followers respond (:class:`FollowerResponder`).
         n_followers: ``None`` for the mean-field fidelity, or N for N sampled followers.
-        render_mode: ``None`` or ``"ansi"``.
+        render_mode: ``None``, ``"ansi"`` (text) or ``"rgb_array"`` (a picture; needs
+            ``alloc-envs[render]``).
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
 
     def __init__(
         self,
@@ -67,8 +69,7 @@ class LeaderEnv(gymnasium.Env):
         n_followers: int | None = None,
         render_mode: str | None = None,
     ) -> None:
-        if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        self._renderer = ViewRenderer(render_mode, self.metadata)
         self.game = game
         self.responder = responder
         self.render_mode = render_mode
@@ -93,7 +94,10 @@ class LeaderEnv(gymnasium.Env):
         self.exogenous = np.array(game.initial_exogenous)
         self._totals: dict[str, np.ndarray] = {}
         self._warm: np.ndarray | None = None
+        #: The incentive of the last step (the lower bound before the first step).
+        self.incentive = np.array(game.incentive_low)
         self._running = False
+        self._started = False
 
     @property
     def fidelity(self) -> str:
@@ -105,6 +109,7 @@ class LeaderEnv(gymnasium.Env):
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
         self.t, self._totals, self._warm = 0, {}, None
+        self.incentive = np.array(self.game.incentive_low)
         if self.population is None:
             self.distribution = np.array(self.game.initial_distribution)
             self.exogenous = np.array(self.game.initial_exogenous)
@@ -112,7 +117,7 @@ class LeaderEnv(gymnasium.Env):
             self.population.reset(self.np_random)
             self.distribution = self.population.distribution()
             self.exogenous = self.population.exogenous.copy()
-        self._running = True
+        self._running = self._started = True
         return self._observe(), {**self.game.metrics({}), "time": 0}
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict]:
@@ -121,6 +126,7 @@ class LeaderEnv(gymnasium.Env):
         game, t = self.game, self.t
         action = check_vector(action, self._low, self._high, "action")  # the float32 box
         u = np.clip(action, game.incentive_low, game.incentive_high)  # float32 rounding
+        self.incentive = u
         response = self.responder.respond(
             game,
             u,
@@ -173,9 +179,26 @@ class LeaderEnv(gymnasium.Env):
             "exogenous": self.exogenous.astype(np.float32),
         }
 
-    def render(self) -> str | None:
-        if self.render_mode != "ansi":
-            return None
+    def render(self) -> str | np.ndarray | None:
+        """``"ansi"``: a text picture; ``"rgb_array"``: an (H, W, 3) uint8 picture of the mean
+        field and the last step's incentive (:meth:`MatchingGame.render_frame`), the same size at
+        every step (after ``reset()``); no render mode: ``None``."""
+        return self._renderer.render(self._started, self._render_ansi, self._render_frame)
+
+    def _render_frame(self):
+        return self.game.render_frame(
+            self.t,
+            self.distribution,
+            self.exogenous,
+            self.incentive,
+            self.game.metrics(self._totals),
+            note=self.fidelity,
+        )
+
+    def close(self) -> None:
+        self._renderer.close()
+
+    def _render_ansi(self) -> str:
         metrics = ", ".join(
             f"{k} {v:.3f}" for k, v in self.game.metrics(self._totals).items() if np.isscalar(v)
         )

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from alloc_envs.rendering import Frame, Panel, bars_panel
 from alloc_envs.stackelberg.sampling import choose_in_groups, sample_by_group
 
 
@@ -191,6 +192,46 @@ class MatchingGame(abc.ABC):
     @abc.abstractmethod
     def metrics(self, totals: dict[str, np.ndarray]) -> dict[str, Any]:
         """Episode metrics from summed statistics."""
+
+    # ------------------------------------------------------------------ pictures
+    #: The scenario's name in the title of a picture.
+    render_name = "Stackelberg game"
+
+    def render_frame(
+        self,
+        t: int,
+        distribution: np.ndarray,
+        exogenous: np.ndarray,
+        incentive: np.ndarray,
+        metrics: dict[str, Any],
+        note: str = "",
+    ) -> Frame:
+        """The picture of a state (``render_mode="rgb_array"`` of every view): a title with t,
+        ``note`` and the scalar ``metrics``, over :meth:`render_panels`."""
+        scalars = "  ".join(
+            f"{k.upper() if len(k) <= 3 else k} {v:.3f}"
+            for k, v in metrics.items()
+            if np.isscalar(v) and not isinstance(v, str)
+        )
+        title = f"{self.render_name}  t {t}/{self.horizon}  {note}  {scalars}"
+        return Frame(
+            " ".join(title.split()), self.render_panels(distribution, exogenous, incentive)
+        )
+
+    def render_panels(
+        self, distribution: np.ndarray, exogenous: np.ndarray, incentive: np.ndarray
+    ) -> tuple[Panel, ...]:
+        """The panels of :meth:`render_frame`: the mean field (share of followers per state)
+        and the leader's incentive; scenarios draw their own map."""
+        return (
+            bars_panel("followers per state (%)", 100.0 * distribution, vmax=None),
+            bars_panel(
+                "leader's incentive",
+                incentive,
+                vmin=min(0.0, float(self.incentive_low.min())),
+                vmax=float(self.incentive_high.max()),
+            ),
+        )
 
     # ------------------------------------------------------------------ mean-field fidelity
     def arrivals(self, joint: np.ndarray) -> np.ndarray:

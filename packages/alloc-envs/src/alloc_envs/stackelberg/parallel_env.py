@@ -155,6 +155,19 @@ class FollowerScenario:
         """(1 + S + X + U,) float32 ``(t / T, m_t, x_t, u_t)``."""
         return self._global()
 
+    def render_frame(self):
+        """The picture of the empirical distribution and the incentive in force
+        (:meth:`MatchingGame.render_frame`)."""
+        pop = self.population
+        return self.game.render_frame(
+            pop.t,
+            pop.distribution(),
+            pop.exogenous,
+            self.incentive,
+            pop.metrics(),
+            note=f"{self.n_agents} followers",
+        )
+
     def render_ansi(self) -> str:
         """The step, the metrics and the incentive."""
         pop = self.population

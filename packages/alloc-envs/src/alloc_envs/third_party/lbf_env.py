@@ -11,6 +11,7 @@ from typing import Any
 from pettingzoo.utils import parallel_to_aec
 
 from alloc_envs.core.views import JointGymEnv, JointParallelEnv
+from alloc_envs.rendering import RENDER_MODES
 from alloc_envs.third_party.lbf_config import LBFConfig, make_lbf_config
 from alloc_envs.third_party.lbf_scenario import LBFScenario
 
@@ -29,11 +30,12 @@ class LBFEnv(JointGymEnv):
         preset: ``"lbf-1"`` (10x10, 6 agents, 4 foods; the default) or ``"lbf-2"`` (10x10,
             12 agents, 10 foods).
         config: a full :class:`~alloc_envs.third_party.lbf_config.LBFConfig` instead (not both).
-        render_mode: ``None`` or ``"ansi"``.
+        render_mode: ``None``, ``"ansi"`` (text) or ``"rgb_array"`` (a picture; needs
+            ``alloc-envs[render]``).
         **overrides: any ``LBFConfig`` field, e.g. ``time_limit=100``.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 5}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 5}
 
     def __init__(
         self,
@@ -59,7 +61,12 @@ class LBFParallelEnv(JointParallelEnv):
     :class:`LBFEnv`.
     """
 
-    metadata = {"name": "lbf_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {
+        "name": "lbf_v0",
+        "render_modes": list(RENDER_MODES),
+        "render_fps": 5,
+        "is_parallelizable": True,
+    }
 
     def __init__(
         self,

@@ -13,11 +13,14 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from alloc_envs.rendering import NAMED_RGB, PALETTE, Frame, Panel
 from alloc_envs.third_party.actions import check_joint_discrete_action
 from alloc_envs.third_party.lbf_config import N_LBF_ACTIONS, LBFConfig
 from alloc_envs.third_party.lbf_upstream import SeededForagingEnv
 
 _AGENT_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#: Colour of a food cell in pictures.
+_FOOD_RGB = (0.96, 0.85, 0.50)
 
 
 class LBFScenario:
@@ -177,3 +180,26 @@ class LBFScenario:
             f"levels {list(self.agent_types)}"
         )
         return "\n".join(lines)
+
+    def render_frame(self) -> Frame:
+        """The field (drawn here: upstream's pyglet renderer needs a display): food cells with
+        their level, agents in distinct colours labelled with their letter and level (``A1`` =
+        agent_0 of level 1); the step and the food collected in the title."""
+        field = np.asarray(self.env.field)
+        rgb = np.empty((*field.shape, 3))
+        rgb[:] = NAMED_RGB["background"]
+        text = np.full(field.shape, "", dtype=object)
+        food = field > 0
+        rgb[food] = _FOOD_RGB
+        text[food] = field[food].astype(str)
+        for i, player in enumerate(self.env.players):
+            r, c = player.position
+            rgb[r, c] = PALETTE[i % len(PALETTE)]
+            letter = _AGENT_CHARS[i] if i < len(_AGENT_CHARS) else "@"
+            text[r, c] = f"{letter}{player.level}"
+        m = self.metrics()
+        title = (
+            f"LBF  step {self._t}/{self.config.time_limit}  food {m['foods_collected']}/"
+            f"{m['foods_spawned']} collected"
+        )
+        return Frame(title, (Panel("field (agents: letter + level)", rgb, "image", text=text),))

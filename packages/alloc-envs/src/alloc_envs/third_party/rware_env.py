@@ -11,6 +11,7 @@ from typing import Any
 from pettingzoo.utils import parallel_to_aec
 
 from alloc_envs.core.views import JointGymEnv, JointParallelEnv
+from alloc_envs.rendering import RENDER_MODES
 from alloc_envs.third_party.rware_config import RWAREConfig, make_rware_config
 from alloc_envs.third_party.rware_scenario import RWAREScenario
 
@@ -30,11 +31,12 @@ class RWAREEnv(JointGymEnv):
         preset: ``"rware-1"`` (8 robots, 4 requests; the default) or ``"rware-2"`` (16 robots,
             8 requests), both in upstream's 20 x 10 "small" warehouse.
         config: a full :class:`~alloc_envs.third_party.rware_config.RWAREConfig` instead.
-        render_mode: ``None`` or ``"ansi"``.
+        render_mode: ``None``, ``"ansi"`` (text) or ``"rgb_array"`` (a picture; needs
+            ``alloc-envs[render]``).
         **overrides: any ``RWAREConfig`` field, e.g. ``time_limit=100``.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 10}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 10}
 
     def __init__(
         self,
@@ -58,7 +60,12 @@ class RWAREParallelEnv(JointParallelEnv):
     limit. ``state()``: (N D,) float32 canonical features. Arguments as for :class:`RWAREEnv`.
     """
 
-    metadata = {"name": "rware_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {
+        "name": "rware_v0",
+        "render_modes": list(RENDER_MODES),
+        "render_fps": 10,
+        "is_parallelizable": True,
+    }
 
     def __init__(
         self,

@@ -12,12 +12,15 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from alloc_envs.rendering import NAMED_RGB, Frame, Panel
 from alloc_envs.third_party.actions import check_joint_discrete_action
 from alloc_envs.third_party.rware_config import COLOR_NAMES, N_RWARE_ACTIONS, RWAREConfig
 from alloc_envs.third_party.rware_typed import TypedWarehouse
 
 #: Upstream's per-agent features before the sensor cells, and per sensor cell.
 SELF_FEATURES = ("x", "y", "carrying", "dir_up", "dir_down", "dir_left", "dir_right", "highway")
+#: Robot headings in pictures, by upstream's Direction value (UP, DOWN, LEFT, RIGHT).
+_ARROWS = "↑↓←→"
 CELL_FEATURES = (
     "has_agent",
     "agent_up",
@@ -195,3 +198,41 @@ class RWAREScenario:
             f"(by colour {m['deliveries_by_color'].tolist()})"
         )
         return "\n".join(lines)
+
+    def render_frame(self) -> Frame:
+        """The warehouse (drawn here: upstream's pyglet renderer needs a display): corridors
+        light, storage cells grey, goals dark (``G``), shelves in a pale version of their colour
+        (full colour and ``!`` when requested), robots in a dark version of their colour with
+        their index and heading (``3→``; ``3→*`` when carrying a shelf); deliveries in the
+        title."""
+        wh = self.warehouse
+        rows, cols = wh.grid_size
+        rgb = np.empty((rows, cols, 3))
+        rgb[:] = NAMED_RGB["background"]
+        rgb[np.asarray(wh.highways) == 0] = (0.82, 0.82, 0.82)
+        text = np.full((rows, cols), "", dtype=object)
+        for gx, gy in wh.goals:
+            rgb[gy, gx] = NAMED_RGB["dark"]
+            text[gy, gx] = "G"
+        colors = np.asarray([NAMED_RGB[name] for name in COLOR_NAMES])
+        requested = {shelf.id for shelf in wh.request_queue}
+        for shelf in wh.shelfs:
+            color = colors[int(wh.shelf_colors[shelf.id - 1]) % len(colors)]
+            if shelf.id in requested:
+                rgb[shelf.y, shelf.x] = color
+                text[shelf.y, shelf.x] = "!"
+            else:
+                rgb[shelf.y, shelf.x] = 0.6 + 0.4 * color
+        for agent in wh.agents:
+            color = colors[int(wh.agent_colors[agent.id - 1]) % len(colors)]
+            rgb[agent.y, agent.x] = 0.55 * color
+            load = "*" if agent.carrying_shelf is not None else ""
+            text[agent.y, agent.x] = f"{agent.id - 1}{_ARROWS[agent.dir.value]}{load}"
+        m = self.metrics()
+        title = (
+            f"RWARE  step {self._t}/{self.config.time_limit}  deliveries {m['deliveries']} "
+            f"(by colour {m['deliveries_by_color'].tolist()})"
+        )
+        return Frame(
+            title, (Panel("warehouse (robots: index + heading)", rgb, "image", text=text),)
+        )

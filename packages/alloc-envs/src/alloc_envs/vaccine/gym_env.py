@@ -30,7 +30,8 @@ class VaccineAllocationEnv(JointGymEnv):
         config: a full :class:`VaccineConfig` instead of a preset (not both).
         city: a :class:`~alloc_envs.vaccine.city.City` or a path to an ``.npz`` city file
             (:func:`alloc_envs.vaccine.data.load_city`) instead of the synthetic city.
-        render_mode: ``None`` or ``"ansi"``.
+        render_mode: ``None``, ``"ansi"`` (text) or ``"rgb_array"`` (a picture; needs
+            ``alloc-envs[render]``).
         **overrides: any :class:`VaccineConfig` field, e.g. ``reward_mode="confirmed_sqrt"``.
     """
 

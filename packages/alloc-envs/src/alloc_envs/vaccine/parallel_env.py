@@ -7,6 +7,7 @@ from typing import Any
 from pettingzoo.utils import parallel_to_aec
 
 from alloc_envs.core.views import JointParallelEnv
+from alloc_envs.rendering import RENDER_MODES
 from alloc_envs.vaccine.config import VaccineConfig
 from alloc_envs.vaccine.scenario import CityLike, VaccineScenario, build_config
 
@@ -25,7 +26,8 @@ class VaccineAllocationParallelEnv(JointParallelEnv):
 
     metadata = {
         "name": "vaccine_allocation_v0",
-        "render_modes": ["ansi"],
+        "render_modes": list(RENDER_MODES),
+        "render_fps": 4,
         "is_parallelizable": True,
     }
 

@@ -20,6 +20,7 @@ import numpy as np
 from gymnasium import spaces
 
 from alloc_envs.core.config import build_config as core_build_config
+from alloc_envs.rendering import Frame, Panel, as_grid, grid_shape
 from alloc_envs.vaccine.allocation import allocate, log_weights
 from alloc_envs.vaccine.city import City
 from alloc_envs.vaccine.config import DEFAULT_PRESET, PRESETS, VaccineConfig
@@ -215,6 +216,37 @@ class VaccineScenario:
             + "  ".join(f"region_{i} {rate[i]:.3f}" for i in top)
         )
         return "\n".join(lines) + "\n"
+
+    def render_frame(self) -> Frame:
+        """Two maps of the regions (the city's ``coords``; a grid in region order when they are
+        unknown): infectious residents per 1,000 now (colour scale: the frame's largest) and
+        the vaccinated share (% of residents; scale up to the largest acceptance); the day,
+        decision, infections, deaths and the vaccinated share in the title."""
+        sim, m = self.sim, self.metrics()
+        infectious = 1000.0 * sim.I[POLICY] * sim.inv_population
+        vaccinated = 100.0 * sim.vaccinated[POLICY] * sim.inv_population
+        top = 100.0 * float((sim.max_doses * sim.inv_population).max())
+        panels = (
+            ("infectious per 1,000", infectious, None, "OrRd"),
+            ("vaccinated (% of residents)", vaccinated, max(top, 1e-6), "Greens"),
+        )
+        coords = self.city.coords
+        spread = coords.shape[0] > 1 and bool(np.ptp(coords, axis=0).max() > 0)
+        size = float(np.clip(25_000.0 / self.n_agents, 2.0, 200.0))
+        if spread:
+            pictures = tuple(
+                Panel(t, v, kind="points", points=coords, sizes=size, vmax=hi, cmap=c)
+                for t, v, hi, c in panels
+            )
+        else:
+            shape = grid_shape(self.n_agents)
+            pictures = tuple(Panel(t, as_grid(v, shape), vmax=hi, cmap=c) for t, v, hi, c in panels)
+        title = (
+            f"Vaccine allocation  day {sim.day}/{self.config.episode_days}  decision "
+            f"{self.decisions}/{self.config.n_decisions}  infections {m['infections']:,.0f}  "
+            f"deaths {m['deaths']:,.1f}  vaccinated {100 * m['vaccinated_share']:.1f}%"
+        )
+        return Frame(title, pictures)
 
     # ------------------------------------------------------------------ action checks
     def check_action(self, action: Any) -> np.ndarray:

@@ -1,0 +1,118 @@
+"""Regenerate the Results pages' tables from the committed results, or check that they match.
+
+    python benchmarks/docs_results.py           # write docs/results/generated/*.md
+    python benchmarks/docs_results.py --check   # exit 1 if a committed page differs
+
+Each page under ``docs/results/generated/`` is the standard output (or the leaderboard file) of
+one documented command run on a committed results file, so no result on the site is typed by
+hand; ``tests/test_docs.py`` runs ``--check``. The commands (run from the repository root):
+
+- ``smoke-leaderboard.md``: ``alloc-bench report --suite smoke --store
+  benchmarks/results/smoke/store.sqlite --no-plots``, its ``leaderboard.md`` (the store is the
+  one ``alloc-bench run --suite smoke`` filled);
+- ``ride-hailing-oracle.md``: ``python benchmarks/ride_hailing_oracle.py --summarize`` on every
+  ``benchmarks/results/ride-hailing-oracle/days*.json`` file except ``days-lp-only.json``;
+- ``ride-hailing-oracle-lp-only.md``: the same on ``days-lp-only.json``;
+- ``dyps-selector.md``: ``python benchmarks/dyps_selector_results.py --results
+  benchmarks/results/dyps-selector/results.json``;
+- ``reward-sharing.md``: the same script with ``--reference PS+IPPO-team --results
+  benchmarks/results/reward-sharing/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GENERATED = ROOT / "docs" / "results" / "generated"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _stdout(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr}")
+    return done.stdout
+
+
+def smoke_leaderboard() -> str:
+    with tempfile.TemporaryDirectory() as out:
+        _stdout(
+            "-m", "alloc_bench", "report", "--suite", "smoke", "--no-plots",
+            "--store", str(RESULTS / "smoke" / "store.sqlite"), "--out", out,
+        )  # fmt: skip
+        return (Path(out) / "leaderboard.md").read_text(encoding="utf-8")
+
+
+def _oracle_days(lp_only: bool) -> list[str]:
+    files = sorted(  # days.json first: the later files add days to its table
+        (RESULTS / "ride-hailing-oracle").glob("days*.json"),
+        key=lambda f: (f.name != "days.json", f.name),
+    )
+    return [str(f) for f in files if (f.name == "days-lp-only.json") == lp_only]
+
+
+def ride_hailing_oracle() -> str:
+    return _stdout("benchmarks/ride_hailing_oracle.py", "--summarize", *_oracle_days(False))
+
+
+def ride_hailing_oracle_lp_only() -> str:
+    return _stdout("benchmarks/ride_hailing_oracle.py", "--summarize", *_oracle_days(True))
+
+
+def dyps_selector() -> str:
+    results = RESULTS / "dyps-selector" / "results.json"
+    return _stdout("benchmarks/dyps_selector_results.py", "--results", str(results))
+
+
+def reward_sharing() -> str:
+    results = RESULTS / "reward-sharing" / "results.json"
+    return _stdout(
+        "benchmarks/dyps_selector_results.py", "--results", str(results),
+        "--reference", "PS+IPPO-team",
+    )  # fmt: skip
+
+
+PAGES: dict[str, Callable[[], str]] = {
+    "smoke-leaderboard.md": smoke_leaderboard,
+    "ride-hailing-oracle.md": ride_hailing_oracle,
+    "ride-hailing-oracle-lp-only.md": ride_hailing_oracle_lp_only,
+    "dyps-selector.md": dyps_selector,
+    "reward-sharing.md": reward_sharing,
+}
+
+
+def stale_pages() -> list[str]:
+    """The generated pages whose committed text differs from what their command prints now."""
+    stale = []
+    for name, make in PAGES.items():
+        path = GENERATED / name
+        if not path.exists() or path.read_text(encoding="utf-8") != make():
+            stale.append(name)
+    return stale
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare instead of writing")
+    args = parser.parse_args()
+    if args.check:
+        stale = stale_pages()
+        for name in stale:
+            print(f"docs/results/generated/{name} differs from its command's output")
+        sys.exit(1 if stale else 0)
+    GENERATED.mkdir(parents=True, exist_ok=True)
+    for name, make in PAGES.items():
+        (GENERATED / name).write_text(make(), encoding="utf-8")
+        print(f"wrote docs/results/generated/{name}")
+
+
+if __name__ == "__main__":
+    main()
