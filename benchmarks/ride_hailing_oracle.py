@@ -41,12 +41,11 @@ from alloc_envs.ride_hailing.oracle import DEFAULT_MILP_NODES, hindsight_oracle
 PRESETS = ("ride-hailing-1", "ride-hailing-2")
 MODES = ("dispatch", "reposition")
 METHODS = {"dispatch": ("greedy", "nearest", "mpc"), "reposition": ("stay", "random", "mpc")}
-#: Our best learned method per preset, dispatch mode, stochastic demand: mean GMV over the
-#: seeds x 5 evaluation days (RH(1): suite reward-sharing, seeds 0-4; RH(2): suite
-#: ride-hailing-baselines, seeds 0-2; docs/results and docs/methods/ppo.md, "Learning results").
+#: Our best learned method per preset, dispatch mode, stochastic demand: mean GMV over seeds
+#: 0-4 x 5 evaluation days (suite reward-sharing; docs/results/reward-sharing.md).
 LEARNED_BEST = {
     "ride-hailing-1": ("PS+IPPO-team", 309_069.0),
-    "ride-hailing-2": ("PS+MAPPO", 600_431.0),
+    "ride-hailing-2": ("PS+IPPO-team", 791_826.0),
 }
 
 
