@@ -15,6 +15,7 @@ extra when it is missing; the ``ansi`` mode and everything else need numpy only.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -267,21 +268,22 @@ class _Glyphs:
         out[r0:r1, c0:c1] = (region * (1.0 - a) + ink * a + 0.5).astype(np.uint8)
 
 
-class _PanelArtists:
+class _PanelArtists(ABC):
     """The artists of one panel: ``update`` sets a frame's values on the dynamic artists and
     returns the panel's static state (scales), ``locate`` places the cell labels after a full
     draw, ``stamp`` writes them."""
 
     dynamic: list[Any]
 
+    @abstractmethod
     def update(self, panel: Panel) -> tuple:
-        raise NotImplementedError
+        """Set ``panel``'s values on the dynamic artists; the panel's static state."""
 
-    def locate(self) -> None:
-        pass
+    def locate(self) -> None:  # noqa: B027 (optional hook: panels without cell labels)
+        """Place the cell labels after a full draw (panels with labels)."""
 
-    def stamp(self, out: np.ndarray, glyphs: _Glyphs) -> None:
-        pass
+    def stamp(self, out: np.ndarray, glyphs: _Glyphs) -> None:  # noqa: B027 (optional hook)
+        """Write the cell labels into ``out`` (panels with labels)."""
 
 
 class _CellArtists(_PanelArtists):
