@@ -3,6 +3,7 @@ threads only contend)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 
@@ -17,3 +18,16 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def two_zone_charges():
+    """``charges(trainer) -> (T, 2)``: a trained leader's mean charges along the demand of
+    :func:`alloc_envs.edrp.two_zone_city`'s day (the leader-learning tests)."""
+
+    def charges(trainer):
+        leader, game = trainer.leader_policy(), trainer.game
+        steps = range(game.horizon)
+        return np.array([leader(t, game.initial_distribution, game.city.demand[t]) for t in steps])
+
+    return charges

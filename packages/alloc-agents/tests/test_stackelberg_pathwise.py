@@ -14,44 +14,15 @@ import torch
 from alloc_agents.stackelberg import TIRL, FollowerPPOConfig, TIRLConfig, make_trainer
 from alloc_agents.stackelberg import tirl as tirl_module
 from alloc_agents.stackelberg.pathwise import ModelReturn, reward_partials
-from alloc_envs.edrp import EDRPCity
 from alloc_envs.edrp import make_game as edrp_game
+from alloc_envs.edrp import two_zone_city
 from alloc_envs.edrp.exact_leader import equilibrium_orr
 from alloc_envs.mtfg import make_game as mtfg_game
 from alloc_envs.stackelberg.matching import SiteOutcome
 
 FOLLOWERS = FollowerPPOConfig(n_followers=1000)
 TIMING = ("seconds", "fps")
-
-
-def two_zone_city(horizon: int = 6, demand: float = 0.45, premium: float = 2.0) -> EDRPCity:
-    """Two neighbouring zones with equal demand, zone 0's fare ``premium`` times zone 1's, trips
-    of one step that stay in their zone. Without a charge every driver wants zone 0 (exact
-    mean-field ORR 0.657); a charge ``u_0 = 1 - 1/premium`` on zone 0 (0.5 at premium 2) with
-    none on zone 1 equalises the drivers' shares of the fares, ``(1 - u_0) f_0 = (1 - u_1) f_1``,
-    and every order is served (ORR 1.0)."""
-    return EDRPCity(
-        zone_ids=np.arange(2),
-        neighbors=np.array([[1], [0]]),
-        demand=np.full((horizon, 2), demand),
-        destinations=np.repeat(np.eye(2)[None], horizon, 0),
-        fares=np.tile([10.0 * premium, 10.0], (horizon, 1)),
-        trip_steps=np.ones((2, 2), dtype=np.int64),
-        slot_minutes=20.0,
-        start_minute=420.0,
-    )
-
-
 TWO_ZONE = edrp_game("edrp-small", city=two_zone_city(), reach_hops=1)
-
-
-def _charges(trainer: TIRL) -> np.ndarray:
-    """(T, 2) the trained (mean) leader's charges along the demand of the 2-zone day."""
-    leader = trainer.leader_policy()
-    game = trainer.game
-    return np.array(
-        [leader(t, game.initial_distribution, game.city.demand[t]) for t in range(game.horizon)]
-    )
 
 
 def test_closed_form_of_the_two_zone_city() -> None:
@@ -59,7 +30,7 @@ def test_closed_form_of_the_two_zone_city() -> None:
     assert equilibrium_orr(TWO_ZONE, np.array([0.5, 0.0])) == pytest.approx(1.0, abs=1e-6)
 
 
-def test_pathwise_tirl_learns_the_two_zone_charge() -> None:
+def test_pathwise_tirl_learns_the_two_zone_charge(two_zone_charges) -> None:
     # Measured on seeds 0-4 (33 iterations each): exact ORR 1.000 in all five, zone 0 charged
     # 0.65-0.71 and zone 1 0.26-0.41, on the line (1 - u_0) 20 = (1 - u_1) 10 of the best
     # charges (the closed form u_0 = 0.5 is its point with u_1 = 0); after 15 iterations
@@ -79,7 +50,7 @@ def test_pathwise_tirl_learns_the_two_zone_charge() -> None:
     after_k1 = equilibrium_orr(TWO_ZONE, trainer.leader_policy())
     rows = trainer.train()  # 30 generated iterations, pathwise
     assert [row["generated"] for row in rows] == [1.0] * 30
-    u = _charges(trainer).mean(axis=0)
+    u = two_zone_charges(trainer).mean(axis=0)
     orr = equilibrium_orr(TWO_ZONE, trainer.leader_policy())
     no_charge = equilibrium_orr(TWO_ZONE, np.zeros(2))
     # Zone 0 charged clearly more than zone 1, and the drivers' shares of the fares

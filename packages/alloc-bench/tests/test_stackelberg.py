@@ -43,7 +43,8 @@ def test_every_population_of_the_paper_is_a_scenario_of_both_families() -> None:
 
 def test_leader_methods_run_on_stackelberg_scenarios_only() -> None:
     for method in (
-        "SMFU-w/o-L", "SMFU", "Reg-SMFU", "TIRL", "Reg-TIRL", "TIRL-pathwise", "Reg-TIRL-pathwise"
+        "SMFU-w/o-L", "SMFU", "Reg-SMFU", "TIRL", "Reg-TIRL", "TIRL-pathwise", "Reg-TIRL-pathwise",
+        "TIRL-equilibrium", "Reg-TIRL-equilibrium",
     ):  # fmt: skip
         assert availability("edrp-n100000", method).implemented
         reason = availability("ride-hailing-1", method).reason

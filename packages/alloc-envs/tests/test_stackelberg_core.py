@@ -224,3 +224,26 @@ def test_a_policy_that_observes_the_incentive_is_played_at_each_steps_incentive(
     np.testing.assert_allclose(flow.distributions.sum(axis=1), 1.0)
     with pytest.raises(ValueError, match="follower policy at step 0"):
         rollout(game, lambda t, u: tables[low][t] * 2.0, leader)
+
+
+def test_a_game_with_other_follower_laws_shares_everything_else() -> None:
+    game = edrp_game("edrp-small")
+    kernels = np.roll(game.success_kernels, 1, axis=2)  # matched drivers land elsewhere
+    moves = np.zeros_like(game.next_if_unmatched)  # unmatched ones go to state 0
+    twin = game.with_follower_laws(kernels, moves)
+    np.testing.assert_array_equal(twin.success_kernels, kernels)
+    np.testing.assert_array_equal(twin.next_if_unmatched, moves)
+    assert twin.site_of is game.site_of and twin.city is game.city
+    joint = game.initial_distribution[:, None] * uniform_policy(game, 1)[0]
+    outcome = game.outcome(0, joint, game.initial_exogenous, game.incentive_low)
+    pushed = twin.push_forward(0, outcome, joint)
+    assert pushed.sum() == pytest.approx(1.0)
+    assert not np.allclose(pushed, game.push_forward(0, outcome, joint))
+    # The original is untouched, and the new laws are checked like the constructor's.
+    np.testing.assert_array_equal(game.success_kernels, edrp_game("edrp-small").success_kernels)
+    with pytest.raises(ValueError, match="success_kernels must have shape"):
+        game.with_follower_laws(kernels[:, :1], moves)
+    with pytest.raises(ValueError, match="rows of success_kernels"):
+        game.with_follower_laws(kernels * 2.0, moves)
+    with pytest.raises(ValueError, match="next_if_unmatched must lie"):
+        game.with_follower_laws(kernels, moves - 1)

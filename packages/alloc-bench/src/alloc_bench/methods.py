@@ -257,16 +257,24 @@ for _name, _text in (
         )
     )
 
-for _name, _text in (
-    ("TIRL-pathwise", "TIRL"),
-    ("Reg-TIRL-pathwise", "Reg-TIRL"),
+_PATHWISE = (
+    "whose leader, after K1, steps on the gradient of its return through the learned model "
+    "(ours, not the paper's REINFORCE; per-dimension charge head)"
+)
+_EQUILIBRIUM = (
+    "whose leader, after K1, takes 50 steps on the gradient of its ORR at the followers' "
+    "equilibrium of the learned matching model (ours, not the paper's REINFORCE)"
+)
+for _name, _text, _how in (
+    ("TIRL-pathwise", "TIRL", _PATHWISE),
+    ("Reg-TIRL-pathwise", "Reg-TIRL", _PATHWISE),
+    ("TIRL-equilibrium", "TIRL", _EQUILIBRIUM),
+    ("Reg-TIRL-equilibrium", "Reg-TIRL", _EQUILIBRIUM),
 ):
     register_method(
         LearnedMethod(
             _name,
-            f"{_text} whose leader, after K1, steps on the gradient of its return through the "
-            f"learned model (ours, not the paper's REINFORCE; per-dimension charge head); "
-            f"{_TIRL_SOURCE}",
+            f"{_text} {_how}; {_TIRL_SOURCE}",
             _STACKELBERG_TRAINER,
             supports=_STACKELBERG_SUPPORT,
         )

@@ -50,6 +50,8 @@ TRAINER_NAMES = {
     "Reg-TIRL": "reg-tirl",
     "TIRL-pathwise": "tirl-pathwise",
     "Reg-TIRL-pathwise": "reg-tirl-pathwise",
+    "TIRL-equilibrium": "tirl-equilibrium",
+    "Reg-TIRL-equilibrium": "reg-tirl-equilibrium",
     "M3RL": "m3rl",
     "EBPG": "ebpg",
 }

@@ -9,6 +9,8 @@
 | ``reg-tirl`` | :class:`TIRL` | :data:`REGULARISERS` |
 | ``tirl-pathwise`` | :class:`TIRL` | ``leader_gradient="pathwise"``, per-dimension head |
 | ``reg-tirl-pathwise`` | :class:`TIRL` | the same and :data:`REGULARISERS` |
+| ``tirl-equilibrium`` | :class:`TIRL` | ``leader_gradient="equilibrium"``, matching P_eta |
+| ``reg-tirl-equilibrium`` | :class:`TIRL` | the same and :data:`REGULARISERS` |
 | ``m3rl`` | :class:`~.m3rl.M3RL` | leader baseline (:class:`~.baseline_config.M3RLConfig`) |
 | ``ebpg`` | :class:`~.ebpg.EBPG` | leader baseline (:class:`~.baseline_config.EBPGConfig`) |
 """
@@ -34,6 +36,10 @@ REGULARISERS: dict[str, Any] = {"entropy_coef": 0.01, "l1_coef": 1e-4, "weight_c
 #: :mod:`alloc_agents.stackelberg.pathwise`) and the per-dimension head it was measured with.
 PATHWISE: dict[str, Any] = {"leader_gradient": "pathwise", "leader_head": "per_dimension"}
 
+#: TIRL's leader with the gradient at the followers' equilibrium of the learned matching model
+#: (ours, :mod:`alloc_agents.stackelberg.equilibrium_leader`).
+EQUILIBRIUM: dict[str, Any] = {"leader_gradient": "equilibrium", "transition_model": "matching"}
+
 #: name -> (trainer class, settings that define the method).
 METHODS: dict[str, tuple[type[StackelbergTrainer], dict[str, Any]]] = {
     "smfu": (SMFU, {}),
@@ -43,6 +49,8 @@ METHODS: dict[str, tuple[type[StackelbergTrainer], dict[str, Any]]] = {
     "reg-tirl": (TIRL, REGULARISERS),
     "tirl-pathwise": (TIRL, PATHWISE),
     "reg-tirl-pathwise": (TIRL, {**PATHWISE, **REGULARISERS}),
+    "tirl-equilibrium": (TIRL, EQUILIBRIUM),
+    "reg-tirl-equilibrium": (TIRL, {**EQUILIBRIUM, **REGULARISERS}),
     "m3rl": (M3RL, {}),
     "ebpg": (EBPG, {}),
 }

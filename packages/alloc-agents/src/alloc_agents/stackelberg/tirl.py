@@ -21,6 +21,13 @@ generated, the leader's update is ``pathwise_steps`` Adam steps on the gradient 
 through the learned model (:mod:`~alloc_agents.stackelberg.pathwise`) instead of the REINFORCE
 step; the first K1 episodes' updates are REINFORCE either way.
 
+``leader_gradient="equilibrium"`` (ours; ``tirl-equilibrium`` / ``reg-tirl-equilibrium``): with the
+matching P_eta, one leader step per outer iteration after K1, up to ``equilibrium_steps`` in
+all, on the gradient of the leader's objective at the followers' regularised equilibrium of the
+learned model (:mod:`~alloc_agents.stackelberg.equilibrium_leader`); rows of those iterations
+add ``equilibrium_residual``, and their ``leader_policy_loss`` is minus the model's equilibrium
+objective (EDRP: its ORR). Iterations after the last step leave the leader as it is.
+
 Rows of generated episodes have ``generated`` = 1 (0 for N-agent ones); their ``orr`` / ``cr``
 and returns are those of the generated mean field (the model's prediction), and the N-agent ones
 add ``model_nll`` (nats per transition after the fit) and ``model_transitions`` (|D|).
@@ -34,6 +41,7 @@ from typing import Any
 import torch
 
 from alloc_agents.ppo.logger import PROGRESS_INTERVAL_S
+from alloc_agents.stackelberg.equilibrium_leader import EquilibriumLeaderStep, model_matching_game
 from alloc_agents.stackelberg.learned_game import LearnedGame
 from alloc_agents.stackelberg.matching_model import MatchingTransitionModel
 from alloc_agents.stackelberg.model_based import generated_step
@@ -97,6 +105,9 @@ class TIRL(StackelbergTrainer):
         )
         self._learned_game: LearnedGame | None = None
         self._model_return: ModelReturn | None = None
+        self._equilibrium: EquilibriumLeaderStep | None = None
+        #: Leader steps taken with ``leader_gradient="equilibrium"``.
+        self.equilibrium_steps = 0
 
     def learned_game(self) -> LearnedGame:
         """The game with the learned follower laws (Eq. 10), evaluated once after the model's
@@ -110,7 +121,7 @@ class TIRL(StackelbergTrainer):
             row, episode = self.followers.step(leader)
             self.model.observe_episode(episode)
             nll = self.model.fit(self.config.model_epochs)
-            self._learned_game = self._model_return = None
+            self._learned_game = self._model_return = self._equilibrium = None
             extra = {
                 "generated": 0.0,
                 "model_nll": nll,
@@ -128,22 +139,47 @@ class TIRL(StackelbergTrainer):
             self._model_return = ModelReturn(self.learned_game(), network, self.leader)
         return self._model_return
 
+    def equilibrium_objective(self) -> EquilibriumLeaderStep:
+        """The leader's steps at the learned model's equilibrium
+        (:mod:`~alloc_agents.stackelberg.equilibrium_leader`), built once after the model's
+        last fit."""
+        if self._equilibrium is None:
+            game = model_matching_game(self.learned_game())
+            self._equilibrium = EquilibriumLeaderStep(game, self.leader, self.followers.temperature)
+        return self._equilibrium
+
     def _update_leader(self, episodes: list[tuple[Any, ...]]) -> dict[str, float]:
-        """REINFORCE (:class:`StackelbergTrainer`'s), or with ``leader_gradient="pathwise"``
-        and every episode of the outer iteration generated, ``pathwise_steps`` steps on the
-        model return's gradient."""
+        """REINFORCE (:class:`StackelbergTrainer`'s), or in an outer iteration whose episodes
+        are all generated: with ``leader_gradient="pathwise"`` ``pathwise_steps`` steps on the
+        model return's gradient; with ``"equilibrium"`` one step at the model's equilibrium
+        while fewer than ``equilibrium_steps`` have been taken, else none."""
         cfg = self.config
         first = self.episodes - cfg.follower_iterations  # the iteration's first episode
-        if cfg.leader_gradient == "pathwise" and first >= cfg.model_episodes:
+        if first < cfg.model_episodes or cfg.leader_gradient == "reinforce":
+            return super()._update_leader(episodes)
+        if cfg.leader_gradient == "pathwise":
             return pathwise_update(self.leader, self.model_return(), cfg.pathwise_steps)
-        return super()._update_leader(episodes)
+        if self.equilibrium_steps >= cfg.equilibrium_steps:
+            return {}
+        self.equilibrium_steps += 1
+        return self.equilibrium_objective().step()
 
     def state_dict(self) -> dict[str, Any]:
-        """:class:`StackelbergTrainer`'s, plus the transition model and its data."""
-        return {**super().state_dict(), "model": self.model.state_dict()}
+        """:class:`StackelbergTrainer`'s, plus the transition model and its data, and with
+        ``leader_gradient="equilibrium"`` the steps taken and the next step's state."""
+        state = {**super().state_dict(), "model": self.model.state_dict()}
+        if self.config.leader_gradient == "equilibrium":
+            objective = None if self._equilibrium is None else self._equilibrium.state_dict()
+            state["equilibrium"] = {"steps": self.equilibrium_steps, "objective": objective}
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
         super().load_state_dict(state)
         self.model.load_state_dict(state["model"])
-        self._learned_game = self._model_return = None
+        self._learned_game = self._model_return = self._equilibrium = None
+        if self.config.leader_gradient == "equilibrium":
+            saved = state["equilibrium"]
+            self.equilibrium_steps = int(saved["steps"])
+            if saved["objective"] is not None:
+                self.equilibrium_objective().load_state_dict(saved["objective"])

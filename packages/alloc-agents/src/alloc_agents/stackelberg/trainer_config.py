@@ -20,8 +20,9 @@ from alloc_agents.stackelberg.leader import HEADS
 from alloc_envs.core.validation import check_choice, check_int, check_number
 
 #: ``leader_gradient`` values of TIRL after K1: the paper's REINFORCE on the generated episodes
-#: (:mod:`.leader_update`) or the gradient of the model's return (:mod:`.pathwise`).
-LEADER_GRADIENTS = ("reinforce", "pathwise")
+#: (:mod:`.leader_update`), the gradient of the model's return under the current followers
+#: (:mod:`.pathwise`) or at the followers' equilibrium of the model (:mod:`.equilibrium_leader`).
+LEADER_GRADIENTS = ("reinforce", "pathwise", "equilibrium")
 
 #: ``transition_model`` values of :class:`TIRLConfig`: the paper's P_eta(s' | t, s, a)
 #: (:mod:`.transition`) or the matching structure with learned laws (:mod:`.matching_model`).
@@ -134,9 +135,16 @@ class TIRLConfig(StackelbergConfig):
             generated episodes' returns, as in the first K1) or ``"pathwise"`` (ours:
             ``pathwise_steps`` Adam steps on the gradient of the leader's return through the
             learned model, :mod:`~alloc_agents.stackelberg.pathwise`; needs followers that
-            observe the incentive). :data:`LEADER_GRADIENTS`.
+            observe the incentive) or ``"equilibrium"`` (ours: one Adam step per outer iteration
+            on the gradient of the leader's objective at the followers' regularised equilibrium
+            of the learned model, :mod:`~alloc_agents.stackelberg.equilibrium_leader`; needs
+            ``transition_model="matching"``). :data:`LEADER_GRADIENTS`.
         pathwise_steps: Adam steps of the leader per outer iteration with
             ``leader_gradient="pathwise"`` (not used otherwise).
+        equilibrium_steps: with ``leader_gradient="equilibrium"``, the leader's steps in the
+            whole run, one per outer iteration after K1; the leader is fixed after them while
+            the followers keep training (each step costs an equilibrium solve; not used
+            otherwise).
         transition_model: ``"kernel"`` (default, the paper's P_eta(s' | t, s, a)) or
             ``"matching"`` (ours: the matching game's structure, the next state of a matched
             follower with the match probability of the generated mean field's outcome and of an
@@ -152,6 +160,7 @@ class TIRLConfig(StackelbergConfig):
     model_epochs: int = 30
     leader_gradient: str = "reinforce"
     pathwise_steps: int = 10
+    equilibrium_steps: int = 50
     transition_model: str = "kernel"
 
     def __post_init__(self) -> None:
@@ -164,7 +173,13 @@ class TIRLConfig(StackelbergConfig):
         check_int("model_epochs", self.model_epochs, 1, 10**6)
         check_choice("leader_gradient", self.leader_gradient, LEADER_GRADIENTS)
         check_int("pathwise_steps", self.pathwise_steps, 1, 10**6)
+        check_int("equilibrium_steps", self.equilibrium_steps, 1, 10**6)
         check_choice("transition_model", self.transition_model, TRANSITION_MODELS)
+        if self.leader_gradient == "equilibrium" and self.transition_model != "matching":
+            raise ValueError(
+                "leader_gradient='equilibrium' solves the followers' equilibrium on the learned "
+                "matching model: it needs transition_model='matching'"
+            )
         if self.leader_gradient == "pathwise" and not self.follower.observe_incentive:
             raise ValueError(
                 "leader_gradient='pathwise' differentiates the followers' policy in the "

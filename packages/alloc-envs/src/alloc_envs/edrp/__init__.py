@@ -12,7 +12,7 @@ from alloc_envs.edrp.game import EDRPGame, make_game
 from alloc_envs.edrp.gym_env import EDRPLeaderEnv
 from alloc_envs.edrp.parallel_env import EDRPParallelEnv, env, parallel_env
 from alloc_envs.edrp.rules import RULES, OversupplyCharge, oversupply_charge
-from alloc_envs.edrp.synthetic import synthetic_city
+from alloc_envs.edrp.synthetic import synthetic_city, two_zone_city
 
 __all__ = [
     "DEFAULT_PRESET",
@@ -29,4 +29,5 @@ __all__ = [
     "oversupply_charge",
     "parallel_env",
     "synthetic_city",
+    "two_zone_city",
 ]

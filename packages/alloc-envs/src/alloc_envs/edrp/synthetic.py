@@ -129,3 +129,25 @@ def synthetic_city(config: EDRPConfig) -> EDRPCity:
         slot_minutes=config.slot_minutes,
         start_minute=60.0 * config.start_hour,
     )
+
+
+def two_zone_city(horizon: int = 6, demand: float = 0.45, premium: float = 2.0) -> EDRPCity:
+    """A controlled city whose best charge is known in closed form (for tests of leaders).
+
+    Two neighbouring zones with equal demand (``demand`` orders per driver and slot in each),
+    zone 0's fare ``premium`` times zone 1's ($20 against $10 at the default), trips of one slot
+    that stay in their zone, ``horizon`` slots. Without a charge every driver wants zone 0
+    (exact mean-field ORR 0.657 with ``make_game("edrp-small", city=two_zone_city(),
+    reach_hops=1)``); a charge ``u_0 = 1 - 1 / premium`` on zone 0 with none on zone 1
+    equalises the drivers' shares of the fares, ``(1 - u_0) f_0 = (1 - u_1) f_1``, and every
+    order is served (ORR 1.0): every charge on that line is optimal."""
+    return EDRPCity(
+        zone_ids=np.arange(2),
+        neighbors=np.array([[1], [0]]),
+        demand=np.full((horizon, 2), demand),
+        destinations=np.repeat(np.eye(2)[None], horizon, 0),
+        fares=np.tile([10.0 * premium, 10.0], (horizon, 1)),
+        trip_steps=np.ones((2, 2), dtype=np.int64),
+        slot_minutes=20.0,
+        start_minute=420.0,
+    )

@@ -28,6 +28,7 @@ payoff, the leader's reward, the exogenous update and the metrics, all functions
 from __future__ import annotations
 
 import abc
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,6 +153,20 @@ class MatchingGame(abc.ABC):
             raise ValueError("rows of success_kernels must sum to 1")
         if not np.isclose(self.initial_distribution.sum(), 1.0, atol=1e-9):
             raise ValueError("initial_distribution must sum to 1")
+
+    def with_follower_laws(
+        self, success_kernels: np.ndarray, next_if_unmatched: np.ndarray
+    ) -> MatchingGame:
+        """A copy of this game whose followers move by other laws (e.g. a model's estimates):
+        ``success_kernels`` (T, Y, S) and ``next_if_unmatched`` (S, A) replace this game's;
+        everything else (sites, capacities, payoffs, rewards, metrics) is shared. Checked as
+        the constructor checks them (``ValueError`` naming the field)."""
+        twin = copy.copy(self)
+        twin.success_kernels = _frozen(success_kernels, np.float64)
+        twin.next_if_unmatched = _frozen(next_if_unmatched, np.int64)
+        twin._check_structure()
+        twin._next_flat = twin.next_if_unmatched.ravel()
+        return twin
 
     @property
     def n_incentives(self) -> int:

@@ -191,6 +191,7 @@ def leader_gradient(
     initial_policy: np.ndarray | None = None,
     tolerance: float = 1e-6,
     max_iterations: int = 5000,
+    fixed_point_residual: float = 1e-12,
     adjoint_tolerance: float = 1e-8,
 ) -> LeaderGradient:
     """``J`` and ``dJ/du`` (module doc) at the followers' equilibrium against the (T, U)
@@ -205,6 +206,9 @@ def leader_gradient(
         initial_policy, tolerance, max_iterations: the solver's warm start, exploitability
             target and cap (:func:`~alloc_envs.stackelberg.solver.solve_equilibrium`); its
             answer is then refined to the fixed point (:func:`refine_equilibrium`).
+        fixed_point_residual: ``max |Phi(pi, u) - pi|`` the refinement aims at (the default
+            gives the gradient to about machine precision; a learner's steps can take a looser
+            one, e.g. 1e-7, for a third of the time).
         adjoint_tolerance: relative residual at which the adjoint solve (BiCGSTAB) stops.
     """
     if not hasattr(game, "payoff_vjp"):
@@ -226,7 +230,7 @@ def leader_gradient(
         max_iterations=max_iterations,
         initial_policy=initial_policy,
     )
-    policy = refine_equilibrium(game, schedule, solved.policy, temperature)
+    policy = refine_equilibrium(game, schedule, solved.policy, temperature, fixed_point_residual)
     best, flow = best_response(game, policy, schedule, temperature)
     point = _Linearisation(game, flow, temperature)
     valid = np.broadcast_to(game.action_mask, policy.shape)
