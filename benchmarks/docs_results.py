@@ -16,7 +16,9 @@ hand; ``tests/test_docs.py`` runs ``--check``. The commands (run from the reposi
 - ``dyps-selector.md``: ``python benchmarks/dyps_selector_results.py --results
   benchmarks/results/dyps-selector/results.json``;
 - ``reward-sharing.md``: the same script with ``--reference PS+IPPO-team --results
-  benchmarks/results/reward-sharing/results.json``.
+  benchmarks/results/reward-sharing/results.json``;
+- ``edrp-leaders.md``: ``python benchmarks/tirl_leader_table.py --results
+  benchmarks/results/tirl-edrp-equilibrium/results.json``.
 """
 
 from __future__ import annotations
@@ -80,12 +82,18 @@ def reward_sharing() -> str:
     )  # fmt: skip
 
 
+def edrp_leaders() -> str:
+    results = RESULTS / "tirl-edrp-equilibrium" / "results.json"
+    return _stdout("benchmarks/tirl_leader_table.py", "--results", str(results))
+
+
 PAGES: dict[str, Callable[[], str]] = {
     "smoke-leaderboard.md": smoke_leaderboard,
     "ride-hailing-oracle.md": ride_hailing_oracle,
     "ride-hailing-oracle-lp-only.md": ride_hailing_oracle_lp_only,
     "dyps-selector.md": dyps_selector,
     "reward-sharing.md": reward_sharing,
+    "edrp-leaders.md": edrp_leaders,
 }
 
 

@@ -1,72 +1,253 @@
 """The TIRL runs of an alloc-bench store as one table: per (scenario, method) the §5.1 metric
 (followers re-trained from scratch against the fixed leader, what the bench stores), the same
-leader scored at the followers' exact equilibrium, and the training time.
+leader scored at the followers' exact equilibrium, their shares of the headroom, the paired
+differences to no leader and the training time.
 
-    alloc-bench run --suite tirl-mtfg --store results/tirl.sqlite
-    python benchmarks/tirl_leader_table.py results/tirl.sqlite [--scenarios mtfg-n1000 ...]
+    alloc-bench run --suite tirl-edrp-equilibrium --store results/tirl.sqlite
+    python benchmarks/tirl_leader_table.py --store results/tirl.sqlite [--scenarios ...] \\
+        [--export benchmarks/results/tirl-edrp-equilibrium/results.json]
+    python benchmarks/tirl_leader_table.py \\
+        --results benchmarks/results/tirl-edrp-equilibrium/results.json
 
-Columns, mean ± std (ddof 0) over the seeds found:
+``--store`` restores every finished leader run's trainer from its ``checkpoint.pt`` (the exact
+column needs the trained leader; the checkpoints hold TIRL's learned model and are too large to
+commit); ``--export`` writes the per-run numbers as JSON, from which ``--results`` prints the
+same tables anywhere. Columns, mean ± std (ddof 0) over the seeds found:
 
-* **§5.1**: the stored metric (CR on MTFG, ORR on EDRP) and the leader's return, averaged over
-  the last ``eval_episodes`` episodes of the PPO followers re-trained against the leader;
-* **exact**: the trained leader (``trainer.leader_policy()``, restored from the run's
-  ``checkpoint.pt``) against the followers' regularised mean-field equilibrium
-  (``alloc_envs.stackelberg.solve_equilibrium`` at the game's follower temperature): the same
-  metric and return without the learned followers' noise or local optima;
-* **train s**: the trainer's wall-clock (the sum of its ``progress.csv`` ``seconds``; a run
-  resumed after an interruption includes the iterations of both processes).
+* **§5.1**: the stored metric (CR on MTFG, ORR on EDRP), averaged over the last
+  ``eval_episodes`` episodes of the PPO followers re-trained against the leader;
+* **exact**: the trained leader (``trainer.leader_policy()``) against the followers' regularised
+  mean-field equilibrium (``alloc_agents.stackelberg.exact_leader_score``: the game's follower
+  temperature, exploitability 1e-3): the same metric without the learned followers' noise or
+  local optima. For the references: the exact-gradient leaders' charges at their equilibrium
+  and the planner's LP value;
+* **% of headroom** (EDRP, where the store has the planner and SMFU-w/o-L): ``(x - no leader) /
+  (planner - no leader)`` per seed, then mean ± std; §5.1 against SMFU-w/o-L's §5.1 on the same
+  seed, exact against no charge's exact ORR (the same for every seed);
+* **Δ vs SMFU-w/o-L**: the mean difference to no leader with its paired (same seeds) 95%
+  percentile-bootstrap interval (``alloc_bench.bootstrap.bootstrap_diff_ci``, 10,000
+  resamples), for §5.1 and exact;
+* **paper**: the TIRL paper's Table 2 value (mean ± std; ``alloc_bench.published``,
+  ``tirl-aaai24/edrp``) of the method, or of the paper's method ours varies (``TIRL`` for
+  ``TIRL-equilibrium``, named in brackets);
+* **train s**: the trainer's wall-clock (the sum of its ``progress.csv`` ``seconds``, one torch
+  thread, two runs at a time on the 2-core machine; a run resumed after an interruption
+  includes the iterations of both processes). References train nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from alloc_agents.stackelberg import exact_leader_score
+from alloc_bench.bootstrap import bootstrap_diff_ci
+from alloc_bench.published import get_tables
 from alloc_bench.rundirs import run_dir
 from alloc_bench.scenarios import get_scenario
-from alloc_bench.stackelberg import finished_leader_runs, restore_leader_run
-from alloc_bench.store import artifacts_dir
+from alloc_bench.stackelberg import (
+    EDRP_REFERENCES,
+    finished_leader_runs,
+    game_of,
+    restore_leader_run,
+)
+from alloc_bench.store import Store, artifacts_dir
+
+NO_LEADER = "SMFU-w/o-L"
+CEILING = "planner (ceiling)"
+#: Suffixes of our variants of the paper's methods (``TIRL-equilibrium`` varies ``TIRL``).
+VARIANTS = ("-equilibrium", "-pathwise")
 
 
-def mean_std(values: list[float], fmt: str) -> str:
+def paper_value(scenario: str, method: str) -> str:
+    """The paper's Table 2 cell for ``method`` (or the paper's method it varies) on
+    ``scenario``, ``value ± std``; empty when the paper has none."""
+    base = method
+    for suffix in VARIANTS:
+        base = base.removesuffix(suffix)
+    for table in get_tables(["tirl-aaai24/edrp"]):
+        for entry in table.entries:
+            if entry.scenario == scenario and entry.method == base:
+                std = "" if entry.std is None else f" ± {entry.std:.2f}"
+                named = "" if base == method else f" ({base})"
+                return f"{entry.value:.2f}{std}{named}"
+    return ""
+
+
+def mean_std(values: Sequence[float], fmt: str) -> str:
     """``mean ± std`` (ddof 0) of ``values``."""
     return f"{statistics.mean(values):{fmt}} ± {statistics.pstdev(values):{fmt}}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("store", type=Path, help="the alloc-bench SQLite store")
-    parser.add_argument("--scenarios", nargs="+", help="only these scenarios (default: all)")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    cells: dict[tuple[str, str], list[tuple[float, ...]]] = {}
-    for run in finished_leader_runs(args.store):
-        if args.scenarios and run["scenario"] not in args.scenarios:
+def _train_seconds(store: Path, row: dict[str, Any]) -> float:
+    with open(run_dir(artifacts_dir(store), row) / "progress.csv") as handle:
+        return sum(float(line["seconds"]) for line in csv.DictReader(handle))
+
+
+def _reference_exact(row: dict[str, Any]) -> float:
+    """The exact-equilibrium ORR of an EDRP reference run's charges, or the planner's LP value."""
+    from alloc_envs.edrp.exact_leader import exact_leader
+    from alloc_envs.edrp.limits import planner_ceiling
+
+    spec = get_scenario(row["scenario"])
+    game = game_of(lambda: spec.make_env(row["options"]))
+    if row["method"] == CEILING:
+        return planner_ceiling(game).orr
+    fixed, schedule = exact_leader(game)
+    return (schedule if row["method"] == "exact-leader" else fixed).orr
+
+
+def collect(store: Path, scenarios: Sequence[str] | None) -> list[dict[str, Any]]:
+    """One record per finished leader run and EDRP reference run of ``store`` (module doc)."""
+    records = []
+    for run in finished_leader_runs(store):
+        if scenarios and run["scenario"] not in scenarios:
             continue
         key = get_scenario(run["scenario"]).rank_by
-        game, trainer = restore_leader_run(args.store, run)
-        exact = exact_leader_score(game, trainer.leader_policy(), key)
-        with open(run_dir(artifacts_dir(args.store), run) / "progress.csv") as handle:
-            train = sum(float(row["seconds"]) for row in csv.DictReader(handle))
-        row = (run["metrics"][key], run["metrics"]["return"], *exact, train)
-        cells.setdefault((run["scenario"], run["method"]), []).append(row)
-    print(
-        "| scenario | method | seeds | §5.1 metric | §5.1 leader return | exact metric "
-        "| exact leader return | train s |"
-    )
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for (scenario, method), rows in cells.items():  # in finished_leader_runs' order
-        columns = list(zip(*rows, strict=True))
-        print(
-            f"| {scenario} | {method} | {len(rows)} | {mean_std(columns[0], '.3f')} | "
-            f"{mean_std(columns[1], '.2f')} | {mean_std(columns[2], '.3f')} | "
-            f"{mean_std(columns[3], '.2f')} | {statistics.mean(columns[4]):.0f} |"
+        game, trainer = restore_leader_run(store, run)
+        exact, exact_return = exact_leader_score(game, trainer.leader_policy(), key)
+        records.append(
+            {
+                "scenario": run["scenario"],
+                "method": run["method"],
+                "seed": int(run["seed"]),
+                "metric": run["metrics"][key],
+                "return": run["metrics"]["return"],
+                "exact": exact,
+                "exact_return": exact_return,
+                "train_s": _train_seconds(store, run),
+            }
         )
+    with Store(store, create=False) as opened:
+        references = [
+            row
+            for row in opened.rows().values()
+            if row["status"] == "finished" and row["method"] in EDRP_REFERENCES
+        ]
+    for row in sorted(references, key=lambda r: (r["scenario"], r["method"], int(r["seed"]))):
+        if scenarios and row["scenario"] not in scenarios:
+            continue
+        key = get_scenario(row["scenario"]).rank_by
+        records.append(
+            {
+                "scenario": row["scenario"],
+                "method": row["method"],
+                "seed": int(row["seed"]),
+                "metric": row["metrics"][key],
+                "return": row["metrics"]["return"],
+                "exact": _reference_exact(row),
+                "exact_return": None,
+                "train_s": None,
+            }
+        )
+    return records
+
+
+def _by_seed(records: list[dict[str, Any]], scenario: str, method: str) -> dict[int, dict]:
+    return {r["seed"]: r for r in records if r["scenario"] == scenario and r["method"] == method}
+
+
+def _no_charge_exact(scenario: str) -> float:
+    """The no-charge exact-equilibrium ORR of the scenario's model (the exact headroom's 0 %)."""
+    from alloc_envs.edrp.exact_leader import equilibrium_orr
+
+    spec = get_scenario(scenario)
+    game = game_of(lambda: spec.make_env({}))
+    return equilibrium_orr(game, np.zeros(game.n_incentives))
+
+
+def _headroom(cell: dict[int, dict], floor: dict[int, dict], top: dict[int, dict], exact0: float):
+    """(§5.1 shares, exact shares) per seed of ``cell`` (module doc); empty without limits."""
+    if not floor or not top:
+        return [], []
+    seeds = [s for s in cell if s in floor and s in top]
+    first = [
+        (cell[s]["metric"] - floor[s]["metric"]) / (top[s]["metric"] - floor[s]["metric"])
+        for s in seeds
+    ]
+    exact = [(cell[s]["exact"] - exact0) / (top[s]["exact"] - exact0) for s in seeds]
+    return first, exact
+
+
+def _difference(cell: dict[int, dict], floor: dict[int, dict], key: str) -> str:
+    """The paired difference to no leader on the shared seeds, ``+d [low, high]``."""
+    seeds = sorted(s for s in cell if s in floor)
+    if not seeds or cell == floor:
+        return ""
+    a = [cell[s][key] for s in seeds]
+    b = [floor[s][key] for s in seeds]
+    diff, low, high = bootstrap_diff_ci(a, b, paired=True)
+    return f"{diff:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def _percent(shares: list[float]) -> str:
+    """``mean ± std`` of ``shares`` in percent (empty without shares)."""
+    if not shares:
+        return ""
+    return f"{100 * statistics.mean(shares):.0f} ± {100 * statistics.pstdev(shares):.0f}"
+
+
+def tables(records: list[dict[str, Any]]) -> str:
+    """The Markdown tables of ``records``, one per scenario (module doc)."""
+    lines = []
+    scenarios = list(dict.fromkeys(r["scenario"] for r in records))
+    for scenario in scenarios:
+        edrp = get_scenario(scenario).family == "edrp"
+        floor = _by_seed(records, scenario, NO_LEADER)
+        top = _by_seed(records, scenario, CEILING) if edrp else {}
+        exact0 = _no_charge_exact(scenario) if edrp and top else 0.0
+        lines += [
+            f"**{scenario}**" + (f" (no charge, exact: {exact0:.4f})" if top else ""),
+            "",
+            "| method | seeds | §5.1 | §5.1 % of headroom | Δ §5.1 vs SMFU-w/o-L | exact "
+            "| exact % of headroom | Δ exact vs SMFU-w/o-L | paper | train s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        methods = list(dict.fromkeys(r["method"] for r in records if r["scenario"] == scenario))
+        for method in methods:
+            cell = _by_seed(records, scenario, method)
+            values = [r["metric"] for r in cell.values()]
+            exacts = [r["exact"] for r in cell.values()]
+            first, exact = _headroom(cell, floor, top, exact0)
+            trained = [r["train_s"] for r in cell.values() if r["train_s"] is not None]
+            train = f"{statistics.mean(trained):.0f}" if trained else "–"
+            lines.append(
+                f"| {method} | {len(cell)} | {mean_std(values, '.3f')} | {_percent(first)} | "
+                f"{_difference(cell, floor, 'metric')} | {mean_std(exacts, '.4f')} | "
+                f"{_percent(exact)} | {_difference(cell, floor, 'exact')} | "
+                f"{paper_value(scenario, method)} | {train} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--store", type=Path, help="the alloc-bench SQLite store")
+    source.add_argument("--results", type=Path, help="an --export file")
+    parser.add_argument("--scenarios", nargs="+", help="only these scenarios (default: all)")
+    parser.add_argument("--export", type=Path, help="write the per-run numbers here (JSON)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.store is not None:
+        records = collect(args.store, args.scenarios)
+    else:
+        records = json.loads(args.results.read_text(encoding="utf-8"))["runs"]
+        if args.scenarios:
+            records = [r for r in records if r["scenario"] in args.scenarios]
+    if args.export is not None:
+        args.export.parent.mkdir(parents=True, exist_ok=True)
+        args.export.write_text(json.dumps({"runs": records}, indent=1) + "\n", encoding="utf-8")
+    print(tables(records), end="")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ Leader trainers (issue #7; the shared loop in :mod:`~.trainer`):
   structure (``transition_model="matching"``); :mod:`~.learned_game` — the instantiated
   empirical Fokker-Planck equation; :mod:`~.model_based` — the followers' update on the
   generated mean field; :mod:`~.pathwise` — the leader's gradient through the learned model,
-  whose flow is :mod:`~.model_flow`'s; :mod:`~.tirl` — :class:`TIRL` (and Reg-TIRL);
+  whose flow is :mod:`~.model_flow`'s; :mod:`~.equilibrium_leader` — the leader's gradient at
+  the followers' equilibrium of the learned model; :mod:`~.tirl` — :class:`TIRL` (and Reg-TIRL);
 * the leader baselines, with SMFU's followers: :mod:`~.population_model` — the
   population-response model (M3RL's tracker, EBPG's follower-aware module);
   :mod:`~.baseline_learner` — their shared learner; :mod:`~.m3rl` — :class:`M3RL`;

@@ -58,8 +58,9 @@ from alloc_envs.stackelberg.sensitivity import leader_gradient
 
 #: Exploitability at which each step's equilibrium solve stops before its Newton refinement,
 #: and the fixed-point residual the refinement aims at. On EDRP v1 (random charges in [0, 0.5],
-#: warm start 0.01 away) the gradient's cosine with the one at the 1e-12 fixed point is 1.000000
-#: and the step costs 3.2 CPU s against 4.7 (``benchmarks/edrp_equilibrium_leader.py``).
+#: warm start 0.01 away) the gradient's cosine with the one at the defaults (1e-6, 1e-12) is
+#: 1.000000 and it costs 2.8 CPU s against 4.75
+#: (``packages/alloc-agents/benchmarks/edrp_equilibrium_leader.py``).
 SOLVER_TOLERANCE = 1e-4
 FIXED_POINT_RESIDUAL = 1e-6
 
@@ -95,7 +96,8 @@ class EquilibriumLeaderStep:
     Args:
         game: the model game (:func:`model_matching_game`), or any matching game with
             ``payoff_vjp`` (the true game gives the exact-gradient leader's direction).
-        leader: the leader's learner (network, features, optimizer).
+        leader: the leader's learner (its network, features and settings; the steps use their
+            own optimizer).
         temperature: the followers' entropy weight tau (reward units), as in the game's
             regularised equilibrium.
     """
