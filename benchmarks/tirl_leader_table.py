@@ -192,7 +192,8 @@ def _percent(shares: list[float]) -> str:
     """``mean ± std`` of ``shares`` in percent (empty without shares)."""
     if not shares:
         return ""
-    return f"{100 * statistics.mean(shares):.0f} ± {100 * statistics.pstdev(shares):.0f}"
+    mean, std = round(100 * statistics.mean(shares)), round(100 * statistics.pstdev(shares))
+    return f"{mean} ± {std}"  # integers: no "-0" for a share that rounds to zero from below
 
 
 def tables(records: list[dict[str, Any]]) -> str:
