@@ -41,7 +41,7 @@ def test_equilibrium_tirl_learns_the_two_zone_charge(seed: int, check_two_zone_l
     trainer.train(3)
     after_k1 = equilibrium_orr(TWO_ZONE, trainer.leader_policy())
     rows = trainer.train()
-    assert trainer.equilibrium_steps == 12
+    assert trainer.equilibrium_steps_taken == 12
     assert all(row["equilibrium_residual"] < 1e-5 for row in rows)
     check_two_zone_leader(trainer, after_k1)
     # The row reports the model's equilibrium ORR before each step: it rises to the optimum.
@@ -105,14 +105,14 @@ def test_equilibrium_checkpoint_resume_is_exact(tmp_path) -> None:
     straight = TIRL(game, config, seed=1, device="cpu")
     straight.train(3, checkpoint_path=path)  # one equilibrium step taken
     rows = straight.train()
-    assert straight.equilibrium_steps == 3
+    assert straight.equilibrium_steps_taken == 3
     assert "leader_policy_loss" not in rows[-1]  # the 6th iteration: the leader is fixed
 
     def strip(row: dict) -> dict:
         return {k: v for k, v in row.items() if k not in TIMING}
 
     resumed = TIRL.load(path, game, device="cpu")
-    assert resumed.equilibrium_steps == 1
+    assert resumed.equilibrium_steps_taken == 1
     assert [strip(r) for r in resumed.train()] == [strip(r) for r in rows]
     for a, b in zip(
         straight.leader.network.parameters(), resumed.leader.network.parameters(), strict=True

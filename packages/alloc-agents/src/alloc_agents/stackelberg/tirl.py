@@ -65,7 +65,8 @@ class TIRL(StackelbergTrainer):
 
     Attributes (besides :class:`StackelbergTrainer`'s): ``model`` (P_eta: a
     :class:`TransitionModel`, or with ``transition_model="matching"`` a
-    :class:`MatchingTransitionModel`).
+    :class:`MatchingTransitionModel`) and ``equilibrium_steps_taken`` (the leader's steps so far
+    with ``leader_gradient="equilibrium"``).
     """
 
     method = "tirl"
@@ -106,8 +107,7 @@ class TIRL(StackelbergTrainer):
         self._learned_game: LearnedGame | None = None
         self._model_return: ModelReturn | None = None
         self._equilibrium: EquilibriumLeaderStep | None = None
-        #: Leader steps taken with ``leader_gradient="equilibrium"``.
-        self.equilibrium_steps = 0
+        self.equilibrium_steps_taken = 0
 
     def learned_game(self) -> LearnedGame:
         """The game with the learned follower laws (Eq. 10), evaluated once after the model's
@@ -159,9 +159,9 @@ class TIRL(StackelbergTrainer):
             return super()._update_leader(episodes)
         if cfg.leader_gradient == "pathwise":
             return pathwise_update(self.leader, self.model_return(), cfg.pathwise_steps)
-        if self.equilibrium_steps >= cfg.equilibrium_steps:
+        if self.equilibrium_steps_taken >= cfg.equilibrium_steps:
             return {}
-        self.equilibrium_steps += 1
+        self.equilibrium_steps_taken += 1
         return self.equilibrium_objective().step()
 
     def state_dict(self) -> dict[str, Any]:
@@ -170,7 +170,7 @@ class TIRL(StackelbergTrainer):
         state = {**super().state_dict(), "model": self.model.state_dict()}
         if self.config.leader_gradient == "equilibrium":
             objective = None if self._equilibrium is None else self._equilibrium.state_dict()
-            state["equilibrium"] = {"steps": self.equilibrium_steps, "objective": objective}
+            state["equilibrium"] = {"steps": self.equilibrium_steps_taken, "objective": objective}
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -180,6 +180,6 @@ class TIRL(StackelbergTrainer):
         self._learned_game = self._model_return = self._equilibrium = None
         if self.config.leader_gradient == "equilibrium":
             saved = state["equilibrium"]
-            self.equilibrium_steps = int(saved["steps"])
+            self.equilibrium_steps_taken = int(saved["steps"])
             if saved["objective"] is not None:
                 self.equilibrium_objective().load_state_dict(saved["objective"])

@@ -208,7 +208,8 @@ def leader_gradient(
             answer is then refined to the fixed point (:func:`refine_equilibrium`).
         fixed_point_residual: ``max |Phi(pi, u) - pi|`` the refinement aims at (the default
             gives the gradient to about machine precision; a learner's steps can take a looser
-            one, e.g. 1e-7, for a third of the time).
+            one: on EDRP v1, 1e-6 with ``tolerance`` 1e-4 gives the same direction, cosine
+            1.000000, in 2.8 CPU s against 4.75).
         adjoint_tolerance: relative residual at which the adjoint solve (BiCGSTAB) stops.
     """
     if not hasattr(game, "payoff_vjp"):
