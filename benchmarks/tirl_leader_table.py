@@ -23,7 +23,7 @@ same tables anywhere. Columns, mean ± std (ddof 0) over the seeds found:
   and the planner's LP value;
 * **% of headroom** (EDRP, where the store has the planner and SMFU-w/o-L): ``(x - no leader) /
   (planner - no leader)`` per seed, then mean ± std; §5.1 against SMFU-w/o-L's §5.1 on the same
-  seed, exact against no charge's exact ORR (the same for every seed);
+  seed, exact against SMFU-w/o-L's exact ORR (no charge: the same for every seed);
 * **Δ vs SMFU-w/o-L**: the mean difference to no leader with its paired (same seeds) 95%
   percentile-bootstrap interval (``alloc_bench.bootstrap.bootstrap_diff_ci``, 10,000
   resamples), for §5.1 and exact;
@@ -45,7 +45,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from alloc_agents.stackelberg import exact_leader_score
@@ -105,6 +104,27 @@ def _reference_exact(row: dict[str, Any]) -> float:
     return (schedule if row["method"] == "exact-leader" else fixed).orr
 
 
+def _record(
+    row: dict[str, Any],
+    key: str,
+    exact: float,
+    exact_return: float | None,
+    train_s: float | None,
+) -> dict[str, Any]:
+    """The export's record of a store row: its §5.1 ``key`` metric and return, and the given
+    exact score and training time (``None`` for a reference)."""
+    return {
+        "scenario": row["scenario"],
+        "method": row["method"],
+        "seed": int(row["seed"]),
+        "metric": row["metrics"][key],
+        "return": row["metrics"]["return"],
+        "exact": exact,
+        "exact_return": exact_return,
+        "train_s": train_s,
+    }
+
+
 def collect(store: Path, scenarios: Sequence[str] | None) -> list[dict[str, Any]]:
     """One record per finished leader run and EDRP reference run of ``store`` (module doc)."""
     records = []
@@ -113,19 +133,8 @@ def collect(store: Path, scenarios: Sequence[str] | None) -> list[dict[str, Any]
             continue
         key = get_scenario(run["scenario"]).rank_by
         game, trainer = restore_leader_run(store, run)
-        exact, exact_return = exact_leader_score(game, trainer.leader_policy(), key)
-        records.append(
-            {
-                "scenario": run["scenario"],
-                "method": run["method"],
-                "seed": int(run["seed"]),
-                "metric": run["metrics"][key],
-                "return": run["metrics"]["return"],
-                "exact": exact,
-                "exact_return": exact_return,
-                "train_s": _train_seconds(store, run),
-            }
-        )
+        exact = exact_leader_score(game, trainer.leader_policy(), key)
+        records.append(_record(run, key, *exact, _train_seconds(store, run)))
     with Store(store, create=False) as opened:
         references = [
             row
@@ -136,18 +145,7 @@ def collect(store: Path, scenarios: Sequence[str] | None) -> list[dict[str, Any]
         if scenarios and row["scenario"] not in scenarios:
             continue
         key = get_scenario(row["scenario"]).rank_by
-        records.append(
-            {
-                "scenario": row["scenario"],
-                "method": row["method"],
-                "seed": int(row["seed"]),
-                "metric": row["metrics"][key],
-                "return": row["metrics"]["return"],
-                "exact": _reference_exact(row),
-                "exact_return": None,
-                "train_s": None,
-            }
-        )
+        records.append(_record(row, key, _reference_exact(row), None, None))
     return records
 
 
@@ -155,32 +153,18 @@ def _by_seed(records: list[dict[str, Any]], scenario: str, method: str) -> dict[
     return {r["seed"]: r for r in records if r["scenario"] == scenario and r["method"] == method}
 
 
-def _no_charge_exact(scenario: str) -> float:
-    """The no-charge exact-equilibrium ORR of the scenario's model (the exact headroom's 0 %)."""
-    from alloc_envs.edrp.exact_leader import equilibrium_orr
-
-    spec = get_scenario(scenario)
-    game = game_of(lambda: spec.make_env({}))
-    return equilibrium_orr(game, np.zeros(game.n_incentives))
-
-
-def _headroom(cell: dict[int, dict], floor: dict[int, dict], top: dict[int, dict], exact0: float):
-    """(§5.1 shares, exact shares) per seed of ``cell`` (module doc); empty without limits."""
-    if not floor or not top:
-        return [], []
+def _shares(cell: dict[int, dict], floor: dict[int, dict], top: dict[int, dict], key: str):
+    """Per seed of ``cell``, ``(x - no leader) / (planner - no leader)`` of ``key`` (``"metric"``
+    or ``"exact"``; module doc); empty without the limits."""
     seeds = [s for s in cell if s in floor and s in top]
-    first = [
-        (cell[s]["metric"] - floor[s]["metric"]) / (top[s]["metric"] - floor[s]["metric"])
-        for s in seeds
-    ]
-    exact = [(cell[s]["exact"] - exact0) / (top[s]["exact"] - exact0) for s in seeds]
-    return first, exact
+    return [(cell[s][key] - floor[s][key]) / (top[s][key] - floor[s][key]) for s in seeds]
 
 
 def _difference(cell: dict[int, dict], floor: dict[int, dict], key: str) -> str:
-    """The paired difference to no leader on the shared seeds, ``+d [low, high]``."""
+    """The paired difference to no leader on the shared seeds, ``+d [low, high]`` (empty for
+    no leader itself)."""
     seeds = sorted(s for s in cell if s in floor)
-    if not seeds or cell == floor:
+    if not seeds or cell is floor:
         return ""
     a = [cell[s][key] for s in seeds]
     b = [floor[s][key] for s in seeds]
@@ -204,9 +188,9 @@ def tables(records: list[dict[str, Any]]) -> str:
         edrp = get_scenario(scenario).family == "edrp"
         floor = _by_seed(records, scenario, NO_LEADER)
         top = _by_seed(records, scenario, CEILING) if edrp else {}
-        exact0 = _no_charge_exact(scenario) if edrp and top else 0.0
+        no_charge = f" (no charge, exact: {floor[min(floor)]['exact']:.4f})" if floor else ""
         lines += [
-            f"**{scenario}**" + (f" (no charge, exact: {exact0:.4f})" if top else ""),
+            f"**{scenario}**" + no_charge,
             "",
             "| method | seeds | §5.1 | §5.1 % of headroom | Δ §5.1 vs SMFU-w/o-L | exact "
             "| exact % of headroom | Δ exact vs SMFU-w/o-L | paper | train s |",
@@ -214,16 +198,16 @@ def tables(records: list[dict[str, Any]]) -> str:
         ]
         methods = list(dict.fromkeys(r["method"] for r in records if r["scenario"] == scenario))
         for method in methods:
-            cell = _by_seed(records, scenario, method)
+            cell = floor if method == NO_LEADER else _by_seed(records, scenario, method)
             values = [r["metric"] for r in cell.values()]
             exacts = [r["exact"] for r in cell.values()]
-            first, exact = _headroom(cell, floor, top, exact0)
             trained = [r["train_s"] for r in cell.values() if r["train_s"] is not None]
             train = f"{statistics.mean(trained):.0f}" if trained else "–"
+            first, exact = (_percent(_shares(cell, floor, top, k)) for k in ("metric", "exact"))
             lines.append(
-                f"| {method} | {len(cell)} | {mean_std(values, '.3f')} | {_percent(first)} | "
+                f"| {method} | {len(cell)} | {mean_std(values, '.3f')} | {first} | "
                 f"{_difference(cell, floor, 'metric')} | {mean_std(exacts, '.4f')} | "
-                f"{_percent(exact)} | {_difference(cell, floor, 'exact')} | "
+                f"{exact} | {_difference(cell, floor, 'exact')} | "
                 f"{paper_value(scenario, method)} | {train} |"
             )
         lines.append("")

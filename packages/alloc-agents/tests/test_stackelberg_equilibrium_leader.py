@@ -66,7 +66,11 @@ def test_the_model_game_holds_the_learned_laws() -> None:
     assert seen.sum() >= 20
     np.testing.assert_array_equal(model.next_if_unmatched[seen], game.next_if_unmatched[seen])
     np.testing.assert_array_equal(model.site_of, game.site_of)
-    assert model.capacity(5, game.city.demand[5]) is not None
+    x = game.city.demand[5]
+    np.testing.assert_array_equal(model.capacity(5, x), game.capacity(5, x))
+    np.testing.assert_array_equal(
+        model.payoff(5, x, game.incentive_high), game.payoff(5, x, game.incentive_high)
+    )
     np.testing.assert_array_equal(game.success_kernels, edrp_game("edrp-small").success_kernels)
 
 
