@@ -7,12 +7,15 @@ differences to no leader and the training time.
     python benchmarks/tirl_leader_table.py --store results/tirl.sqlite [--scenarios ...] \\
         [--export benchmarks/results/tirl-edrp-equilibrium/results.json]
     python benchmarks/tirl_leader_table.py \\
-        --results benchmarks/results/tirl-edrp-equilibrium/results.json
+        --results benchmarks/results/tirl-edrp-equilibrium/results.json \\
+        [--figure2 docs/assets/edrp-figure2.png]
 
 ``--store`` restores every finished leader run's trainer from its ``checkpoint.pt`` (the exact
 column needs the trained leader; the checkpoints hold TIRL's learned model and are too large to
 commit); ``--export`` writes the per-run numbers as JSON, from which ``--results`` prints the
-same tables anywhere. Columns, mean ± std (ddof 0) over the seeds found:
+same tables anywhere; ``--previous`` takes the exact score and training time of runs whose
+checkpoints are no longer kept from an earlier export of the same runs (matched by config hash,
+or, in an export without hashes, by scenario, method and seed). Columns, mean ± std (ddof 0) over the seeds found:
 
 * **§5.1**: the stored metric (CR on MTFG, ORR on EDRP), averaged over the last
   ``eval_episodes`` episodes of the PPO followers re-trained against the leader;
@@ -23,16 +26,23 @@ same tables anywhere. Columns, mean ± std (ddof 0) over the seeds found:
   and the planner's LP value;
 * **% of headroom** (EDRP, where the store has the planner and SMFU-w/o-L): ``(x - no leader) /
   (planner - no leader)`` per seed, then mean ± std; §5.1 against SMFU-w/o-L's §5.1 on the same
-  seed, exact against SMFU-w/o-L's exact ORR (no charge: the same for every seed);
-* **Δ vs SMFU-w/o-L**: the mean difference to no leader with its paired (same seeds) 95%
+  seed (the seeds both have), exact against SMFU-w/o-L's exact ORR (no charge: the same for
+  every seed, so every seed counts);
+* **Δ vs SMFU-w/o-L**: the mean difference to no leader with its paired (same seeds, as for %;
+  "(n paired)" when fewer than the method's seeds) 95%
   percentile-bootstrap interval (``alloc_bench.bootstrap.bootstrap_diff_ci``, 10,000
   resamples), for §5.1 and exact;
 * **paper**: the TIRL paper's Table 2 value (mean ± std; ``alloc_bench.published``,
   ``tirl-aaai24/edrp``) of the method, or of the paper's method ours varies (``TIRL`` for
   ``TIRL-equilibrium``, named in brackets);
 * **train s**: the trainer's wall-clock (the sum of its ``progress.csv`` ``seconds``, one torch
-  thread, two runs at a time on the 2-core machine; a run resumed after an interruption
+  thread, two or three runs at a time on the 2-core machine; a run resumed after an interruption
   includes the iterations of both processes). References train nothing.
+
+After the tables, the spread over seeds of every trained method (the paper's Figure 2 in
+numbers: sd and range of both scores, the worst seed's exact share of the headroom);
+``--figure2`` draws the figure itself on ``edrp-v1-n1000`` (each seed's training curve per
+method, no leader's mean in black, and every seed's two scores).
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from alloc_agents.stackelberg import exact_leader_score
@@ -64,6 +75,8 @@ NO_LEADER = "SMFU-w/o-L"
 CEILING = "planner (ceiling)"
 #: Suffixes of our variants of the paper's methods (``TIRL-equilibrium`` varies ``TIRL``).
 VARIANTS = ("-equilibrium", "-pathwise")
+#: The paper's Figure 2 setting: 10 seeds at N = 1,000.
+FIGURE2_SCENARIO = "edrp-v1-n1000"
 
 
 def paper_value(scenario: str, method: str) -> str:
@@ -117,21 +130,49 @@ def _record(
         "scenario": row["scenario"],
         "method": row["method"],
         "seed": int(row["seed"]),
+        "config_hash": row["config_hash"],
         "metric": row["metrics"][key],
         "return": row["metrics"]["return"],
         "exact": exact,
         "exact_return": exact_return,
         "train_s": train_s,
+        "curve": [round(point["metrics"][key], 4) for point in row.get("curve") or []],
     }
 
 
-def collect(store: Path, scenarios: Sequence[str] | None) -> list[dict[str, Any]]:
-    """One record per finished leader run and EDRP reference run of ``store`` (module doc)."""
+def _previous_record(previous: list[dict[str, Any]], run: dict[str, Any]) -> dict[str, Any]:
+    """The record of ``run`` in an earlier export: by config hash, or for an export without
+    hashes by scenario, method and seed (``ValueError`` if it has none)."""
+    for record in previous:
+        if record.get("config_hash") == run["config_hash"]:
+            return record
+        same = (record["scenario"], record["method"], record["seed"])
+        if "config_hash" not in record and same == (run["scenario"], run["method"], run["seed"]):
+            return record
+    raise ValueError(
+        f"run {run['config_hash']} ({run['scenario']} {run['method']} seed {run['seed']}) has no "
+        "checkpoint in the store's artifacts and no record in the --previous export"
+    )
+
+
+def collect(
+    store: Path, scenarios: Sequence[str] | None, previous: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """One record per finished leader run and EDRP reference run of ``store`` (module doc). A
+    leader run whose checkpoint is gone takes its exact score and training time from
+    ``previous`` (an earlier export of the same runs) when given."""
     records = []
     for run in finished_leader_runs(store):
         if scenarios and run["scenario"] not in scenarios:
             continue
         key = get_scenario(run["scenario"]).rank_by
+        if (
+            previous is not None
+            and not (run_dir(artifacts_dir(store), run) / "checkpoint.pt").exists()
+        ):
+            old = _previous_record(previous, run)
+            records.append(_record(run, key, old["exact"], old["exact_return"], old["train_s"]))
+            continue
         game, trainer = restore_leader_run(store, run)
         exact = exact_leader_score(game, trainer.leader_policy(), key)
         records.append(_record(run, key, *exact, _train_seconds(store, run)))
@@ -153,23 +194,37 @@ def _by_seed(records: list[dict[str, Any]], scenario: str, method: str) -> dict[
     return {r["seed"]: r for r in records if r["scenario"] == scenario and r["method"] == method}
 
 
+def _pairs(
+    cell: dict[int, dict], floor: dict[int, dict], key: str
+) -> tuple[list[float], list[float]]:
+    """``key`` of ``cell`` and of no leader, paired by seed. The exact scores of no leader and of
+    the planner do not depend on the seed (no charge; the LP value), so for ``"exact"`` every
+    seed of ``cell`` pairs with no leader's one value; ``"metric"`` pairs the shared seeds."""
+    if key == "exact" and floor:
+        constant = next(iter(floor.values()))["exact"]
+        return [r["exact"] for r in cell.values()], [constant] * len(cell)
+    seeds = sorted(s for s in cell if s in floor)
+    return [cell[s][key] for s in seeds], [floor[s][key] for s in seeds]
+
+
 def _shares(cell: dict[int, dict], floor: dict[int, dict], top: dict[int, dict], key: str):
-    """Per seed of ``cell``, ``(x - no leader) / (planner - no leader)`` of ``key`` (``"metric"``
-    or ``"exact"``; module doc); empty without the limits."""
-    seeds = [s for s in cell if s in floor and s in top]
-    return [(cell[s][key] - floor[s][key]) / (top[s][key] - floor[s][key]) for s in seeds]
+    """Per paired seed of ``cell`` (:func:`_pairs`), ``(x - no leader) / (planner - no
+    leader)`` of ``key`` (``"metric"`` or ``"exact"``; module doc); empty without the limits."""
+    if not top:
+        return []
+    ceiling = next(iter(top.values()))[key]  # the LP value, the same for every seed
+    return [(x - low) / (ceiling - low) for x, low in zip(*_pairs(cell, floor, key), strict=True)]
 
 
 def _difference(cell: dict[int, dict], floor: dict[int, dict], key: str) -> str:
-    """The paired difference to no leader on the shared seeds, ``+d [low, high]`` (empty for
-    no leader itself)."""
-    seeds = sorted(s for s in cell if s in floor)
-    if not seeds or cell is floor:
+    """The paired difference to no leader (:func:`_pairs`), ``+d [low, high]``, with the number
+    of pairs when it is smaller than the cell's seeds (empty for no leader itself)."""
+    a, b = _pairs(cell, floor, key)
+    if not a or cell is floor:
         return ""
-    a = [cell[s][key] for s in seeds]
-    b = [floor[s][key] for s in seeds]
     diff, low, high = bootstrap_diff_ci(a, b, paired=True)
-    return f"{diff:+.3f} [{low:+.3f}, {high:+.3f}]"
+    paired = f" ({len(a)} paired)" if len(a) < len(cell) else ""
+    return f"{diff:+.3f} [{low:+.3f}, {high:+.3f}]{paired}"
 
 
 def _percent(shares: list[float]) -> str:
@@ -214,6 +269,88 @@ def tables(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def spread(records: list[dict[str, Any]]) -> str:
+    """Per scenario, the spread over seeds of every trained method (the paper's Figure 2 as
+    numbers): sd and range of §5.1 and exact, and the worst seed's exact % of headroom."""
+    lines = [
+        "| scenario | method | seeds | §5.1 sd | §5.1 min – max | exact sd | exact min – max "
+        "| worst seed's exact % of headroom |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for scenario in dict.fromkeys(r["scenario"] for r in records):
+        floor = _by_seed(records, scenario, NO_LEADER)
+        top = _by_seed(records, scenario, CEILING)
+        for method in dict.fromkeys(r["method"] for r in records if r["scenario"] == scenario):
+            cell = _by_seed(records, scenario, method)
+            if method == NO_LEADER or any(r["train_s"] is None for r in cell.values()):
+                continue
+            values = [r["metric"] for r in cell.values()]
+            exacts = [r["exact"] for r in cell.values()]
+            shares = _shares(cell, floor, top, "exact")
+            worst = f"{round(100 * min(shares))}" if shares else ""
+            lines.append(
+                f"| {scenario} | {method} | {len(cell)} | {statistics.pstdev(values):.3f} "
+                f"| {min(values):.3f} – {max(values):.3f} | {statistics.pstdev(exacts):.4f} "
+                f"| {min(exacts):.4f} – {max(exacts):.4f} | {worst} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def figure2(records: list[dict[str, Any]], scenario: str, path: Path) -> None:
+    """The paper's Figure 2 for ``scenario``: one panel per trained leader method, the training
+    curve of each seed (the metric per outer iteration: in the environment for TIRL's first
+    K1, in its learned model after) and no leader's mean curve in black; and a panel of every
+    seed's §5.1 and exact score. Written as a PNG to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib import pyplot as plt
+
+    floor = _by_seed(records, scenario, NO_LEADER)
+    methods = [
+        m
+        for m in dict.fromkeys(r["method"] for r in records if r["scenario"] == scenario)
+        if m != NO_LEADER
+        and all(r["train_s"] is not None for r in _by_seed(records, scenario, m).values())
+    ]
+    fig, axes = plt.subplots(1, len(methods) + 1, figsize=(4.2 * (len(methods) + 1), 3.6))
+    no_leader = np.mean([r["curve"] for r in floor.values()], axis=0) if floor else None
+    for ax, method in zip(axes, methods, strict=False):
+        if ax is not axes[0]:
+            ax.sharey(axes[0])
+        for record in _by_seed(records, scenario, method).values():
+            ax.plot(np.arange(1, len(record["curve"]) + 1), record["curve"], lw=0.8)
+        if no_leader is not None:
+            steps = np.arange(1, len(no_leader) + 1)
+            ax.plot(steps, no_leader, color="black", lw=1.5, label=f"{NO_LEADER}, mean")
+            ax.legend(fontsize=7, loc="lower right")
+        ax.set(title=f"{method}: {len(_by_seed(records, scenario, method))} seeds")
+        ax.set(xlabel="outer iteration", ylabel="training ORR")
+    ax = axes[-1]
+    for i, method in enumerate([NO_LEADER, *methods]):
+        cell = _by_seed(records, scenario, method)
+        for j, key in enumerate(("metric", "exact")):
+            x = np.full(len(cell), 2 * i + j) + np.linspace(-0.2, 0.2, len(cell))
+            ax.scatter(
+                x,
+                [r[key] for r in cell.values()],
+                s=10,
+                color=f"C{j}",
+                label=("§5.1", "exact")[j] if i == 0 else None,
+            )
+    ax.set_xticks(
+        [2 * i + 0.5 for i in range(len(methods) + 1)],
+        [NO_LEADER, *methods],
+        rotation=20,
+        fontsize=7,
+    )
+    ax.set(title=f"{scenario}: every seed", ylabel="ORR")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -221,10 +358,22 @@ def main() -> None:
     source.add_argument("--results", type=Path, help="an --export file")
     parser.add_argument("--scenarios", nargs="+", help="only these scenarios (default: all)")
     parser.add_argument("--export", type=Path, help="write the per-run numbers here (JSON)")
+    parser.add_argument(
+        "--previous",
+        type=Path,
+        help="an earlier --export of the same store: the exact score and training time of runs "
+        "whose checkpoints are no longer kept",
+    )
+    parser.add_argument(
+        "--figure2", type=Path, help=f"draw the paper's Figure 2 on {FIGURE2_SCENARIO} here (PNG)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.store is not None:
-        records = collect(args.store, args.scenarios)
+        previous = None
+        if args.previous is not None:
+            previous = json.loads(args.previous.read_text(encoding="utf-8"))["runs"]
+        records = collect(args.store, args.scenarios, previous)
     else:
         records = json.loads(args.results.read_text(encoding="utf-8"))["runs"]
         if args.scenarios:
@@ -233,6 +382,9 @@ def main() -> None:
         args.export.parent.mkdir(parents=True, exist_ok=True)
         args.export.write_text(json.dumps({"runs": records}, indent=1) + "\n", encoding="utf-8")
     print(tables(records), end="")
+    print("\nSpread over seeds\n\n" + spread(records), end="")
+    if args.figure2 is not None:
+        figure2(records, FIGURE2_SCENARIO, args.figure2)
 
 
 if __name__ == "__main__":

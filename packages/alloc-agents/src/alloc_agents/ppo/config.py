@@ -202,6 +202,31 @@ def _ride_hailing(preset: str) -> Preset:
     )
 
 
+def _table6(preset: str, horizon: int, lr: float, batch: int, total_env_steps: int) -> Preset:
+    # DyPS paper Table 6 for the LBF, RWARE and Medical columns: Adam, actor and critic lr, batch
+    # size (read as agent-steps per minibatch, as for Ride-Hailing), training steps, γ 0.99,
+    # clip 0.2, λ 0.95. The paper gives nothing else for them and no code (dyps-reference.md
+    # §7): the rest are PPOConfig's defaults, and an iteration is one episode of ``horizon``
+    # steps per env copy.
+    config = PPOConfig(
+        n_steps=horizon,
+        gamma=0.99,
+        gae_lambda=0.95,
+        clip_coef=0.2,
+        lr=lr,
+        critic_lr=lr,
+        minibatch_size=batch,
+    )
+    return Preset(
+        description=f"DyPS paper Table 6 for {preset} (γ 0.99, λ 0.95, lr {lr:g}, batch {batch}, "
+        f"{total_env_steps:,} env steps; {horizon}-step rollouts, 4 env copies)",
+        config=config,
+        env_kwargs={"preset": preset},
+        n_envs=4,
+        total_env_steps=total_env_steps,
+    )
+
+
 #: The controlled task of DyPS's tests and benchmark (``alloc/HiddenTypes-v0``, 36 agents of two
 #: hidden types): one 8-step episode per env copy and iteration, 4 copies, 60 iterations, a
 #: 16-wide network, 4 epochs, no entropy bonus (the optimal policies are deterministic).
@@ -227,6 +252,13 @@ PRESETS: dict[str, Preset] = {
     ),
     "ride-hailing-1": _ride_hailing("ride-hailing-1"),
     "ride-hailing-2": _ride_hailing("ride-hailing-2"),
+    # horizons: LBFConfig.time_limit 50, RWAREConfig.time_limit 500, VaccineConfig.n_decisions 62
+    "lbf-1": _table6("lbf-1", 50, 5e-4, 256, 1_000_000),
+    "lbf-2": _table6("lbf-2", 50, 5e-4, 256, 1_000_000),
+    "rware-1": _table6("rware-1", 500, 5e-4, 256, 1_000_000),
+    "rware-2": _table6("rware-2", 500, 5e-4, 256, 1_000_000),
+    "medical-small": _table6("medical-small", 62, 1e-4, 512, 100_000),
+    "medical": _table6("medical", 62, 1e-4, 512, 100_000),
 }
 
 
