@@ -15,7 +15,8 @@ column needs the trained leader; the checkpoints hold TIRL's learned model and a
 commit); ``--export`` writes the per-run numbers as JSON, from which ``--results`` prints the
 same tables anywhere; ``--previous`` takes the exact score and training time of runs whose
 checkpoints are no longer kept from an earlier export of the same runs (matched by config hash,
-or, in an export without hashes, by scenario, method and seed). Columns, mean ± std (ddof 0) over the seeds found:
+or, in an export without hashes, by scenario, method and seed). Columns, mean ± std (ddof 0)
+over the seeds found:
 
 * **§5.1**: the stored metric (CR on MTFG, ORR on EDRP), averaged over the last
   ``eval_episodes`` episodes of the PPO followers re-trained against the leader;
