@@ -65,8 +65,7 @@ def read_network(learner: EBPGLearner, records: list[Any]) -> dict[str, float]:
     context = net.context(inputs).unsqueeze(-2)  # (E, 1, d)
     embedded = net.embed(tokens)  # (E, U, d)
     states = net.act(embedded + context)
-    mixed, _ = net.attention(inputs, tokens)
-    hidden = mixed
+    hidden, _ = net.attention(inputs, tokens)  # the head's input: (E, U, d)
     for layer in net.head.hidden:
         hidden = net.act(layer(hidden))
     means = net.distribution(inputs, tokens).mean()  # (E, U) unit box
