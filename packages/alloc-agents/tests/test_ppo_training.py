@@ -315,7 +315,7 @@ def test_policy_interface_gym_view_and_seeded_sampling() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"algorithm": "qmix"}, "algorithm"),
+        ({"algorithm": "vdn"}, "algorithm"),
         ({"sharing": "rode"}, "sharing"),
         ({"total_env_steps": 0}, "total_env_steps"),
         ({"n_envs": 0}, "n_envs"),

@@ -70,7 +70,7 @@ def test_bad_checkpoints_name_the_file(tmp_path: Path, content: bytes | str, mes
 def test_a_foreign_torch_file_is_not_a_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "checkpoint.pt"
     torch.save({"weights": torch.zeros(2)}, path)
-    with pytest.raises(ValueError, match="is not an alloc-agents PPO checkpoint"):
+    with pytest.raises(ValueError, match="is not an alloc-agents checkpoint"):
         ckpt.load(path)
 
 

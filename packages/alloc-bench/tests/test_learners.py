@@ -231,3 +231,32 @@ def test_run_folders_are_named_by_scenario_method_and_seed_with_tensorboard_insi
     assert safe_part("planner (ceiling)") == "planner_ceiling" and safe_part("..") == "_"
     other = RunConfig("ride-hailing-1", "PS+IPPO", 0, {"episode_steps": 8}, Budget(12))
     assert run_dir(artifacts, other).name != f"seed0-{hashes[0][:8]}"
+
+
+QMIX_SUITE = """
+name = "qmix"
+description = "QMIX, two days of 6 steps"
+[[runs]]
+scenarios = ["ride-hailing-1"]
+methods = ["QMIX"]
+seeds = [0]
+train_steps = 12
+eval_episodes = 1
+options = { episode_steps = 6 }
+"""
+
+
+def test_qmix_trains_through_the_bench_where_its_actions_fit(tmp_path: Path) -> None:
+    assert availability("lbf-1", "QMIX").implemented
+    assert availability("ride-hailing-2", "QMIX").implemented
+    edrp = availability("edrp-n300", "QMIX")
+    assert not edrp.implemented and "leader" in edrp.reason
+    suite = parse_suite(QMIX_SUITE, "qmix.toml")
+    with Store(tmp_path / "store.sqlite") as store:
+        summary = run_suite(suite, store, jobs=1)
+        assert summary.executed == 1 and not summary.failed, summary.failed
+        (row,) = store.rows().values()
+        folder = artifacts_dir(store.path) / "ride-hailing-1" / "QMIX"
+    assert row["status"] == "finished" and row["metrics"]["gmv"] >= 0
+    (run,) = folder.iterdir()
+    assert (run / "checkpoint.pt").exists() and (run / "progress.csv").exists()

@@ -2,8 +2,9 @@
 
 ``make_policy(name, seed=..., family=...)`` builds a rule-based policy by its benchmark name;
 names are looked up within a scenario family (``"ride-hailing"``, ...), since a rule such as
-``random`` means something different in each. ``train(env_fn, ...)`` trains IPPO / MAPPO / CoPO
-with a parameter-sharing strategy on any PettingZoo ``ParallelEnv`` (:mod:`alloc_agents.ppo`).
+``random`` means something different in each. ``train(env_fn, algorithm=...)`` trains IPPO / MAPPO /
+CoPO with a parameter-sharing strategy (:mod:`alloc_agents.ppo`) or QMIX (:mod:`alloc_agents.qmix`)
+on any PettingZoo ``ParallelEnv``.
 """
 
 from __future__ import annotations
@@ -73,8 +74,9 @@ _PPO_EXPORTS = (
     "TrainResult",
     "evaluate",
     "load_policy",
-    "train",
 )
+#: QMIX (torch), imported on first use.
+_QMIX_EXPORTS = ("QMIXConfig", "load_qmix_policy")
 
 
 def __getattr__(name: str):
@@ -82,7 +84,23 @@ def __getattr__(name: str):
         from alloc_agents import ppo
 
         return getattr(ppo, name)
+    if name in _QMIX_EXPORTS:
+        from alloc_agents import qmix
+
+        return getattr(qmix, name)
+    if name == "train":
+        from alloc_agents.training import train
+
+        return train
     raise AttributeError(f"module 'alloc_agents' has no attribute {name!r}")
 
 
-__all__ = ["POLICIES", "Policy", "__version__", "make_policy", *_PPO_EXPORTS]
+__all__ = [
+    "POLICIES",
+    "Policy",
+    "__version__",
+    "make_policy",
+    "train",
+    *_PPO_EXPORTS,
+    *_QMIX_EXPORTS,
+]

@@ -1,14 +1,18 @@
-"""``alloc-agents``: train PPO agents from the command line.
+"""``alloc-agents``: train PPO and QMIX agents from the command line.
 
     alloc-agents train --env alloc/RideHailing-v0 --preset ride-hailing-1 --algorithm ippo \\
         --sharing ps --steps 20000 --seed 0 --log-dir runs/x
+    alloc-agents train --env alloc/RideHailing-v0 --preset ride-hailing-1 --algorithm qmix
     alloc-agents train --env mpe2.simple_spread_v3:parallel_env --steps 50000 --log-dir runs/s
     alloc-agents presets
 
 ``--env`` is a PettingZoo parallel registry id (``alloc/...`` ids are registered by importing
 ``alloc_envs``, which the CLI does) or ``module:function`` returning a ``ParallelEnv``.
 ``--env-arg key=value`` passes keyword arguments to the env (values parsed as Python literals
-when possible); ``--set key=value`` overrides a :class:`~alloc_agents.ppo.PPOConfig` field.
+when possible); ``--set key=value`` overrides a :class:`~alloc_agents.ppo.PPOConfig` field (with
+``--algorithm qmix`` a :class:`~alloc_agents.qmix.QMIXConfig` field: the preset's QMIX
+configuration when it has one, :data:`~alloc_agents.qmix.QMIX_PRESETS`, else the defaults; one
+env copy unless ``--n-envs``; sharing ``ps-id`` unless ``--sharing``).
 With ``--sharing seps``, ``--seps-clusters K|auto``, ``--seps-max-clusters``,
 ``--seps-pretrain-fraction``, ``--seps-z-dim`` and ``--seps-opt field=value`` set
 :class:`~alloc_agents.ppo.sharing.SePSConfig` fields; with ``--sharing dyps``, ``--dyps-groups``,
@@ -37,7 +41,6 @@ from alloc_agents.ppo.config import PRESETS, PPOConfig, get_preset
 from alloc_agents.ppo.copo import CoPOConfig
 from alloc_agents.ppo.evaluate import evaluate
 from alloc_agents.ppo.logger import PROGRESS_INTERVAL_S
-from alloc_agents.ppo.model import ALGORITHMS
 from alloc_agents.ppo.sharing import (
     AUTO,
     DYPS_VARIANTS,
@@ -46,7 +49,8 @@ from alloc_agents.ppo.sharing import (
     RoleAsStateConfig,
     SePSConfig,
 )
-from alloc_agents.ppo.trainer import train
+from alloc_agents.qmix import QMIX_PRESETS, QMIXConfig
+from alloc_agents.training import ALGORITHMS, train
 
 
 def _literal(text: str) -> Any:
@@ -182,6 +186,7 @@ EXAMPLES = """examples:
   alloc-agents train --env alloc/RideHailing-v0 --preset ride-hailing-1 --algorithm ippo \\
       --sharing ps --steps 20000 --seed 0 --log-dir runs/x
   alloc-agents train --env mpe2.simple_spread_v3:parallel_env --steps 50000 --log-dir runs/s
+  alloc-agents train --env alloc/RideHailing-v0 --preset ride-hailing-1 --algorithm qmix
   alloc-agents presets
   alloc-agents train --help    (every option, and every PPOConfig field for --set)"""
 
@@ -201,25 +206,29 @@ def ppo_fields_text(width: int = 78) -> str:
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alloc-agents",
-        description="alloc-agents: train PPO agents from the command line.",
+        description="alloc-agents: train PPO and QMIX agents from the command line.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser(
         "train",
-        help="train IPPO / MAPPO / CoPO with a parameter-sharing strategy",
-        description="Train IPPO / MAPPO / CoPO with a parameter-sharing strategy on a\n"
-        "PettingZoo parallel env; prints a JSON summary.",
+        help="train IPPO / MAPPO / CoPO with a parameter-sharing strategy, or QMIX",
+        description="Train IPPO / MAPPO / CoPO with a parameter-sharing strategy, or QMIX,\n"
+        "on a PettingZoo parallel env; prints a JSON summary.",
         epilog=ppo_fields_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     t.add_argument("--env", required=True, help="parallel registry id or module:function")
     t.add_argument("--preset", default="default", help=f"one of {sorted(PRESETS)}")
     t.add_argument("--algorithm", default="ippo", choices=ALGORITHMS)
-    t.add_argument("--sharing", default="ps", choices=sorted(SHARING))
+    t.add_argument(
+        "--sharing",
+        choices=sorted(SHARING),
+        help="default ps (qmix: ps-id; it takes ps, ps-id, nops)",
+    )
     t.add_argument("--steps", type=int, help="env steps (default: the preset's budget)")
-    t.add_argument("--n-envs", type=int, help="env copies (default: the preset's)")
+    t.add_argument("--n-envs", type=int, help="env copies (default: the preset's; qmix: 1)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto, cpu or cuda")
     t.add_argument("--log-dir", help="directory for progress.csv, tb/ and checkpoint.pt")
@@ -239,8 +248,9 @@ def _build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="override a PPOConfig field of the preset, repeatable (VALUE parsed as a Python "
-        "literal when possible); the fields and their defaults are listed below",
+        help="override a PPOConfig field of the preset (--algorithm qmix: a QMIXConfig field), "
+        "repeatable (VALUE parsed as a Python literal when possible); the PPOConfig fields and "
+        "their defaults are listed below",
     )
     t.add_argument(
         "--eval-episodes", type=int, default=0, help="evaluate the final policy (deterministic)"
@@ -341,22 +351,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _train(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset)
-    config: PPOConfig = preset.config.replace(**parse_pairs(args.set, "--set"))
     env_kwargs = dict(preset.env_kwargs) if args.env == "alloc/RideHailing-v0" else {}
     env_kwargs.update(parse_pairs(args.env_arg, "--env-arg"))
-    options = sharing_options(args)
     env_fn = make_env_fn(args.env, env_kwargs)
-    result = train(
-        env_fn,
-        algorithm=args.algorithm,
-        sharing=args.sharing,
-        sharing_options=options,
-        algorithm_options=algorithm_options(args),
+    overrides = parse_pairs(args.set, "--set")
+    common = dict(
         total_env_steps=args.steps if args.steps is not None else preset.total_env_steps,
-        n_envs=args.n_envs if args.n_envs is not None else preset.n_envs,
         seed=args.seed,
         device=args.device,
-        config=config,
         log_dir=args.log_dir,
         checkpoint=args.checkpoint,
         resume=args.resume,
@@ -364,6 +366,29 @@ def _train(args: argparse.Namespace) -> int:
         progress_interval=args.progress_interval,
         threads=args.threads,
     )
+    if args.algorithm == "qmix":
+        qmix_config: QMIXConfig = QMIX_PRESETS.get(args.preset, QMIX_PRESETS["default"])
+        result = train(
+            env_fn,
+            algorithm="qmix",
+            sharing=args.sharing or "ps-id",
+            sharing_options=sharing_options(args),
+            algorithm_options=algorithm_options(args),
+            n_envs=args.n_envs if args.n_envs is not None else 1,
+            config=qmix_config.replace(**overrides),
+            **common,
+        )
+    else:
+        result = train(
+            env_fn,
+            algorithm=args.algorithm,
+            sharing=args.sharing or "ps",
+            sharing_options=sharing_options(args),
+            algorithm_options=algorithm_options(args),
+            n_envs=args.n_envs if args.n_envs is not None else preset.n_envs,
+            config=preset.config.replace(**overrides),
+            **common,
+        )
     last = result.history[-1] if result.history else {}
     summary: dict[str, Any] = {
         "method": result.policy.name,
@@ -373,7 +398,7 @@ def _train(args: argparse.Namespace) -> int:
     summary.update({k: v for k, v in last.items() if k.startswith("info/")})
     if "lcf_mean" in last:  # CoPO: the learned LCF distribution
         summary["lcf"] = {"mean": last["lcf_mean"], "std": last["lcf_std"]}
-    record = result.extra.get("seps")
+    record = getattr(result, "extra", {}).get("seps")
     if record is not None:  # the clustering, without the embeddings
         summary["seps"] = {
             "iteration": record["iteration"],
@@ -381,7 +406,7 @@ def _train(args: argparse.Namespace) -> int:
                 {k: v for k, v in group.items() if k != "embeddings"} for group in record["groups"]
             ],
         }
-    dyps_history = result.extra.get("dyps")
+    dyps_history = getattr(result, "extra", {}).get("dyps")
     if dyps_history:  # the groups of the last iteration
         summary["dyps"] = dyps_history[-1]
     if args.eval_episodes > 0:
@@ -407,6 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "presets":
             for name, preset in PRESETS.items():
                 print(f"{name}: {preset.description}")
+            print(f"QMIX configurations (--algorithm qmix): {', '.join(QMIX_PRESETS)}")
             return 0
         return _train(args)
     except ValueError as exc:

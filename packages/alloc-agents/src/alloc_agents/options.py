@@ -1,9 +1,10 @@
 """What every frozen, validated options dataclass of alloc-agents shares: copies with changes,
-plain-container round trips, and the check of hidden-layer widths."""
+plain-container round trips, and the checks of numbers, integers and hidden-layer widths."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Self
 
 
@@ -15,6 +16,28 @@ def check_sizes(name: str, sizes: Any, *, allow_empty: bool = False) -> tuple[in
         empty = "" if allow_empty else "non-empty "
         raise ValueError(f"{name} must be a {empty}tuple of positive ints, got {sizes!r}")
     return tuple(sizes)
+
+
+def check_number(
+    name: str, value: Any, low: float, high: float = math.inf, *, low_open: bool = False
+) -> None:
+    """``ValueError`` naming ``name`` unless ``value`` is a finite number in ``[low, high]``
+    (``(low, high]`` with ``low_open``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if value < low or (low_open and value == low) or value > high:
+        left = "(" if low_open else "["
+        raise ValueError(f"{name} must be in {left}{low}, {high}], got {value!r}")
+
+
+def check_int(name: str, value: Any, low: int, high: int | None = None) -> None:
+    """``ValueError`` naming ``name`` unless ``value`` is an int (not a bool) in
+    ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        upper = "" if high is None else f" and at most {high}"
+        raise ValueError(f"{name} must be at least {low}{upper}, got {value!r}")
 
 
 def _check_known(cls: type, names: Any) -> None:

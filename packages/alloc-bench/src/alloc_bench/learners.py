@@ -194,15 +194,7 @@ def train_marl(
         )
 
     result = resume_or_restart(checkpoint, log, attempt)
-    metrics = get_scenario(scenario).metric_names
-    for row in result.history:
-        values = {m: row.get(f"info/{m}") for m in metrics}
-        values["episode_return"] = row.get("episode_return")
-        if values.get(EPISODE_RETURN) is None:  # LBF, RWARE: the metric is the team return
-            values[EPISODE_RETURN] = values["episode_return"] if EPISODE_RETURN in metrics else None
-        clean = {k: float(v) for k, v in values.items() if v is not None and math.isfinite(v)}
-        if clean:
-            log.curve(int(row["env_steps"]), **clean)
+    _log_curve(result.history, scenario, log)
     shape = _grid_shape(make_parallel_env)
     rows = {row.get("iteration"): row for row in result.history}
     for record in result.extra.get("dyps", []):
@@ -214,6 +206,84 @@ def train_marl(
             step = int(record["env_steps"])
             log.groups(step, record["groups"][0]["assignment"], shape, diagnostics)
     log.device = str(getattr(result.policy, "device", "cpu"))
+    return result.policy
+
+
+def _log_curve(history: list[dict[str, Any]], scenario: str, log: Any) -> None:
+    """The run's learning curve from a trainer's per-iteration rows: ``episode_return`` and
+    the scenario's metrics (``info/<metric>``) against env steps."""
+    metrics = get_scenario(scenario).metric_names
+    for row in history:
+        values = {m: row.get(f"info/{m}") for m in metrics}
+        values["episode_return"] = row.get("episode_return")
+        if values.get(EPISODE_RETURN) is None:  # LBF, RWARE: the metric is the team return
+            values[EPISODE_RETURN] = values["episode_return"] if EPISODE_RETURN in metrics else None
+        clean = {k: float(v) for k, v in values.items() if v is not None and math.isfinite(v)}
+        if clean:
+            log.curve(int(row["env_steps"]), **clean)
+
+
+def qmix_support(method: str, scenario: str) -> str:
+    """Why QMIX cannot train on ``scenario`` (empty when it can): no parallel view, a leader
+    scenario, or agents whose actions are neither Discrete nor Ride-Hailing's dispatch picks."""
+    spec = get_scenario(scenario)
+    if not spec.parallel_entry:
+        return f"scenario {scenario!r} has no PettingZoo parallel view to train on"
+    if spec.evaluator:
+        return f"scenario {scenario!r} evaluates a trained leader, not agents of its parallel view"
+    try:
+        from alloc_agents.ppo.spaces import AgentLayout
+        from alloc_agents.qmix.q_networks import q_head_kind
+    except ImportError as exc:
+        return f"alloc_agents has no QMIX yet ({exc})"
+    try:
+        for group in AgentLayout.from_env(spec.make_parallel_env()).groups:
+            q_head_kind(group)
+    except ValueError as exc:
+        return str(exc)
+    return ""
+
+
+def train_qmix(
+    make_env: Callable[[], Any],
+    *,
+    method: str,
+    seed: int,
+    train_steps: int,
+    workdir: Path | None,
+    log: Any,
+    scenario: str,
+    make_parallel_env: Callable[[], Any],
+) -> Any:
+    """Train ``QMIX`` with ``alloc_agents.train(algorithm="qmix")``: sharing ``ps-id``, the
+    scenario's QMIX configuration when ``alloc_agents.qmix.QMIX_PRESETS`` has one (else the
+    defaults), one env copy; checkpoints, resumption and the curve as for
+    :func:`train_marl`. The trained policy acts greedily."""
+    del make_env, method  # QMIX trains on the parallel view; the method is QMIX
+    from alloc_agents import train
+    from alloc_agents.qmix import QMIX_PRESETS
+
+    checkpoint = None if workdir is None else workdir / "checkpoint.pt"
+    config = QMIX_PRESETS.get(scenario, QMIX_PRESETS["default"])
+
+    def attempt(resume: bool) -> Any:
+        return train(
+            make_parallel_env,
+            algorithm="qmix",
+            sharing="ps-id",
+            total_env_steps=train_steps,
+            seed=seed,
+            device="auto",
+            config=config,
+            log_dir=workdir,
+            resume=resume,
+            progress=getattr(log, "progress", False),
+            threads=getattr(log, "threads", None),
+        )
+
+    result = resume_or_restart(checkpoint, log, attempt)
+    _log_curve(result.history, scenario, log)
+    log.device = str(result.policy.device)
     return result.policy
 
 

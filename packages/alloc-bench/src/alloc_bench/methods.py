@@ -209,6 +209,16 @@ for _name in ("PS+IPPO", "DyPS+IPPO", "PS+MAPPO", "DyPS+MAPPO"):
 
 register_method(
     LearnedMethod(
+        "QMIX",
+        "QMIX: agent utilities (a GRU; feed-forward on Ride-Hailing) mixed monotonically on the "
+        "state (Rashid et al., ICML 2018; RODE builds on it); one network with agent ids",
+        "alloc_bench.learners:train_qmix",
+        supports="alloc_bench.learners:qmix_support",
+    )
+)
+
+register_method(
+    LearnedMethod(
         "RODE",
         f"Role-based decomposition of the action space on QMIX (DyPS Table 5 'Rode'); "
         f"{_DYPS_SOURCE}",

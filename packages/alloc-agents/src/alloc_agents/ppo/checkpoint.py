@@ -6,7 +6,8 @@ centralised input width), ``model`` and ``optimizer`` state dicts (the value nor
 statistics are buffers of the model), ``counters`` (iteration, env/agent steps, episodes,
 elapsed seconds), ``rng`` (torch CPU and CUDA states, numpy's global state), ``runner`` (each
 env copy's episode counter, return accumulators and the actions of its current episode, replayed
-on resume) and ``history`` (the logged rows).
+on resume) and ``history`` (the logged rows). QMIX's checkpoints are files of the same format
+with their own contents (:mod:`alloc_agents.qmix.trainer`; ``meta["algorithm"] == "qmix"``).
 """
 
 from __future__ import annotations
@@ -65,6 +66,21 @@ def set_rng_state(state: dict[str, Any]) -> None:
             np_state["cached"],
         )
     )
+
+
+def run_paths(
+    log_dir: str | Path | None, checkpoint: str | Path | None, resume: bool
+) -> tuple[Path | None, Path | None]:
+    """A trainer's ``(log folder, checkpoint path)``: ``checkpoint`` when given, else
+    ``<log_dir>/checkpoint.pt`` when ``log_dir`` is, else no checkpoint; ``ValueError`` when
+    ``resume`` has no checkpoint to resume from."""
+    log_path = None if log_dir is None else Path(log_dir)
+    ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    if ckpt_path is None and log_path is not None:
+        ckpt_path = log_path / "checkpoint.pt"
+    if resume and ckpt_path is None:
+        raise ValueError("resume=True needs checkpoint (or log_dir)")
+    return log_path, ckpt_path
 
 
 def save(path: Path, payload: dict[str, Any]) -> None:
@@ -128,7 +144,5 @@ def load(path: Path) -> dict[str, Any]:
     except ValueError as exc:
         raise CheckpointError(str(exc)) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CheckpointError(
-            f"{str(path)!r} is not an alloc-agents PPO checkpoint (format {FORMAT})"
-        )
+        raise CheckpointError(f"{str(path)!r} is not an alloc-agents checkpoint (format {FORMAT})")
     return data

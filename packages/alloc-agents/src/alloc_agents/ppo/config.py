@@ -8,31 +8,12 @@ advantage normalisation, 10 epochs over one minibatch.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from alloc_agents.options import Options, check_sizes
+from alloc_agents.options import Options, check_int, check_number, check_sizes
 
 ACTIVATIONS = ("tanh", "relu")
-
-
-def _check_number(
-    name: str, value: Any, low: float, high: float = math.inf, *, low_open: bool = False
-) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if value < low or (low_open and value == low) or value > high:
-        left = "(" if low_open else "["
-        raise ValueError(f"{name} must be in {left}{low}, {high}], got {value!r}")
-
-
-def _check_int(name: str, value: Any, low: int, high: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        upper = "" if high is None else f" and at most {high}"
-        raise ValueError(f"{name} must be at least {low}{upper}, got {value!r}")
 
 
 #: What each agent's PPO update learns from (:attr:`PPOConfig.reward_sharing`).
@@ -119,36 +100,36 @@ class PPOConfig(Options):
     reward_sharing: str = "individual"
 
     def __post_init__(self) -> None:
-        _check_int("n_steps", self.n_steps, 1)
-        _check_number("gamma", self.gamma, 0.0, 1.0)
-        _check_number("gae_lambda", self.gae_lambda, 0.0, 1.0)
-        _check_number("clip_coef", self.clip_coef, 0.0, low_open=True)
+        check_int("n_steps", self.n_steps, 1)
+        check_number("gamma", self.gamma, 0.0, 1.0)
+        check_number("gae_lambda", self.gae_lambda, 0.0, 1.0)
+        check_number("clip_coef", self.clip_coef, 0.0, low_open=True)
         if self.value_clip is not None:
-            _check_number("value_clip", self.value_clip, 0.0, low_open=True)
-        _check_number("ent_coef", self.ent_coef, 0.0)
-        _check_number("vf_coef", self.vf_coef, 0.0)
-        _check_number("lr", self.lr, 0.0, low_open=True)
+            check_number("value_clip", self.value_clip, 0.0, low_open=True)
+        check_number("ent_coef", self.ent_coef, 0.0)
+        check_number("vf_coef", self.vf_coef, 0.0)
+        check_number("lr", self.lr, 0.0, low_open=True)
         if self.critic_lr is not None:
-            _check_number("critic_lr", self.critic_lr, 0.0, low_open=True)
-        _check_number("adam_eps", self.adam_eps, 0.0, low_open=True)
-        _check_int("n_epochs", self.n_epochs, 1)
-        _check_int("n_minibatches", self.n_minibatches, 1)
+            check_number("critic_lr", self.critic_lr, 0.0, low_open=True)
+        check_number("adam_eps", self.adam_eps, 0.0, low_open=True)
+        check_int("n_epochs", self.n_epochs, 1)
+        check_int("n_minibatches", self.n_minibatches, 1)
         if self.minibatch_size is not None:
-            _check_int("minibatch_size", self.minibatch_size, 1)
-        _check_number("max_grad_norm", self.max_grad_norm, 0.0, low_open=True)
+            check_int("minibatch_size", self.minibatch_size, 1)
+        check_number("max_grad_norm", self.max_grad_norm, 0.0, low_open=True)
         for name in ("normalize_advantages", "value_norm", "anneal_lr", "truncation_bootstrap"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
-        _check_number("value_norm_beta", self.value_norm_beta, 0.0, 1.0, low_open=True)
+        check_number("value_norm_beta", self.value_norm_beta, 0.0, 1.0, low_open=True)
         if self.huber_delta is not None:
-            _check_number("huber_delta", self.huber_delta, 0.0, low_open=True)
+            check_number("huber_delta", self.huber_delta, 0.0, low_open=True)
         object.__setattr__(self, "hidden_sizes", check_sizes("hidden_sizes", self.hidden_sizes))
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
-        _check_number("log_std_init", self.log_std_init, -20.0, 5.0)
+        check_number("log_std_init", self.log_std_init, -20.0, 5.0)
         if self.target_kl is not None:
-            _check_number("target_kl", self.target_kl, 0.0, low_open=True)
-        _check_int("checkpoint_every", self.checkpoint_every, 1)
+            check_number("target_kl", self.target_kl, 0.0, low_open=True)
+        check_int("checkpoint_every", self.checkpoint_every, 1)
         if self.reward_sharing not in REWARD_SHARING:
             raise ValueError(
                 f"reward_sharing must be one of {REWARD_SHARING}, got {self.reward_sharing!r}"

@@ -53,9 +53,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from alloc_agents.options import Options
+from alloc_agents.options import Options, check_int, check_number
 from alloc_agents.ppo.buffer import GroupBuffer, minibatch_count
-from alloc_agents.ppo.config import PPOConfig, _check_int, _check_number
+from alloc_agents.ppo.config import PPOConfig
 from alloc_agents.ppo.gae import standardize
 from alloc_agents.ppo.neighbourhoods import Neighbourhoods
 
@@ -96,16 +96,16 @@ class CoPOConfig(Options):
     lcf_minibatch_size: int | None = None
 
     def __post_init__(self) -> None:
-        _check_number("lcf_lr", self.lcf_lr, 0.0, low_open=True)
-        _check_int("lcf_iters", self.lcf_iters, 0)
-        _check_number("lcf_init_mean", self.lcf_init_mean, -1.0, 1.0, low_open=True)
+        check_number("lcf_lr", self.lcf_lr, 0.0, low_open=True)
+        check_int("lcf_iters", self.lcf_iters, 0)
+        check_number("lcf_init_mean", self.lcf_init_mean, -1.0, 1.0, low_open=True)
         if self.lcf_init_mean == 1.0:
             raise ValueError("lcf_init_mean must be in (-1.0, 1.0), got 1.0")
         low, high = math.exp(LOG_STD_MIN), math.exp(LOG_STD_MAX)
-        _check_number("lcf_init_std", self.lcf_init_std, low, high)
-        _check_number("global_gamma", self.global_gamma, 0.0, 1.0)
+        check_number("lcf_init_std", self.lcf_init_std, low, high)
+        check_number("global_gamma", self.global_gamma, 0.0, 1.0)
         if self.lcf_minibatch_size is not None:
-            _check_int("lcf_minibatch_size", self.lcf_minibatch_size, 1)
+            check_int("lcf_minibatch_size", self.lcf_minibatch_size, 1)
 
 
 class LCF(nn.Module):

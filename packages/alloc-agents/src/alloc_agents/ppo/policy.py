@@ -65,7 +65,7 @@ class PPOPolicy(Policy):
                 "heterogeneous agents"
             )
         group = self.layout.groups[0]
-        obs = _as_group_batch(group, observation)
+        obs = as_group_batch(group, observation)
         return self._group_actions(0, obs)[:, 0]
 
     def act_parallel(self, observations: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -87,7 +87,7 @@ class PPOPolicy(Policy):
         return out
 
 
-def _as_group_batch(group: SpaceGroup, observation: BatchObservation) -> dict[str, np.ndarray]:
+def as_group_batch(group: SpaceGroup, observation: BatchObservation) -> dict[str, np.ndarray]:
     """(N, ...) arrays of all N agents -> {key: (N, 1, ...)} float32."""
     n = group.n_agents
     if group.obs.is_dict:
@@ -119,6 +119,10 @@ def load_policy(
     and spaces."""
     data = ckpt.load(Path(path))
     meta = data["meta"]
+    if meta.get("algorithm") == "qmix":
+        raise ckpt.CheckpointError(
+            f"{str(path)!r} is a QMIX checkpoint: load it with alloc_agents.load_qmix_policy"
+        )
     layout = AgentLayout.from_env(env)
     if list(layout.agents) != list(meta["agents"]):
         raise ValueError("the environment's agents differ from the checkpoint's")

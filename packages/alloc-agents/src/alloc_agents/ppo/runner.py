@@ -189,9 +189,12 @@ class Runner:
         return [stack_group_obs(g, observations) for g in self.layout.groups]
 
     # ------------------------------------------------------------------ stepping
-    def step(self, env_actions: list[np.ndarray], acting: np.ndarray) -> StepOutcome:
-        """Send each acting agent its action (``env_actions[g]``: (A_g, E, ...)) and step all
-        copies; copies whose episode ends are reset."""
+    def step(
+        self, env_actions: list[np.ndarray], acting: np.ndarray, copies: np.ndarray | None = None
+    ) -> StepOutcome:
+        """Send each acting agent its action (``env_actions[g]``: (A_g, E, ...)) and step the
+        copies (``copies``: (E,) bool, those to step; ``None``: all); copies whose episode ends
+        are reset. A copy left out is not stepped: its rows of the outcome are zeros."""
         n, e_count = self.layout.n_agents, self.n_envs
         rewards = np.zeros((n, e_count), dtype=np.float32)
         terminated = np.zeros((n, e_count), dtype=bool)
@@ -204,6 +207,8 @@ class Runner:
         groups = self.layout.groups
         everyone = self._one_group and bool(acting.all())
         for e, env in enumerate(self.envs):
+            if copies is not None and not copies[e]:
+                continue
             record_actions = [np.ascontiguousarray(a[:, e]) for a in env_actions]
             record_acted = [acting[list(g.agents), e].copy() for g in groups]
             if everyone:  # the joint action as it is (no per-agent work for AgentDict views)

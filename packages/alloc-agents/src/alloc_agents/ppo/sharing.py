@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from alloc_agents.options import Options
+from alloc_agents.options import Options, check_int, check_number
 
 
 class SharingStrategy(ABC):
@@ -118,19 +118,6 @@ class PSA(NoParameterSharing):
 AUTO = "auto"
 
 
-def _check_number(name: str, value: Any, low: float, high: float, *, low_open: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if value < low or (low_open and value == low) or value > high:
-        left = "(" if low_open else "["
-        raise ValueError(f"{name} must be in {left}{low}, {high}], got {value!r}")
-
-
-def _check_int(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-
-
 @dataclass(frozen=True)
 class SePSConfig(Options):
     """Options of the ``seps`` strategy, validated at construction (``ValueError`` naming the
@@ -171,7 +158,7 @@ class SePSConfig(Options):
     max_transitions: int = 100_000
 
     def __post_init__(self) -> None:
-        _check_number("pretrain_fraction", self.pretrain_fraction, 0.0, 1.0, low_open=True)
+        check_number("pretrain_fraction", self.pretrain_fraction, 0.0, 1.0, low_open=True)
         if self.n_clusters is None or self.n_clusters == AUTO:
             object.__setattr__(self, "n_clusters", AUTO)
         elif isinstance(self.n_clusters, bool) or not isinstance(self.n_clusters, int):
@@ -179,16 +166,16 @@ class SePSConfig(Options):
                 f"n_clusters must be an integer >= 1 or 'auto', got {self.n_clusters!r}"
             )
         else:
-            _check_int("n_clusters", self.n_clusters, 1)
-        _check_int("max_clusters", self.max_clusters, 2)
-        _check_int("z_dim", self.z_dim, 1)
-        _check_int("vae_epochs", self.vae_epochs, 1)
-        _check_number("vae_lr", self.vae_lr, 0.0, math.inf, low_open=True)
-        _check_int("vae_batch_size", self.vae_batch_size, 1)
-        _check_int("vae_hidden", self.vae_hidden, 1)
-        _check_number("kl_weight", self.kl_weight, 0.0, math.inf, low_open=False)
-        _check_int("kmeans_n_init", self.kmeans_n_init, 1)
-        _check_int("max_transitions", self.max_transitions, 1)
+            check_int("n_clusters", self.n_clusters, 1)
+        check_int("max_clusters", self.max_clusters, 2)
+        check_int("z_dim", self.z_dim, 1)
+        check_int("vae_epochs", self.vae_epochs, 1)
+        check_number("vae_lr", self.vae_lr, 0.0, math.inf, low_open=True)
+        check_int("vae_batch_size", self.vae_batch_size, 1)
+        check_int("vae_hidden", self.vae_hidden, 1)
+        check_number("kl_weight", self.kl_weight, 0.0, math.inf, low_open=False)
+        check_int("kmeans_n_init", self.kmeans_n_init, 1)
+        check_int("max_transitions", self.max_transitions, 1)
 
     @property
     def auto(self) -> bool:
@@ -258,8 +245,8 @@ class VLSTMRoleConfig(Options):
 
     def __post_init__(self) -> None:
         for name in ("role_dim", "vlstm_z_dim", "vlstm_hidden", "vlstm_sequences"):
-            _check_int(name, getattr(self, name), 1)
-        _check_number("vlstm_lr", self.vlstm_lr, 0.0, math.inf, low_open=True)
+            check_int(name, getattr(self, name), 1)
+        check_number("vlstm_lr", self.vlstm_lr, 0.0, math.inf, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -326,14 +313,14 @@ class DyPSConfig(VLSTMRoleConfig):
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         sizes = ("n_groups", "selector_hidden", "cvae_z_dim", "cvae_hidden", "cvae_batch_size")
         for name in (*sizes, "selector_steps"):
-            _check_int(name, getattr(self, name), 1)
-        _check_int("cvae_steps", self.cvae_steps, 0)
-        _check_int("warmup_iterations", self.warmup_iterations, 0)
+            check_int(name, getattr(self, name), 1)
+        check_int("cvae_steps", self.cvae_steps, 0)
+        check_int("warmup_iterations", self.warmup_iterations, 0)
         for name in ("selector_lr", "selector_critic_lr", "cvae_lr"):
-            _check_number(name, getattr(self, name), 0.0, math.inf, low_open=True)
-        _check_number("selector_entropy", self.selector_entropy, 0.0, math.inf, low_open=False)
-        _check_number("cvae_kl_weight", self.cvae_kl_weight, 0.0, math.inf, low_open=False)
-        _check_number("reward_beta", self.reward_beta, 0.0, 1.0, low_open=False)
+            check_number(name, getattr(self, name), 0.0, math.inf, low_open=True)
+        check_number("selector_entropy", self.selector_entropy, 0.0, math.inf, low_open=False)
+        check_number("cvae_kl_weight", self.cvae_kl_weight, 0.0, math.inf, low_open=False)
+        check_number("reward_beta", self.reward_beta, 0.0, 1.0, low_open=False)
         if self.reward_beta == 1.0:
             raise ValueError("reward_beta must be in [0, 1), got 1.0")
 

@@ -419,7 +419,9 @@ def explained_variance(buffers: list[GroupBuffer], model: MultiAgentModel) -> fl
 
 
 # ---------------------------------------------------------------------------------- train
-def _episode_columns(episodes: list[EpisodeStats]) -> dict[str, float]:
+def episode_columns(episodes: list[EpisodeStats]) -> dict[str, float]:
+    """The log columns of finished episodes: means of the team return (``episode_return``),
+    the agents' mean return, the length and every ``info/<metric>``; NaN without episodes."""
     if not episodes:
         return {"episode_return": math.nan, "agent_return": math.nan, "episode_length": math.nan}
     out = {
@@ -518,12 +520,7 @@ def train(
     check_progress_interval(progress_interval)
     set_threads(threads)
     dev = resolve_device(device)
-    log_path = None if log_dir is None else Path(log_dir)
-    ckpt_path = Path(checkpoint) if checkpoint is not None else None
-    if ckpt_path is None and log_path is not None:
-        ckpt_path = log_path / "checkpoint.pt"
-    if resume and ckpt_path is None:
-        raise ValueError("resume=True needs checkpoint (or log_dir)")
+    log_path, ckpt_path = ckpt.run_paths(log_dir, checkpoint, resume)
 
     seed_everything(seed)
     runner = Runner(env_fn, n_envs, seed, centralised=algorithm == "mappo")
@@ -571,7 +568,7 @@ def train(
     )
     if resume:
         data = ckpt.load(ckpt_path)
-        _check_resume(data.get("meta"), meta)
+        check_resume(data.get("meta"), meta)
         model.load_state_dict(data["model"])
         optimizer.load_state_dict(data["optimizer"])
         counters = Counters(**data["counters"])
@@ -696,7 +693,7 @@ def train(
                 "agent_steps": counters.agent_steps,
                 "episodes": counters.episodes,
                 "episodes_iter": len(episodes),
-                **_episode_columns(episodes),
+                **episode_columns(episodes),
                 **stats,
                 "explained_variance": explained_variance(buffers, model),
                 "lr": optimizer.param_groups[0]["lr"],
@@ -751,7 +748,7 @@ def _algorithm_options(algorithm: str, options: Any) -> CoPOConfig | None:
     return None
 
 
-def _check_resume(saved: Any, current: dict[str, Any]) -> None:
+def check_resume(saved: Any, current: dict[str, Any]) -> None:
     """:class:`~.checkpoint.CheckpointError` unless the checkpoint's ``meta`` is this run's."""
     if not isinstance(saved, dict):
         raise ckpt.CheckpointError("cannot resume: the checkpoint holds no training state")

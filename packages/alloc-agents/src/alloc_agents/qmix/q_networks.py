@@ -1,0 +1,212 @@
+"""QMIX's agent networks: a trunk (encoder, optionally a GRU) and a head per action kind.
+
+Every network holds ``M`` parameter sets ("members", :mod:`alloc_agents.ppo.batched`); a static
+sharing strategy routes agents to members (``ps``/``ps-id``: one member, ``nops``: one per
+agent). Inputs are agent-major, ``(A, X, ...)`` for A agents and X batch rows (env copies while
+acting, episodes × steps while learning).
+
+* **Trunk**: ``e = relu(W x + b)`` on the agent's features (the flat non-mask observation, or
+  the compact ride-hailing state features of :func:`alloc_agents.ppo.ride_hailing.
+  state_features`), plus the one-hot agent id for ``ps-id``; then, when recurrent, a GRU cell
+  ``h' = GRU(e, h)`` (QMIX's agent), else ``h' = e``.
+* **Discrete head**: ``q = W h' + b`` over the ``n`` actions, masked by ``action_mask`` when the
+  observation has one (:class:`~alloc_agents.qmix.action_values.DiscreteValues`).
+* **Pick head** (Ride-Hailing dispatch): ``q[STAY] = w_0 · h' + b_0``, and for every candidate
+  order j, ``q[j] = w · relu(U h' + V x_j + b)`` on its features ``x_j`` (price, trip length,
+  type, Δratio, Δdrivers, Δorders, age, symlog-ed, as the PPO dispatch actor reads them),
+  scored on the occupied slots only (:class:`~alloc_agents.qmix.action_values.PickValues`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from alloc_agents.ppo.batched import BatchedLinear, Route
+from alloc_agents.ppo.ride_hailing import (
+    CANDIDATE_COLUMNS,
+    IDLE,
+    N_CANDIDATE_FEATURES,
+    scenario_kind,
+    state_features,
+    symlog,
+)
+from alloc_agents.ppo.spaces import ACTION_MASK, SpaceGroup
+from alloc_agents.qmix.action_values import ActionValues, DiscreteValues, PickValues
+
+ObsBatch = Mapping[str, Tensor]
+
+
+def q_head_kind(group: SpaceGroup) -> str:
+    """``"discrete"`` or ``"picks"`` (Ride-Hailing dispatch); ``ValueError`` naming the agents
+    and the space for any other action space."""
+    if group.action.kind == "discrete":
+        return "discrete"
+    if scenario_kind(group) == "dispatch":
+        return "picks"
+    raise ValueError(
+        f"QMIX acts on Discrete action spaces and on Ride-Hailing's dispatch picks; agents "
+        f"{list(group.names)[:3]} have {group.action_space}"
+    )
+
+
+class BatchedGRUCell(nn.Module):
+    """A GRU cell with ``M`` members (PyTorch's gate equations): ``r = σ(x W_r + h U_r)``,
+    ``z = σ(x W_z + h U_z)``, ``n = tanh(x W_n + r ⊙ (h U_n))``, ``h' = (1 − z) n + z h``."""
+
+    def __init__(self, n_members: int, size: int) -> None:
+        super().__init__()
+        self.x_gates = BatchedLinear(n_members, size, 3 * size, 1.0)
+        self.h_gates = BatchedLinear(n_members, size, 3 * size, 1.0)
+
+    def forward(self, x: Tensor, h: Tensor, route: Route) -> Tensor:
+        """``x``, ``h`` (A, X, H) -> (A, X, H)."""
+        xr, xz, xn = self.x_gates(x, route).chunk(3, -1)
+        hr, hz, hn = self.h_gates(h, route).chunk(3, -1)
+        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+        n = torch.tanh(xn + r * hn)
+        return (1.0 - z) * n + z * h
+
+
+class AgentQNetwork(nn.Module):
+    """The agent network of one space group (module docstring).
+
+    Args:
+        group: the space group.
+        n_members: parameter sets M.
+        id_dim: width of the one-hot agent id appended to the features (0: none).
+        hidden: width H of the trunk.
+        recurrent: a GRU trunk.
+    """
+
+    def __init__(
+        self, group: SpaceGroup, n_members: int, id_dim: int, hidden: int, recurrent: bool
+    ) -> None:
+        super().__init__()
+        self.kind = q_head_kind(group)
+        self.action = group.action
+        self.hidden_size = hidden
+        self.recurrent = recurrent
+        self.features, feature_dim = state_features(group)
+        self.encoder = BatchedLinear(n_members, feature_dim + id_dim, hidden, 2**0.5)
+        self.gru = BatchedGRUCell(n_members, hidden) if recurrent else None
+        if self.kind == "discrete":
+            self.q_head = BatchedLinear(n_members, hidden, group.action.n, 0.01)
+            self.has_mask = group.obs.has(ACTION_MASK)
+        else:
+            self.max_picks = len(group.action.nvec)
+            self.stay = BatchedLinear(n_members, hidden, 1, 0.01)
+            self.query = BatchedLinear(n_members, hidden, hidden, 1.0)
+            self.key = BatchedLinear(n_members, N_CANDIDATE_FEATURES, hidden, 1.0)
+            self.score = BatchedLinear(n_members, hidden, 1, 0.01)
+
+    def initial_hidden(self, n_agents: int, rows: int, device: torch.device) -> Tensor:
+        """``(A, X, H)`` zeros: the hidden state at an episode's start."""
+        return torch.zeros(n_agents, rows, self.hidden_size, device=device)
+
+    def encode(self, obs: ObsBatch, ids: Tensor | None, route: Route) -> Tensor:
+        """``obs`` ``{key: (A, X, ...)}``, ``ids`` (A, X, id_dim) or ``None`` -> the encoder's
+        output ``e`` (A, X, H)."""
+        x = self.features(obs)
+        if ids is not None:
+            x = torch.cat([x, ids], dim=-1)
+        return F.relu(self.encoder(x, route))
+
+    def forward(
+        self, obs: ObsBatch, ids: Tensor | None, route: Route, hidden: Tensor
+    ) -> tuple[ActionValues, Tensor]:
+        """One step: ``obs`` ``{key: (A, X, ...)}``, ``hidden`` (A, X, H) -> the action values
+        and the next hidden state."""
+        e = self.encode(obs, ids, route)
+        h = e if self.gru is None else self.gru(e, hidden, route)
+        return self.head(obs, h, route), h
+
+    def unroll(self, obs: ObsBatch, ids: Tensor | None, route: Route) -> ActionValues:
+        """Whole episodes: ``obs`` ``{key: (A, B, T, ...)}``, ``ids`` (A, B, T, id_dim) or
+        ``None`` -> the action values of every step (A, B, T, ...), the hidden state starting
+        at zero at step 0."""
+        a, b, t = next(iter(obs.values())).shape[:3]
+        flat = {k: v.flatten(1, 2) for k, v in obs.items()}
+        e = self.encode(flat, None if ids is None else ids.flatten(1, 2), route)
+        if self.gru is not None:
+            e = e.unflatten(1, (b, t))
+            h = self.initial_hidden(a, b, e.device)
+            steps = []
+            for step in range(t):
+                h = self.gru(e[:, :, step], h, route)
+                steps.append(h)
+            e = torch.stack(steps, dim=2).flatten(1, 2)
+        return self.head(flat, e, route).map(lambda x: x.unflatten(1, (b, t)))
+
+    def head(self, obs: ObsBatch, h: Tensor, route: Route) -> ActionValues:
+        """The utilities of ``h`` (A, X, H), the trunk's output, under ``obs``'s masks."""
+        if self.kind == "discrete":
+            q = self.q_head(h, route)
+            if self.has_mask:
+                valid = obs[ACTION_MASK] > 0
+            else:
+                valid = torch.ones_like(q, dtype=torch.bool)
+            return DiscreteValues(q, valid)
+        return self._picks(obs, h, route)
+
+    def compact(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """An episode's observations ``{key: (T + 1, A, ...)}`` as the replay buffer keeps them:
+        for the pick head, without the candidate slots that no step uses (at least STAY and
+        one)."""
+        if self.kind != "picks":
+            return obs
+        occupied = obs["candidate_mask"].reshape(-1, obs["candidate_mask"].shape[-1]).any(0)
+        slots = max(2, int(np.flatnonzero(occupied).max()) + 1 if occupied.any() else 2)
+        out = dict(obs)
+        out["candidate_mask"] = obs["candidate_mask"][..., :slots]
+        out["candidates"] = obs["candidates"][..., :slots, :]
+        return out
+
+    def _picks(self, obs: ObsBatch, h: Tensor, route: Route) -> PickValues:
+        mask = obs["candidate_mask"] > 0
+        a, x_rows, _ = mask.shape
+        occupied = mask.reshape(-1, mask.shape[-1]).any(0).nonzero()
+        n_slots = max(2, int(occupied.max()) + 1 if occupied.numel() else 2)
+        mask = mask[..., :n_slots]
+        orders = n_slots - 1
+        query = self.query(h, route).reshape(a * x_rows, -1)
+        packed = mask[..., 1:].reshape(-1).nonzero().squeeze(1)  # (n,) flat (agent, row, order)
+        row = torch.div(packed, orders, rounding_mode="floor")
+        features = obs["candidates"][..., 1:n_slots, CANDIDATE_COLUMNS]
+        x = symlog(features.reshape(-1, N_CANDIDATE_FEATURES).index_select(0, packed))
+        if self.score.n_members == 1:  # one matmul over all rows
+            hidden = F.relu(query.index_select(0, row) + self.key(x))
+            values = self.score(hidden).squeeze(-1)
+        else:
+            members = _members(route, self.score.n_members, a, x_rows, h.device)
+            member = members.reshape(-1).index_select(0, row)
+            hidden = F.relu(query.index_select(0, row) + self.key.rows(x, member))
+            values = self.score.rows(hidden, member).squeeze(-1)
+        q_orders = values.new_zeros(a * x_rows * orders).index_put((packed,), values)
+        q = torch.cat([self.stay(h, route), q_orders.reshape(a, x_rows, orders)], dim=-1)
+        idle = torch.round(obs["observation"][..., IDLE]).long()
+        return PickValues(q, mask, idle.clamp(0, self.max_picks), self.max_picks)
+
+    def env_action(self, actions: Tensor) -> np.ndarray:
+        """Buffer actions ``(A, X[, K])`` -> environment actions (the Discrete start added)."""
+        out = actions.detach().cpu().numpy()
+        if self.kind == "discrete":
+            return (out + self.action.start).astype(np.int64)
+        return out.astype(np.int64)
+
+
+def _members(
+    route: Route, n_members: int, n_agents: int, rows: int, device: torch.device
+) -> Tensor:
+    """(A, X) long: the member of every agent and row."""
+    if route is None:
+        if n_members == 1:
+            return torch.zeros(n_agents, rows, dtype=torch.long, device=device)
+        return torch.arange(n_agents, device=device).unsqueeze(1).expand(n_agents, rows)
+    if route.dim() == 1:
+        return route.unsqueeze(1).expand(n_agents, rows)
+    return route
