@@ -18,7 +18,9 @@ hand; ``tests/test_docs.py`` runs ``--check``. The commands (run from the reposi
 - ``reward-sharing.md``: the same script with ``--reference PS+IPPO-team --results
   benchmarks/results/reward-sharing/results.json``;
 - ``edrp-leaders.md``: ``python benchmarks/tirl_leader_table.py --results
-  benchmarks/results/tirl-edrp-equilibrium/results.json``.
+  benchmarks/results/tirl-edrp-equilibrium/results.json``;
+- ``qmix.md``: ``python benchmarks/dyps_selector_results.py --reference QMIX --results
+  benchmarks/results/qmix/results.json``.
 """
 
 from __future__ import annotations
@@ -87,6 +89,13 @@ def edrp_leaders() -> str:
     return _stdout("benchmarks/tirl_leader_table.py", "--results", str(results))
 
 
+def qmix() -> str:
+    results = RESULTS / "qmix" / "results.json"
+    return _stdout(
+        "benchmarks/dyps_selector_results.py", "--results", str(results), "--reference", "QMIX"
+    )
+
+
 PAGES: dict[str, Callable[[], str]] = {
     "smoke-leaderboard.md": smoke_leaderboard,
     "ride-hailing-oracle.md": ride_hailing_oracle,
@@ -94,6 +103,7 @@ PAGES: dict[str, Callable[[], str]] = {
     "dyps-selector.md": dyps_selector,
     "reward-sharing.md": reward_sharing,
     "edrp-leaders.md": edrp_leaders,
+    "qmix.md": qmix,
 }
 
 

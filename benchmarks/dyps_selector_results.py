@@ -7,6 +7,9 @@
         --results benchmarks/results/dyps-selector/results.json
     python benchmarks/dyps_selector_results.py --suite reward-sharing --reference PS+IPPO-team \\
         --store results/rs.sqlite --export benchmarks/results/reward-sharing/results.json
+    python benchmarks/dyps_selector_results.py --suite qmix --reference QMIX \\
+        --store results/qmix.sqlite --beside benchmarks/results/dyps-selector/results.json \\
+        --export benchmarks/results/qmix/results.json
 
 Prints, per scenario (Markdown):
 
@@ -26,6 +29,9 @@ Prints, per scenario (Markdown):
 4. wall-clock seconds per run and per iteration (shared machine: read the ratio, not the level;
    a run resumed from its checkpoint counts only the time after the resume).
 
+``--beside EXPORT`` (repeatable) adds another suite's exported results on the same scenarios,
+for the methods this one does not have (the same seeds evaluate on the same days, so they pair)
+to the score and cost tables; the export names them (``beside``).
 ``--export`` writes the aggregated results (``alloc_bench.results``: per-seed metrics, curves,
 group maps with the selector's diagnostics) as JSON, so that the tables regenerate without the
 store.
@@ -60,6 +66,19 @@ def load_results(suite: str, store: Path | None, results: Path | None) -> list[d
         return json.loads(results.read_text())["results"]
     assert store is not None
     return collect(load_suite(suite), Store(store))
+
+
+def with_beside(
+    results: list[dict[str, Any]], other: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``results`` plus ``other``'s results on the same scenarios for methods ``results`` does
+    not have there."""
+    have = {(r["scenario"], r["method"]) for r in results}
+    scenarios = {r["scenario"] for r in results}
+    extra = [
+        r for r in other if r["scenario"] in scenarios and (r["scenario"], r["method"]) not in have
+    ]
+    return [*results, *extra]
 
 
 def _per_seed(result: Mapping[str, Any]) -> dict[int, float]:
@@ -191,16 +210,25 @@ def main() -> None:
     parser.add_argument("--export", type=Path, help="write the aggregated results here")
     parser.add_argument("--suite", default=SUITE, help=f"with --store (default {SUITE})")
     parser.add_argument("--reference", default=REFERENCE, help="the paired differences' method")
+    parser.add_argument(
+        "--beside", type=Path, action="append", default=[], help="another suite's export"
+    )
     args = parser.parse_args()
     results = load_results(args.suite, args.store, args.results)
+    beside = [] if args.results is None else json.loads(args.results.read_text()).get("beside", [])
+    for path in args.beside:
+        merged = with_beside(results, json.loads(path.read_text())["results"])
+        beside += [[r["scenario"], r["method"]] for r in merged[len(results) :]]
+        results = merged
     if args.export is not None:
         args.export.parent.mkdir(parents=True, exist_ok=True)
-        document = {"suite": args.suite, "results": results}
+        document = {"suite": args.suite, "results": results, "beside": beside}
         args.export.write_text(json.dumps(document, indent=1) + "\n")
+    own = [r for r in results if [r["scenario"], r["method"]] not in beside]
     for scenario in dict.fromkeys(r["scenario"] for r in results):
         print(f"## {scenario}\n")
         print("\n".join(score_table(results, scenario, args.reference)), "\n")
-        for result in results:
+        for result in own:  # the selectors of this suite's DyPS runs, not of those beside
             if result["scenario"] == scenario and result["groups"]:
                 print(f"### {result['method']}: the selector\n")
                 print("\n".join(diagnostics_table(result)), "\n")
