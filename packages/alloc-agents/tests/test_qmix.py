@@ -338,3 +338,12 @@ def test_cli_trains_qmix_with_the_presets_configuration(capsys: pytest.CaptureFi
     assert cli_main(["train", "--env", "alloc/RideHailing-v0", "--algorithm", "qmix",
                      "--sharing", "dyps", "--steps", "6", "--no-progress"]) == 2  # fmt: skip
     assert "QMIX sharing must be one of" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("make_env", [MatchContext, tiny_ride_hailing], ids=["discrete", "picks"])
+def test_training_on_cuda(make_env) -> None:
+    result = train_qmix(make_env, total_env_steps=24, n_envs=2, seed=0, device="cuda",
+                        config=TINY.replace(batch_episodes=2), progress=False)  # fmt: skip
+    assert next(result.model.parameters()).is_cuda
+    assert np.isfinite(result.history[-1]["td_loss"])
