@@ -13,9 +13,10 @@ differences to no leader and the training time.
 ``--store`` restores every finished leader run's trainer from its ``checkpoint.pt`` (the exact
 column needs the trained leader; the checkpoints hold TIRL's learned model and are too large to
 commit); ``--export`` writes the per-run numbers as JSON, from which ``--results`` prints the
-same tables anywhere; ``--previous`` takes the exact score and training time of runs whose
-checkpoints are no longer kept from an earlier export of the same runs (matched by config hash,
-or, in an export without hashes, by scenario, method and seed). Columns, mean ± std (ddof 0)
+same tables anywhere; ``--previous`` takes the exact score and training time from an earlier
+export for the runs it holds (matched by config hash: the same run, scored from the same
+checkpoint, so only new runs are restored) and for runs whose checkpoints are no longer kept (by
+hash, or, in an export without hashes, by scenario, method and seed). Columns, mean ± std (ddof 0)
 over the seeds found:
 
 * **§5.1**: the stored metric (CR on MTFG, ORR on EDRP), averaged over the last
@@ -160,14 +161,15 @@ def collect(
     store: Path, scenarios: Sequence[str] | None, previous: list[dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
     """One record per finished leader run and EDRP reference run of ``store`` (module doc). A
-    leader run whose checkpoint is gone takes its exact score and training time from
-    ``previous`` (an earlier export of the same runs) when given."""
+    leader run that ``previous`` (an earlier export) holds, or whose checkpoint is gone, takes
+    its exact score and training time from ``previous``."""
     records = []
+    scored = {r["config_hash"]: r for r in previous or [] if "config_hash" in r}
     for run in finished_leader_runs(store):
         if scenarios and run["scenario"] not in scenarios:
             continue
         key = get_scenario(run["scenario"]).rank_by
-        if (
+        if run["config_hash"] in scored or (
             previous is not None
             and not (run_dir(artifacts_dir(store), run) / "checkpoint.pt").exists()
         ):
