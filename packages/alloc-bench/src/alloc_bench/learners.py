@@ -128,6 +128,51 @@ def dyps_group_count(method: str) -> tuple[str, int] | None:
     return (algorithm, int(options["n_groups"])) if "n_groups" in options else None
 
 
+def _no_agents_view(spec: Any) -> str:
+    """Why the agents of scenario ``spec`` cannot be trained (no PettingZoo parallel view, or
+    a scenario that evaluates a leader); empty when they can."""
+    if not spec.parallel_entry:
+        return f"scenario {spec.name!r} has no PettingZoo parallel view to train on"
+    if spec.evaluator:
+        return f"scenario {spec.name!r} evaluates a trained leader, not agents of its parallel view"
+    return ""
+
+
+def _train_resumably(
+    make_parallel_env: Callable[[], Any],
+    *,
+    seed: int,
+    train_steps: int,
+    workdir: Path | None,
+    log: Any,
+    scenario: str,
+    **options: Any,
+) -> Any:
+    """``alloc_agents.train`` with the run's seed, budget and folder, the run log's progress
+    and threads, ``device="auto"``: resumed from the run folder's checkpoint when there is one
+    (:func:`alloc_bench.checkpoints.resume_or_restart`); the run's curve logged. ``options``
+    are the method's (algorithm, sharing, config, ...); the trainer's result."""
+    from alloc_agents import train
+
+    def attempt(resume: bool) -> Any:
+        return train(
+            make_parallel_env,
+            total_env_steps=train_steps,
+            seed=seed,
+            device="auto",
+            log_dir=workdir,
+            resume=resume,
+            progress=getattr(log, "progress", False),
+            threads=getattr(log, "threads", None),
+            **options,
+        )
+
+    checkpoint = None if workdir is None else workdir / "checkpoint.pt"
+    result = resume_or_restart(checkpoint, log, attempt)
+    _log_curve(result.history, scenario, log)
+    return result
+
+
 def marl_support(method: str, scenario: str) -> str:
     """Why ``method`` cannot train on ``scenario`` now (empty when it can)."""
     try:
@@ -135,10 +180,8 @@ def marl_support(method: str, scenario: str) -> str:
     except BenchError as exc:
         return str(exc)
     spec = get_scenario(scenario)
-    if not spec.parallel_entry:
-        return f"scenario {scenario!r} has no PettingZoo parallel view to train on"
-    if spec.evaluator:
-        return f"scenario {scenario!r} evaluates a trained leader, not agents of its parallel view"
+    if reason := _no_agents_view(spec):
+        return reason
     try:
         from alloc_agents.ppo import SHARING
         from alloc_agents.ppo.model import ALGORITHMS as AGENT_ALGORITHMS
@@ -163,12 +206,10 @@ def train_marl(
     make_parallel_env: Callable[[], Any],
 ) -> Any:
     """Train ``method`` with ``alloc_agents.train`` (module doc); the trained policy."""
-    from alloc_agents import train
     from alloc_agents.ppo import PRESETS, PPOConfig
 
     sharing, algorithm = parse_marl_name(method)
     sharing, sharing_options = SHARING_VARIANTS.get(sharing, (sharing, None))
-    checkpoint = None if workdir is None else workdir / "checkpoint.pt"
     preset = PRESETS.get(scenario)
     options: dict[str, Any] = {}
     if preset is not None:
@@ -177,24 +218,18 @@ def train_marl(
         base = options.get("config", PPOConfig())
         options["config"] = replace(base, reward_sharing="team")
 
-    def attempt(resume: bool) -> Any:
-        return train(
-            make_parallel_env,
-            algorithm=algorithm,
-            sharing=sharing,
-            sharing_options=sharing_options,
-            total_env_steps=train_steps,
-            seed=seed,
-            device="auto",
-            log_dir=workdir,
-            resume=resume,
-            progress=getattr(log, "progress", False),
-            threads=getattr(log, "threads", None),
-            **options,
-        )
-
-    result = resume_or_restart(checkpoint, log, attempt)
-    _log_curve(result.history, scenario, log)
+    result = _train_resumably(
+        make_parallel_env,
+        seed=seed,
+        train_steps=train_steps,
+        workdir=workdir,
+        log=log,
+        scenario=scenario,
+        algorithm=algorithm,
+        sharing=sharing,
+        sharing_options=sharing_options,
+        **options,
+    )
     shape = _grid_shape(make_parallel_env)
     rows = {row.get("iteration"): row for row in result.history}
     for record in result.extra.get("dyps", []):
@@ -227,10 +262,8 @@ def qmix_support(method: str, scenario: str) -> str:
     """Why QMIX cannot train on ``scenario`` (empty when it can): no parallel view, a leader
     scenario, or agents whose actions are neither Discrete nor Ride-Hailing's dispatch picks."""
     spec = get_scenario(scenario)
-    if not spec.parallel_entry:
-        return f"scenario {scenario!r} has no PettingZoo parallel view to train on"
-    if spec.evaluator:
-        return f"scenario {scenario!r} evaluates a trained leader, not agents of its parallel view"
+    if reason := _no_agents_view(spec):
+        return reason
     try:
         from alloc_agents.ppo.spaces import AgentLayout
         from alloc_agents.qmix.q_networks import q_head_kind
@@ -260,29 +293,19 @@ def train_qmix(
     defaults), one env copy; checkpoints, resumption and the curve as for
     :func:`train_marl`. The trained policy acts greedily."""
     del make_env, method  # QMIX trains on the parallel view; the method is QMIX
-    from alloc_agents import train
     from alloc_agents.qmix import QMIX_PRESETS
 
-    checkpoint = None if workdir is None else workdir / "checkpoint.pt"
-    config = QMIX_PRESETS.get(scenario, QMIX_PRESETS["default"])
-
-    def attempt(resume: bool) -> Any:
-        return train(
-            make_parallel_env,
-            algorithm="qmix",
-            sharing="ps-id",
-            total_env_steps=train_steps,
-            seed=seed,
-            device="auto",
-            config=config,
-            log_dir=workdir,
-            resume=resume,
-            progress=getattr(log, "progress", False),
-            threads=getattr(log, "threads", None),
-        )
-
-    result = resume_or_restart(checkpoint, log, attempt)
-    _log_curve(result.history, scenario, log)
+    result = _train_resumably(
+        make_parallel_env,
+        seed=seed,
+        train_steps=train_steps,
+        workdir=workdir,
+        log=log,
+        scenario=scenario,
+        algorithm="qmix",
+        sharing="ps-id",
+        config=QMIX_PRESETS.get(scenario, QMIX_PRESETS["default"]),
+    )
     log.device = str(result.policy.device)
     return result.policy
 

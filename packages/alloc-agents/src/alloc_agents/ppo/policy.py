@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,17 +19,57 @@ from alloc_agents.ppo.sharing import make_sharing
 from alloc_agents.ppo.spaces import OBS_KEY, AgentLayout, SpaceGroup, stack_group_obs
 
 
-class PPOPolicy(Policy):
+class GroupedPolicy(Policy):
+    """A policy that acts per space group of an :class:`~alloc_agents.ppo.spaces.AgentLayout`:
+    subclasses set ``layout`` and implement :meth:`_group_actions`.
+
+    :meth:`act` takes an agent-major batch of *all* agents (``possible_agents`` order; e.g. the
+    Gymnasium view of an ``alloc`` env) and needs every agent to have the same spaces;
+    :meth:`act_parallel` takes any subset of agents by name, heterogeneous spaces included.
+    """
+
+    layout: AgentLayout
+
+    @abstractmethod
+    def _group_actions(self, g: int, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Environment actions (A_g, B, ...) of group ``g``'s agents for ``obs``
+        ``{key: (A_g, B, ...)}``."""
+
+    def act(self, observation: BatchObservation) -> np.ndarray:
+        if len(self.layout.groups) != 1:
+            raise ValueError(
+                "act() needs all agents to share their spaces; use act_parallel() for "
+                "heterogeneous agents"
+            )
+        group = self.layout.groups[0]
+        obs = _as_group_batch(group, observation)
+        return self._group_actions(0, obs)[:, 0]
+
+    def act_parallel(self, observations: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        unknown = [a for a in observations if a not in self.layout.agents]
+        if unknown:
+            raise ValueError(
+                f"unknown agent(s) {unknown[:3]}; agents are {self.layout.agents[:3]}..."
+            )
+        out: dict[str, np.ndarray] = {}
+        for g, group in enumerate(self.layout.groups):
+            if not any(name in observations for name in group.names):
+                continue
+            actions = self._group_actions(g, stack_group_obs(group, [observations]))
+            for i, name in enumerate(group.names):
+                if name in observations:
+                    out[name] = actions[i, 0]
+        return out
+
+
+class PPOPolicy(GroupedPolicy):
     """Acts with the actors of a :class:`~alloc_agents.ppo.model.MultiAgentModel`.
 
     ``deterministic=True`` takes each distribution's mode (argmax, Gaussian mean, Dirichlet
     mean, greedy picks); ``False`` samples, drawing from a torch generator seeded from the
     policy's own ``rng`` (so :meth:`reset` with a seed makes it reproducible, and the global
-    torch generator is left untouched).
-
-    :meth:`act` takes an agent-major batch of *all* agents (``possible_agents`` order; e.g. the
-    Gymnasium view of an ``alloc`` env) and needs every agent to have the same spaces;
-    :meth:`act_parallel` takes any subset of agents by name, heterogeneous spaces included.
+    torch generator is left untouched). :meth:`act` and :meth:`act_parallel`: see
+    :class:`GroupedPolicy`.
 
     CoPO policies act with the LCF mean μ as every agent's LCF.
     """
@@ -58,36 +99,8 @@ class PPOPolicy(Policy):
                 action = dist.sample()
         return gm.actor.env_action(action)
 
-    def act(self, observation: BatchObservation) -> np.ndarray:
-        if len(self.layout.groups) != 1:
-            raise ValueError(
-                "act() needs all agents to share their spaces; use act_parallel() for "
-                "heterogeneous agents"
-            )
-        group = self.layout.groups[0]
-        obs = as_group_batch(group, observation)
-        return self._group_actions(0, obs)[:, 0]
 
-    def act_parallel(self, observations: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        for g, group in enumerate(self.layout.groups):
-            present = [name for name in group.names if name in observations]
-            if not present:
-                continue
-            batch = stack_group_obs(group, [observations])
-            actions = self._group_actions(g, batch)
-            for i, name in enumerate(group.names):
-                if name in observations:
-                    out[name] = actions[i, 0]
-        unknown = [a for a in observations if a not in out]
-        if unknown:
-            raise ValueError(
-                f"unknown agent(s) {unknown[:3]}; agents are {self.layout.agents[:3]}..."
-            )
-        return out
-
-
-def as_group_batch(group: SpaceGroup, observation: BatchObservation) -> dict[str, np.ndarray]:
+def _as_group_batch(group: SpaceGroup, observation: BatchObservation) -> dict[str, np.ndarray]:
     """(N, ...) arrays of all N agents -> {key: (N, 1, ...)} float32."""
     n = group.n_agents
     if group.obs.is_dict:

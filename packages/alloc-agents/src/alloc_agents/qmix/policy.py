@@ -11,20 +11,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from alloc_agents.policy import BatchObservation, Policy
 from alloc_agents.ppo import checkpoint as ckpt
-from alloc_agents.ppo.policy import as_group_batch
-from alloc_agents.ppo.spaces import AgentLayout, stack_group_obs
+from alloc_agents.ppo.policy import GroupedPolicy
+from alloc_agents.ppo.spaces import AgentLayout
 from alloc_agents.qmix.config import QMIXConfig
 from alloc_agents.qmix.model import QMIXModel
 
 
-class QMIXPolicy(Policy):
+class QMIXPolicy(GroupedPolicy):
     """Greedy actions of a :class:`~alloc_agents.qmix.model.QMIXModel` (module docstring).
 
-    :meth:`act` takes an agent-major batch of all agents (one space group, e.g. the Gymnasium
-    view of an ``alloc`` env); :meth:`act_parallel` any agents by name (every step must name the
-    same agents while a recurrent policy's episode runs).
+    :meth:`act` and :meth:`act_parallel`: see :class:`~alloc_agents.ppo.policy.GroupedPolicy`
+    (every step of a recurrent policy's episode must name the same agents).
     """
 
     def __init__(self, model: QMIXModel, seed: int | None = None) -> None:
@@ -44,31 +42,6 @@ class QMIXPolicy(Policy):
         tensors = {k: torch.as_tensor(v, device=self.device) for k, v in obs.items()}
         values, self.hidden[g] = self.model.step(g, tensors, self.hidden[g])
         return self.model.agents[g].env_action(values.greedy())
-
-    def act(self, observation: BatchObservation) -> np.ndarray:
-        if len(self.layout.groups) != 1:
-            raise ValueError(
-                "act() needs all agents to share their spaces; use act_parallel() for "
-                "heterogeneous agents"
-            )
-        obs = as_group_batch(self.layout.groups[0], observation)
-        return self._group_actions(0, obs)[:, 0]
-
-    def act_parallel(self, observations: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        unknown = [a for a in observations if a not in self.layout.agents]
-        if unknown:
-            raise ValueError(
-                f"unknown agent(s) {unknown[:3]}; agents are {self.layout.agents[:3]}..."
-            )
-        out: dict[str, np.ndarray] = {}
-        for g, group in enumerate(self.layout.groups):
-            if not any(name in observations for name in group.names):
-                continue
-            actions = self._group_actions(g, stack_group_obs(group, [observations]))
-            for i, name in enumerate(group.names):
-                if name in observations:
-                    out[name] = actions[i, 0]
-        return out
 
 
 def load_qmix_policy(
