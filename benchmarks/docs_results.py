@@ -19,8 +19,8 @@ hand; ``tests/test_docs.py`` runs ``--check``. The commands (run from the reposi
   benchmarks/results/reward-sharing/results.json``;
 - ``edrp-leaders.md``: ``python benchmarks/tirl_leader_table.py --results
   benchmarks/results/tirl-edrp-equilibrium/results.json``;
-- ``qmix.md``: ``python benchmarks/dyps_selector_results.py --reference QMIX --results
-  benchmarks/results/qmix/results.json``.
+- ``value-based-qmix.md``: ``python benchmarks/dyps_selector_results.py --reference QMIX
+  --results benchmarks/results/value-based/results.json``.
 """
 
 from __future__ import annotations
@@ -89,8 +89,8 @@ def edrp_leaders() -> str:
     return _stdout("benchmarks/tirl_leader_table.py", "--results", str(results))
 
 
-def qmix() -> str:
-    results = RESULTS / "qmix" / "results.json"
+def value_based_qmix() -> str:
+    results = RESULTS / "value-based" / "results.json"
     return _stdout(
         "benchmarks/dyps_selector_results.py", "--results", str(results), "--reference", "QMIX"
     )
@@ -103,7 +103,7 @@ PAGES: dict[str, Callable[[], str]] = {
     "dyps-selector.md": dyps_selector,
     "reward-sharing.md": reward_sharing,
     "edrp-leaders.md": edrp_leaders,
-    "qmix.md": qmix,
+    "value-based-qmix.md": value_based_qmix,
 }
 
 

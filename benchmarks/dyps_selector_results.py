@@ -7,9 +7,10 @@
         --results benchmarks/results/dyps-selector/results.json
     python benchmarks/dyps_selector_results.py --suite reward-sharing --reference PS+IPPO-team \\
         --store results/rs.sqlite --export benchmarks/results/reward-sharing/results.json
-    python benchmarks/dyps_selector_results.py --suite qmix --reference QMIX \\
-        --store results/qmix.sqlite --beside benchmarks/results/dyps-selector/results.json \\
-        --export benchmarks/results/qmix/results.json
+    python benchmarks/dyps_selector_results.py --suite value-based --reference QMIX \\
+        --store results/value-based.sqlite \\
+        --beside benchmarks/results/dyps-selector/results.json \\
+        --export benchmarks/results/value-based/results.json
 
 Prints, per scenario (Markdown):
 

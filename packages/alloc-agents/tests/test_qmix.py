@@ -22,12 +22,12 @@ from alloc_agents import load_policy
 from alloc_agents.ppo import checkpoint as ckpt
 from alloc_agents.ppo.runner import Runner
 from alloc_agents.qmix import QMIXConfig, load_qmix_policy, train_qmix
+from alloc_agents.qmix.acting import QMIXActor, play_episodes
 from alloc_agents.qmix.action_values import DiscreteValues, PickValues
 from alloc_agents.qmix.episodes import collate
 from alloc_agents.qmix.learner import QMIXLearner
 from alloc_agents.qmix.mixer import QMixer
 from alloc_agents.qmix.model import QMIXModel
-from alloc_agents.qmix.trainer import play_episodes
 from alloc_envs.ride_hailing import RideHailingEnv, RideHailingParallelEnv
 
 TINY = QMIXConfig(
@@ -164,8 +164,9 @@ def _batch_and_learner(config: QMIXConfig, seed: int = 0):
     runner = Runner(MatchContext, 3, seed, centralised=True)
     runner.reset_all()
     model = QMIXModel(runner.layout, "ps-id", runner.central_dim, config)
+    generator = torch.Generator().manual_seed(seed)
     episodes, _ = play_episodes(
-        runner, model, 1.0, torch.Generator().manual_seed(seed), config, torch.device("cpu")
+        runner, QMIXActor(model), 1.0, generator, 1.0, False, torch.device("cpu")
     )
     return collate(episodes, torch.device("cpu")), QMIXLearner(model, config)
 

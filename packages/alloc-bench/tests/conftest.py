@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from alloc_bench.methods import LEARNED, LearnedMethod, register_method
 from alloc_bench.store import Store
 from alloc_bench.suites import Suite, parse_suite
 
@@ -40,3 +41,17 @@ def tiny_file(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.toml"
     path.write_text(TINY_TEXT)
     return path
+
+
+@pytest.fixture
+def unbuilt() -> Iterator[str]:
+    """A learned method whose trainer's module does not exist: its runs are "not
+    implemented" (every method the papers name has landed, so the tests register one)."""
+    name = "Unbuilt"
+    register_method(LearnedMethod(name, "a method whose code has not landed", _UNBUILT_TRAINER))
+    yield name
+    LEARNED.pop(name)
+
+
+#: The trainer of :func:`unbuilt`, in a module that does not exist.
+_UNBUILT_TRAINER = "alloc_agents.not_landed:train"

@@ -121,7 +121,9 @@ def test_errors_exit_2_with_a_message_and_no_traceback(
     assert "Traceback" not in err
 
 
-def test_list_names_suites_scenarios_methods_and_tables(capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_names_suites_scenarios_methods_and_tables(
+    capsys: pytest.CaptureFixture[str], unbuilt: str
+) -> None:
     code, out, _ = run_main(capsys, "list")
     assert code == 0
     for name in ("smoke", "paper", "paper-table2", "paper-tirl-edrp", "ride-hailing-1",
@@ -130,7 +132,8 @@ def test_list_names_suites_scenarios_methods_and_tables(capsys: pytest.CaptureFi
         assert name in out
     # Scenarios and methods of the papers that do not exist yet are listed as such.
     assert re.search(r"edrp-n300 +E-hailing driver repositioning", out)
-    assert re.search(r"RODE +not implemented: ", out)
+    assert re.search(rf"{unbuilt} +not implemented: ", out)
+    assert re.search(r"RODE +\(lbf, ride-hailing, rware\) RODE: ", out)
     # A learned method is listed with the families it runs on, whichever scenario sorts first.
     assert re.search(r"DyPS\+IPPO +\(lbf, ride-hailing, rware, vaccine\) IPPO", out)
     assert re.search(r"TIRL +\(edrp, mtfg\) Transition-informed", out)

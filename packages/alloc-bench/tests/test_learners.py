@@ -1,5 +1,5 @@
 """The MARL adapter's names: Role-As-State (DyPS Table 5) trains the agents' ``role-as-state``
-strategy with IPPO; RODE stays "not implemented"."""
+strategy with IPPO; QMIX and RODE train where their actions fit."""
 
 from __future__ import annotations
 
@@ -37,8 +37,6 @@ def test_role_as_state_is_the_role_as_state_strategy_with_ippo() -> None:
     assert LEARNED["Role-As-State"].trainer_text() == "alloc_bench.learners:train_marl"
     for scenario in ("ride-hailing-1", "ride-hailing-2"):
         assert availability(scenario, "Role-As-State").implemented
-    rode = availability("ride-hailing-2", "RODE")
-    assert not rode.implemented and "alloc_agents.roles" in rode.reason
     with pytest.raises(BenchError, match="not <sharing>"):
         parse_marl_name("Role-As-Stat")
 
@@ -233,12 +231,12 @@ def test_run_folders_are_named_by_scenario_method_and_seed_with_tensorboard_insi
     assert run_dir(artifacts, other).name != f"seed0-{hashes[0][:8]}"
 
 
-QMIX_SUITE = """
-name = "qmix"
-description = "QMIX, two days of 6 steps"
+VALUE_SUITE = """
+name = "value"
+description = "QMIX or RODE, two days of 6 steps"
 [[runs]]
 scenarios = ["ride-hailing-1"]
-methods = ["QMIX"]
+methods = ["{method}"]
 seeds = [0]
 train_steps = 12
 eval_episodes = 1
@@ -246,17 +244,20 @@ options = { episode_steps = 6 }
 """
 
 
-def test_qmix_trains_through_the_bench_where_its_actions_fit(tmp_path: Path) -> None:
-    assert availability("lbf-1", "QMIX").implemented
-    assert availability("ride-hailing-2", "QMIX").implemented
-    edrp = availability("edrp-n300", "QMIX")
+@pytest.mark.parametrize("method", ["QMIX", "RODE"])
+def test_value_methods_train_through_the_bench_where_their_actions_fit(
+    tmp_path: Path, method: str
+) -> None:
+    assert availability("lbf-1", method).implemented
+    assert availability("ride-hailing-2", method).implemented
+    edrp = availability("edrp-n300", method)
     assert not edrp.implemented and "leader" in edrp.reason
-    suite = parse_suite(QMIX_SUITE, "qmix.toml")
+    suite = parse_suite(VALUE_SUITE.replace("{method}", method), "value.toml")
     with Store(tmp_path / "store.sqlite") as store:
         summary = run_suite(suite, store, jobs=1)
         assert summary.executed == 1 and not summary.failed, summary.failed
         (row,) = store.rows().values()
-        folder = artifacts_dir(store.path) / "ride-hailing-1" / "QMIX"
+        folder = artifacts_dir(store.path) / "ride-hailing-1" / method
     assert row["status"] == "finished" and row["metrics"]["gmv"] >= 0
     (run,) = folder.iterdir()
     assert (run / "checkpoint.pt").exists() and (run / "progress.csv").exists()

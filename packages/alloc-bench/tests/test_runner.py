@@ -91,12 +91,14 @@ def test_options_the_environment_rejects_stop_before_any_run(store: Store) -> No
     assert store.rows() == {}
 
 
-def test_not_implemented_runs_are_planned_reported_and_never_executed(store: Store) -> None:
+def test_not_implemented_runs_are_planned_reported_and_never_executed(
+    store: Store, unbuilt: str
+) -> None:
     suite = parse_suite(
-        """
+        f"""
 [[runs]]
 scenarios = ["ride-hailing-1", "edrp-n300"]
-methods = ["greedy", "RODE", "PS+IPPO", "TIRL"]
+methods = ["greedy", "{unbuilt}", "PS+IPPO", "TIRL"]
 seeds = "0-1"
 train_steps = 1000
 """,
@@ -107,13 +109,13 @@ train_steps = 1000
     assert plan.total == 16 and len(plan.pending) == 2 + 2 + 2
     reasons = {(c.scenario, c.method): r for c, r in plan.not_implemented}
     assert reasons[("edrp-n300", "greedy")] == "method 'greedy' does not apply to edrp scenarios"
-    assert "alloc_agents.roles" in reasons[("ride-hailing-1", "RODE")]
+    assert "alloc_agents.not_landed" in reasons[("ride-hailing-1", unbuilt)]
     assert "evaluates a trained leader" in reasons[("edrp-n300", "PS+IPPO")]
     assert "not an EDRP/MTFG scenario" in reasons[("ride-hailing-1", "TIRL")]
     # Only the runnable pair is executed; the rest are stored as "not implemented".
     suite = parse_suite(
-        '[[runs]]\nscenarios = ["ride-hailing-1", "edrp-n300"]\nmethods = ["greedy", "RODE"]\n'
-        'seeds = "0-1"\n',
+        '[[runs]]\nscenarios = ["ride-hailing-1", "edrp-n300"]\n'
+        f'methods = ["greedy", "{unbuilt}"]\nseeds = "0-1"\n',
         "mixed.toml",
     )
     plan = plan_suite(suite, store)

@@ -1,4 +1,4 @@
-"""``alloc-agents``: train PPO and QMIX agents from the command line.
+"""``alloc-agents``: train PPO, QMIX and RODE agents from the command line.
 
     alloc-agents train --env alloc/RideHailing-v0 --preset ride-hailing-1 --algorithm ippo \\
         --sharing ps --steps 20000 --seed 0 --log-dir runs/x
@@ -11,8 +11,10 @@
 ``--env-arg key=value`` passes keyword arguments to the env (values parsed as Python literals
 when possible); ``--set key=value`` overrides a :class:`~alloc_agents.ppo.PPOConfig` field (with
 ``--algorithm qmix`` a :class:`~alloc_agents.qmix.QMIXConfig` field: the preset's QMIX
-configuration when it has one, :data:`~alloc_agents.qmix.QMIX_PRESETS`, else the defaults; one
-env copy unless ``--n-envs``; sharing ``ps-id`` unless ``--sharing``).
+configuration when it has one, :data:`~alloc_agents.qmix.QMIX_PRESETS`, else the defaults; with
+``--algorithm rode`` a :class:`~alloc_agents.rode.RODEConfig` field, from
+:data:`~alloc_agents.rode.RODE_PRESETS` likewise; for both, one env copy unless ``--n-envs``
+and sharing ``ps-id`` unless ``--sharing``).
 With ``--sharing seps``, ``--seps-clusters K|auto``, ``--seps-max-clusters``,
 ``--seps-pretrain-fraction``, ``--seps-z-dim`` and ``--seps-opt field=value`` set
 :class:`~alloc_agents.ppo.sharing.SePSConfig` fields; with ``--sharing dyps``, ``--dyps-groups``,
@@ -50,6 +52,7 @@ from alloc_agents.ppo.sharing import (
     SePSConfig,
 )
 from alloc_agents.qmix import QMIX_PRESETS, QMIXConfig
+from alloc_agents.rode import RODE_PRESETS
 from alloc_agents.training import ALGORITHMS, train
 
 
@@ -187,6 +190,7 @@ EXAMPLES = """examples:
       --sharing ps --steps 20000 --seed 0 --log-dir runs/x
   alloc-agents train --env mpe2.simple_spread_v3:parallel_env --steps 50000 --log-dir runs/s
   alloc-agents train --env alloc/RideHailing-v0 --preset ride-hailing-1 --algorithm qmix
+  alloc-agents train --env alloc/LBF-v0 --env-arg preset=lbf-1 --algorithm rode --steps 50000
   alloc-agents presets
   alloc-agents train --help    (every option, and every PPOConfig field for --set)"""
 
@@ -206,15 +210,16 @@ def ppo_fields_text(width: int = 78) -> str:
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alloc-agents",
-        description="alloc-agents: train PPO and QMIX agents from the command line.",
+        description="alloc-agents: train PPO, QMIX and RODE agents from the command line.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser(
         "train",
-        help="train IPPO / MAPPO / CoPO with a parameter-sharing strategy, or QMIX",
-        description="Train IPPO / MAPPO / CoPO with a parameter-sharing strategy, or QMIX,\n"
+        help="train IPPO / MAPPO / CoPO with a parameter-sharing strategy, or QMIX or RODE",
+        description="Train IPPO / MAPPO / CoPO with a parameter-sharing strategy, or QMIX or "
+        "RODE,\n"
         "on a PettingZoo parallel env; prints a JSON summary.",
         epilog=ppo_fields_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -225,10 +230,12 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--sharing",
         choices=sorted(SHARING),
-        help="default ps (qmix: ps-id; it takes ps, ps-id, nops)",
+        help="default ps (qmix: ps-id; it takes ps, ps-id, nops; rode: ps-id; it takes ps, ps-id)",
     )
     t.add_argument("--steps", type=int, help="env steps (default: the preset's budget)")
-    t.add_argument("--n-envs", type=int, help="env copies (default: the preset's; qmix: 1)")
+    t.add_argument(
+        "--n-envs", type=int, help="env copies (default: the preset's; qmix and rode: 1)"
+    )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto, cpu or cuda")
     t.add_argument("--log-dir", help="directory for progress.csv, tb/ and checkpoint.pt")
@@ -248,7 +255,8 @@ def _build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="override a PPOConfig field of the preset (--algorithm qmix: a QMIXConfig field), "
+        help="override a PPOConfig field of the preset (--algorithm qmix: a QMIXConfig field; "
+        "rode: a RODEConfig field), "
         "repeatable (VALUE parsed as a Python literal when possible); the PPOConfig fields and "
         "their defaults are listed below",
     )
@@ -366,16 +374,17 @@ def _train(args: argparse.Namespace) -> int:
         progress_interval=args.progress_interval,
         threads=args.threads,
     )
-    if args.algorithm == "qmix":
-        qmix_config: QMIXConfig = QMIX_PRESETS.get(args.preset, QMIX_PRESETS["default"])
+    if args.algorithm in ("qmix", "rode"):
+        presets: dict[str, QMIXConfig] = QMIX_PRESETS if args.algorithm == "qmix" else RODE_PRESETS
+        value_config = presets.get(args.preset, presets["default"])
         result = train(
             env_fn,
-            algorithm="qmix",
+            algorithm=args.algorithm,
             sharing=args.sharing or "ps-id",
             sharing_options=sharing_options(args),
             algorithm_options=algorithm_options(args),
             n_envs=args.n_envs if args.n_envs is not None else 1,
-            config=qmix_config.replace(**overrides),
+            config=value_config.replace(**overrides),
             **common,
         )
     else:
@@ -433,6 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, preset in PRESETS.items():
                 print(f"{name}: {preset.description}")
             print(f"QMIX configurations (--algorithm qmix): {', '.join(QMIX_PRESETS)}")
+            print(f"RODE configurations (--algorithm rode): {', '.join(RODE_PRESETS)}")
             return 0
         return _train(args)
     except ValueError as exc:

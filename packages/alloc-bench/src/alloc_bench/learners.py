@@ -258,9 +258,10 @@ def _log_curve(history: list[dict[str, Any]], scenario: str, log: Any) -> None:
             log.curve(int(row["env_steps"]), **clean)
 
 
-def qmix_support(method: str, scenario: str) -> str:
-    """Why QMIX cannot train on ``scenario`` (empty when it can): no parallel view, a leader
-    scenario, or agents whose actions are neither Discrete nor Ride-Hailing's dispatch picks."""
+def value_method_support(method: str, scenario: str) -> str:
+    """Why QMIX or RODE cannot train on ``scenario`` (empty when it can): no parallel view, a
+    leader scenario, or agents whose actions are neither Discrete nor Ride-Hailing's dispatch
+    picks."""
     spec = get_scenario(scenario)
     if reason := _no_agents_view(spec):
         return reason
@@ -268,7 +269,7 @@ def qmix_support(method: str, scenario: str) -> str:
         from alloc_agents.ppo.spaces import AgentLayout
         from alloc_agents.qmix.q_networks import q_head_kind
     except ImportError as exc:
-        return f"alloc_agents has no QMIX yet ({exc})"
+        return f"alloc_agents has no {method} yet ({exc})"
     try:
         for group in AgentLayout.from_env(spec.make_parallel_env()).groups:
             q_head_kind(group)
@@ -277,7 +278,7 @@ def qmix_support(method: str, scenario: str) -> str:
     return ""
 
 
-def train_qmix(
+def train_value_method(
     make_env: Callable[[], Any],
     *,
     method: str,
@@ -288,12 +289,15 @@ def train_qmix(
     scenario: str,
     make_parallel_env: Callable[[], Any],
 ) -> Any:
-    """Train ``QMIX`` with ``alloc_agents.train(algorithm="qmix")``: sharing ``ps-id``, the
-    scenario's QMIX configuration when ``alloc_agents.qmix.QMIX_PRESETS`` has one (else the
-    defaults), one env copy; checkpoints, resumption and the curve as for
-    :func:`train_marl`. The trained policy acts greedily."""
-    del make_env, method  # QMIX trains on the parallel view; the method is QMIX
+    """Train ``QMIX`` or ``RODE`` with ``alloc_agents.train(algorithm="qmix" / "rode")``:
+    sharing ``ps-id``, the scenario's configuration when ``alloc_agents.qmix.QMIX_PRESETS`` /
+    ``alloc_agents.rode.RODE_PRESETS`` has one (else the defaults), one env copy; checkpoints,
+    resumption and the curve as for :func:`train_marl`. The trained policy acts greedily."""
+    del make_env  # QMIX and RODE train on the parallel view
     from alloc_agents.qmix import QMIX_PRESETS
+    from alloc_agents.rode import RODE_PRESETS
+
+    presets = {"QMIX": QMIX_PRESETS, "RODE": RODE_PRESETS}[method]
 
     result = _train_resumably(
         make_parallel_env,
@@ -302,9 +306,9 @@ def train_qmix(
         workdir=workdir,
         log=log,
         scenario=scenario,
-        algorithm="qmix",
+        algorithm=method.lower(),
         sharing="ps-id",
-        config=QMIX_PRESETS.get(scenario, QMIX_PRESETS["default"]),
+        config=presets.get(scenario, presets["default"]),
     )
     log.device = str(result.policy.device)
     return result.policy

@@ -161,8 +161,6 @@ _MARL_TRAINER = "alloc_bench.learners:train_marl"
 _MARL_SUPPORT = "alloc_bench.learners:marl_support"
 _STACKELBERG_TRAINER = "alloc_bench.stackelberg:train_stackelberg"
 _STACKELBERG_SUPPORT = "alloc_bench.stackelberg:stackelberg_support"
-#: Trainers that do not exist yet (the lead points these at the agents' code when it lands).
-_RODE_TRAINER = "alloc_agents.roles:train"
 
 for _name, _text in (
     ("NoPS+IPPO", "IPPO, every agent its own parameters (DyPS Table 2 'NoPS', Table 4 'IPPO')"),
@@ -212,17 +210,19 @@ register_method(
         "QMIX",
         "QMIX: agent utilities (a GRU; feed-forward on Ride-Hailing) mixed monotonically on the "
         "state (Rashid et al., ICML 2018; RODE builds on it); one network with agent ids",
-        "alloc_bench.learners:train_qmix",
-        supports="alloc_bench.learners:qmix_support",
+        "alloc_bench.learners:train_value_method",
+        supports="alloc_bench.learners:value_method_support",
     )
 )
 
 register_method(
     LearnedMethod(
         "RODE",
-        f"Role-based decomposition of the action space on QMIX (DyPS Table 5 'Rode'); "
-        f"{_DYPS_SOURCE}",
-        _RODE_TRAINER,
+        "RODE: roles as k-means clusters of learned action representations, a role selector "
+        "and role policies restricted to their role's actions, both levels mixed as QMIX's "
+        "(Wang et al., ICLR 2021; DyPS Table 5 'Rode'); one network with agent ids",
+        "alloc_bench.learners:train_value_method",
+        supports="alloc_bench.learners:value_method_support",
     )
 )
 

@@ -11,7 +11,7 @@ target networks), :mod:`~.trainer` (the loop, checkpoints), :mod:`~.policy` (the
 from alloc_agents.qmix.config import QMIX_PRESETS, QMIXConfig, get_qmix_preset
 from alloc_agents.qmix.model import QMIX_SHARING, QMIXModel
 from alloc_agents.qmix.policy import QMIXPolicy, load_qmix_policy
-from alloc_agents.qmix.trainer import QMIXResult, train_qmix
+from alloc_agents.qmix.trainer import ValueResult, train_qmix
 
 __all__ = [
     "QMIX_PRESETS",
@@ -19,7 +19,7 @@ __all__ = [
     "QMIXConfig",
     "QMIXModel",
     "QMIXPolicy",
-    "QMIXResult",
+    "ValueResult",
     "get_qmix_preset",
     "load_qmix_policy",
     "train_qmix",

@@ -2,9 +2,11 @@
 
 An :class:`Episode` of T steps holds, per space group g (``A_g`` agents, group order), the
 observations of steps ``0 .. T`` (step T: the final observation, zeros unless the episode was
-truncated), which agents act at each of them, and the actions of steps ``0 .. T - 1``; and for
-the whole env the state of steps ``0 .. T``, the team reward of every step and whether the
-return ends after it (``terminal``: no bootstrap from the next step).
+truncated), which agents act at each of them, the actions of steps ``0 .. T - 1`` and named
+per-agent records of those steps (``per_agent``: always ``"reward"``, each agent's own reward
+times ``reward_scale``; RODE adds ``"role"``); and for the whole env the state of steps
+``0 .. T``, the team reward of every step and whether the return ends after it (``terminal``:
+no bootstrap from the next step).
 
 A :class:`Batch` stacks B episodes agent-major for the networks, padded with zeros to the longest
 episode (and, per observation key, to the largest shape: Ride-Hailing episodes keep only the
@@ -30,6 +32,7 @@ class Episode:
     obs: list[dict[str, np.ndarray]]  # per group {key: (T + 1, A_g, ...)}
     acting: list[np.ndarray]  # per group (T + 1, A_g) bool
     actions: list[np.ndarray]  # per group (T, A_g, ...) int64
+    per_agent: dict[str, list[np.ndarray]]  # name -> per group (T, A_g)
     state: np.ndarray  # (T + 1, S) float32
     reward: np.ndarray  # (T,) float32
     terminal: np.ndarray  # (T,) bool
@@ -44,6 +47,7 @@ class Episode:
             "obs": [{k: torch.as_tensor(v) for k, v in g.items()} for g in self.obs],
             "acting": [torch.as_tensor(a) for a in self.acting],
             "actions": [torch.as_tensor(a) for a in self.actions],
+            "per_agent": {k: [torch.as_tensor(a) for a in v] for k, v in self.per_agent.items()},
             "state": torch.as_tensor(self.state),
             "reward": torch.as_tensor(self.reward),
             "terminal": torch.as_tensor(self.terminal),
@@ -55,6 +59,7 @@ class Episode:
             obs=[{k: v.numpy() for k, v in g.items()} for g in data["obs"]],
             acting=[a.numpy() for a in data["acting"]],
             actions=[a.numpy() for a in data["actions"]],
+            per_agent={k: [a.numpy() for a in v] for k, v in data["per_agent"].items()},
             state=data["state"].numpy(),
             reward=data["reward"].numpy(),
             terminal=data["terminal"].numpy(),
@@ -68,6 +73,7 @@ class EpisodeRecorder:
     obs: list[list[dict[str, np.ndarray]]] = field(default_factory=list)  # per step, per group
     acting: list[list[np.ndarray]] = field(default_factory=list)
     actions: list[list[np.ndarray]] = field(default_factory=list)
+    per_agent: list[dict[str, list[np.ndarray]]] = field(default_factory=list)
     state: list[np.ndarray] = field(default_factory=list)
     reward: list[float] = field(default_factory=list)
 
@@ -76,14 +82,17 @@ class EpisodeRecorder:
         obs: Sequence[dict[str, np.ndarray]],
         acting: Sequence[np.ndarray],
         actions: Sequence[np.ndarray],
+        per_agent: dict[str, list[np.ndarray]],
         state: np.ndarray,
         reward: float,
     ) -> None:
         """One step: per group the observations ``{key: (A_g, ...)}``, the acting agents
-        (A_g,) and their actions (A_g, ...); the state (S,) and the team reward."""
+        (A_g,), their actions (A_g, ...) and per-agent records ``{name: per group (A_g,)}``;
+        the state (S,) and the team reward."""
         self.obs.append(list(obs))
         self.acting.append(list(acting))
         self.actions.append(list(actions))
+        self.per_agent.append(per_agent)
         self.state.append(state)
         self.reward.append(reward)
 
@@ -105,12 +114,17 @@ class EpisodeRecorder:
             np.stack([a[g] for a in [*self.acting, list(final_acting)]]) for g in range(n_groups)
         ]
         actions = [np.stack([a[g] for a in self.actions]) for g in range(n_groups)]
+        per_agent = {
+            k: [np.stack([step[k][g] for step in self.per_agent]) for g in range(n_groups)]
+            for k in self.per_agent[0]
+        }
         terminal = np.zeros(len(self.reward), dtype=bool)
         terminal[-1] = not bootstrap
         return Episode(
             obs,
             acting,
             actions,
+            per_agent,
             np.stack([*self.state, final_state]).astype(np.float32),
             np.asarray(self.reward, dtype=np.float32),
             terminal,
@@ -124,6 +138,7 @@ class Batch:
     obs: list[dict[str, Tensor]]  # per group {key: (A_g, B, T + 1, ...)}
     acting: list[Tensor]  # per group (A_g, B, T + 1) bool
     actions: list[Tensor]  # per group (A_g, B, T, ...) long
+    per_agent: dict[str, list[Tensor]]  # name -> per group (A_g, B, T)
     state: Tensor  # (B, T + 1, S)
     reward: Tensor  # (B, T)
     terminal: Tensor  # (B, T) bool
@@ -166,6 +181,13 @@ def collate(episodes: Sequence[Episode], device: torch.device) -> Batch:
         _agent_major(_pad_stack([ep.actions[g] for ep in episodes], np.int64), device)
         for g in range(n_groups)
     ]
+    per_agent = {
+        k: [
+            _agent_major(_pad_stack([ep.per_agent[k][g] for ep in episodes], v[g].dtype), device)
+            for g in range(n_groups)
+        ]
+        for k, v in episodes[0].per_agent.items()
+    }
     lengths = torch.as_tensor([ep.length for ep in episodes])
     filled = torch.arange(int(lengths.max())) < lengths.unsqueeze(1)
 
@@ -176,6 +198,7 @@ def collate(episodes: Sequence[Episode], device: torch.device) -> Batch:
         obs,
         acting,
         actions,
+        per_agent,
         stacked("state", np.float32),
         stacked("reward", np.float32),
         stacked("terminal", bool),

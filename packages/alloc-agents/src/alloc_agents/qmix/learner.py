@@ -16,13 +16,18 @@ and the mixer together, the gradient norm clipped at ``max_grad_norm``.
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from alloc_agents.ppo.trainer import Counters
+from alloc_agents.qmix.acting import EpisodeActor, QMIXActor
 from alloc_agents.qmix.action_values import ActionValues
 from alloc_agents.qmix.config import QMIXConfig
-from alloc_agents.qmix.episodes import Batch
+from alloc_agents.qmix.episodes import Batch, Episode, ReplayBuffer
 from alloc_agents.qmix.model import QMIXModel
 
 
@@ -31,40 +36,111 @@ def td_targets(reward: Tensor, terminal: Tensor, next_q_tot: Tensor, gamma: floa
     return reward + gamma * (~terminal).float() * next_q_tot
 
 
-def _steps(values: ActionValues, start: int, stop: int) -> ActionValues:
+def steps(values: ActionValues, start: int, stop: int) -> ActionValues:
+    """The values of steps ``start .. stop - 1`` of ``values`` (A, B, T, ...)."""
     return values.map(lambda x: x[:, :, start:stop])
 
 
-def _mixed(model: QMIXModel, utilities: list[Tensor], state: Tensor) -> Tensor:
+def mixed(mixer: torch.nn.Module, utilities: list[Tensor], state: Tensor) -> Tensor:
     """``Q_tot`` (B, T) of per-group utilities (A_g, B, T) and the state (B, T, S)."""
     u = torch.cat(utilities, dim=0)  # (N, B, T)
     n, b, t = u.shape
-    q_tot = model.mixer(u.permute(1, 2, 0).reshape(b * t, n), state.reshape(b * t, -1))
+    q_tot = mixer(u.permute(1, 2, 0).reshape(b * t, n), state.reshape(b * t, -1))
     return q_tot.reshape(b, t)
 
 
-class QMIXLearner:
-    """The online model, its target copy and their optimiser."""
+def masked_mean_square(error: Tensor, filled: Tensor) -> Tensor:
+    """``Σ filled · error² / Σ filled`` (the TD loss over real steps)."""
+    filled = filled.float()
+    return ((error * filled) ** 2).sum() / filled.sum().clamp_min(1.0)
 
-    def __init__(self, model: QMIXModel, config: QMIXConfig) -> None:
+
+class TargetNetworkLearner(ABC):
+    """What the value-based training loop (:func:`alloc_agents.qmix.trainer.train_value_based`)
+    learns with: an online model, its target copy, an Adam optimiser, the target copies'
+    schedule and the checkpointed state. :class:`QMIXLearner` and
+    :class:`~alloc_agents.rode.learner.RODELearner` implement :meth:`actor` and :meth:`update`.
+
+    Args:
+        model: the online model.
+        config: the hyper-parameters (``lr``, ``target_update_episodes``, ...).
+        parameters: what the optimiser trains (default: all of ``model``'s parameters).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: QMIXConfig,
+        parameters: Iterable[nn.Parameter] | None = None,
+    ) -> None:
         self.model = model
         self.config = config
         self.target = copy.deepcopy(model).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        params = model.parameters() if parameters is None else parameters
+        self.optimizer = torch.optim.Adam(params, lr=config.lr)
+
+    @abstractmethod
+    def actor(self) -> EpisodeActor:
+        """The online agents, to act with."""
+
+    @abstractmethod
+    def update(self, batch: Batch) -> dict[str, float]:
+        """One gradient step on a batch; statistics to log."""
 
     def sync_target(self) -> None:
         """Copy the online networks into the target networks."""
         self.target.load_state_dict(self.model.state_dict())
+
+    def end_iteration(
+        self,
+        episodes: list[Episode],
+        counters: Counters,
+        buffer: ReplayBuffer,
+        generator: torch.Generator,
+    ) -> dict[str, float]:
+        """After an iteration (``counters`` already counting its ``episodes``): copy the
+        target networks when the episode count crossed a multiple of
+        ``target_update_episodes``; statistics to log (none here)."""
+        period = self.config.target_update_episodes
+        if counters.episodes // period > (counters.episodes - len(episodes)) // period:
+            self.sync_target()
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """The online and target networks and the optimiser (checkpoints)."""
+        return {
+            "model": self.model.state_dict(),
+            "target": self.target.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.target.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+
+class QMIXLearner(TargetNetworkLearner):
+    """QMIX's learner (module docstring)."""
+
+    model: QMIXModel
+    target: QMIXModel
+
+    def __init__(self, model: QMIXModel, config: QMIXConfig) -> None:
+        super().__init__(model, config)
+
+    def actor(self) -> QMIXActor:
+        return QMIXActor(self.model)
 
     def q_tot(self, batch: Batch, online: list[ActionValues] | None = None) -> Tensor:
         """``Q_tot`` (B, T) of the batch's actions (online networks)."""
         online = online or [self.model.unroll(g, obs) for g, obs in enumerate(batch.obs)]
         t = batch.steps
         utilities = [
-            _steps(values, 0, t).chosen(actions) * acting[:, :, :t]
+            steps(values, 0, t).chosen(actions) * acting[:, :, :t]
             for values, actions, acting in zip(online, batch.actions, batch.acting, strict=True)
         ]
-        return _mixed(self.model, utilities, batch.state[:, :t])
+        return mixed(self.model.mixer, utilities, batch.state[:, :t])
 
     @torch.no_grad()
     def targets(self, batch: Batch, online: list[ActionValues] | None = None) -> Tensor:
@@ -73,11 +149,11 @@ class QMIXLearner:
         t = batch.steps
         utilities = []
         for g, obs in enumerate(batch.obs):
-            target_next = _steps(self.target.unroll(g, obs), 1, t + 1)
-            chooser = _steps(online[g], 1, t + 1) if self.config.double_q else target_next
+            target_next = steps(self.target.unroll(g, obs), 1, t + 1)
+            chooser = steps(online[g], 1, t + 1) if self.config.double_q else target_next
             next_actions = chooser.greedy()
             utilities.append(target_next.chosen(next_actions) * batch.acting[g][:, :, 1:])
-        next_q_tot = _mixed(self.target, utilities, batch.state[:, 1:])
+        next_q_tot = mixed(self.target.mixer, utilities, batch.state[:, 1:])
         return td_targets(batch.reward, batch.terminal, next_q_tot, self.config.gamma)
 
     def update(self, batch: Batch) -> dict[str, float]:
@@ -85,19 +161,28 @@ class QMIXLearner:
         online = [self.model.unroll(g, obs) for g, obs in enumerate(batch.obs)]
         q_tot = self.q_tot(batch, online)
         y = self.targets(batch, [v.map(Tensor.detach) for v in online])
-        filled = batch.filled.float()
-        error = (q_tot - y) * filled
-        loss = (error**2).sum() / filled.sum().clamp_min(1.0)
-        self.optimizer.zero_grad()
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(
-            self.model.parameters(), self.config.max_grad_norm
-        )
-        self.optimizer.step()
-        n = filled.sum().clamp_min(1.0)
+        loss = masked_mean_square(q_tot - y, batch.filled)
+        grad_norm = optimizer_step(self.optimizer, loss, self.config.max_grad_norm)
         return {
             "td_loss": float(loss.detach()),
-            "q_tot": float((q_tot.detach() * filled).sum() / n),
-            "td_target": float((y * filled).sum() / n),
-            "grad_norm": float(grad_norm),
+            "q_tot": masked_mean(q_tot.detach(), batch.filled),
+            "td_target": masked_mean(y, batch.filled),
+            "grad_norm": grad_norm,
         }
+
+
+def masked_mean(x: Tensor, filled: Tensor) -> float:
+    """The mean of ``x`` over the ``filled`` entries."""
+    filled = filled.float()
+    return float((x * filled).sum() / filled.sum().clamp_min(1.0))
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: Tensor, max_norm: float) -> float:
+    """Back-propagate ``loss``, clip the gradient norm of ``optimizer``'s parameters at
+    ``max_norm``, step; the norm before clipping."""
+    optimizer.zero_grad()
+    loss.backward()
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    norm = torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+    optimizer.step()
+    return float(norm)

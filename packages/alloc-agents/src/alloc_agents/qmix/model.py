@@ -22,6 +22,13 @@ from alloc_agents.qmix.q_networks import AgentQNetwork
 QMIX_SHARING = ("ps", "ps-id", "nops")
 
 
+def agent_ids(n_agents: int, lead: tuple[int, ...], device: torch.device) -> Tensor:
+    """``(A, *lead, A)``: every agent's one-hot id (its position in its group), repeated over
+    the ``lead`` axes."""
+    eye = torch.eye(n_agents, device=device).reshape(n_agents, *(1,) * len(lead), n_agents)
+    return eye.expand(n_agents, *lead, n_agents)
+
+
 class QMIXModel(nn.Module):
     """Agent networks and mixer of QMIX (module docstring).
 
@@ -62,9 +69,7 @@ class QMIXModel(nn.Module):
         """``(A, *lead, A)`` one-hot agent ids of group ``g`` for ``ps-id``, else ``None``."""
         if not self.agent_id:
             return None
-        a = self.layout.groups[g].n_agents
-        eye = torch.eye(a, device=device).reshape(a, *(1,) * len(lead), a)
-        return eye.expand(a, *lead, a)
+        return agent_ids(self.layout.groups[g].n_agents, lead, device)
 
     def step(self, g: int, obs: dict[str, Tensor], hidden: Tensor) -> tuple[ActionValues, Tensor]:
         """Group ``g``'s action values for one step (``obs`` ``{key: (A, X, ...)}``)."""

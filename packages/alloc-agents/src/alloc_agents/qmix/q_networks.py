@@ -20,6 +20,8 @@ acting, episodes × steps while learning).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -72,8 +74,9 @@ class BatchedGRUCell(nn.Module):
         return (1.0 - z) * n + z * h
 
 
-class AgentQNetwork(nn.Module):
-    """The agent network of one space group (module docstring).
+class AgentTrunk(nn.Module):
+    """The trunk of an agent network: ``e = relu(W x + b)`` on the agent's features (plus its
+    one-hot id), then, when recurrent, ``h' = GRU(e, h)``, else ``h' = e`` (module docstring).
 
     Args:
         group: the space group.
@@ -87,22 +90,11 @@ class AgentQNetwork(nn.Module):
         self, group: SpaceGroup, n_members: int, id_dim: int, hidden: int, recurrent: bool
     ) -> None:
         super().__init__()
-        self.kind = q_head_kind(group)
-        self.action = group.action
         self.hidden_size = hidden
         self.recurrent = recurrent
-        self.features, feature_dim = state_features(group)
-        self.encoder = BatchedLinear(n_members, feature_dim + id_dim, hidden, 2**0.5)
+        self.features, self.feature_dim = state_features(group)
+        self.encoder = BatchedLinear(n_members, self.feature_dim + id_dim, hidden, 2**0.5)
         self.gru = BatchedGRUCell(n_members, hidden) if recurrent else None
-        if self.kind == "discrete":
-            self.q_head = BatchedLinear(n_members, hidden, group.action.n, 0.01)
-            self.has_mask = group.obs.has(ACTION_MASK)
-        else:
-            self.max_picks = len(group.action.nvec)
-            self.stay = BatchedLinear(n_members, hidden, 1, 0.01)
-            self.query = BatchedLinear(n_members, hidden, hidden, 1.0)
-            self.key = BatchedLinear(n_members, N_CANDIDATE_FEATURES, hidden, 1.0)
-            self.score = BatchedLinear(n_members, hidden, 1, 0.01)
 
     def initial_hidden(self, n_agents: int, rows: int, device: torch.device) -> Tensor:
         """``(A, X, H)`` zeros: the hidden state at an episode's start."""
@@ -116,87 +108,167 @@ class AgentQNetwork(nn.Module):
             x = torch.cat([x, ids], dim=-1)
         return F.relu(self.encoder(x, route))
 
+    def trunk_step(self, obs: ObsBatch, ids: Tensor | None, route: Route, hidden: Tensor) -> Tensor:
+        """One step: the trunk's output ``h'`` (A, X, H) (also the next hidden state)."""
+        e = self.encode(obs, ids, route)
+        return e if self.gru is None else self.gru(e, hidden, route)
+
+    def trunk_unroll(self, obs: ObsBatch, ids: Tensor | None, route: Route) -> Tensor:
+        """Whole episodes: ``obs`` ``{key: (A, B, T, ...)}``, ``ids`` (A, B, T, id_dim) or
+        ``None`` -> the trunk's output at every step (A, B, T, H), the hidden state starting at
+        zero at step 0."""
+        a, b, t = next(iter(obs.values())).shape[:3]
+        flat = {k: v.flatten(1, 2) for k, v in obs.items()}
+        flat_ids = None if ids is None else ids.flatten(1, 2)
+        e = self.encode(flat, flat_ids, route).unflatten(1, (b, t))
+        if self.gru is None:
+            return e
+        h = self.initial_hidden(a, b, e.device)
+        steps = []
+        for step in range(t):
+            h = self.gru(e[:, :, step], h, route)
+            steps.append(h)
+        return torch.stack(steps, dim=2)
+
+
+class AgentQNetwork(AgentTrunk):
+    """The agent network of one space group: the trunk and a Discrete or pick head (module
+    docstring; arguments as :class:`AgentTrunk`)."""
+
+    def __init__(
+        self, group: SpaceGroup, n_members: int, id_dim: int, hidden: int, recurrent: bool
+    ) -> None:
+        super().__init__(group, n_members, id_dim, hidden, recurrent)
+        self.kind = q_head_kind(group)
+        self.action = group.action
+        if self.kind == "discrete":
+            self.q_head = BatchedLinear(n_members, hidden, group.action.n, 0.01)
+            self.has_mask = group.obs.has(ACTION_MASK)
+        else:
+            self.max_picks = len(group.action.nvec)
+            self.stay = BatchedLinear(n_members, hidden, 1, 0.01)
+            self.query = BatchedLinear(n_members, hidden, hidden, 1.0)
+            self.key = BatchedLinear(n_members, N_CANDIDATE_FEATURES, hidden, 1.0)
+            self.score = BatchedLinear(n_members, hidden, 1, 0.01)
+
     def forward(
         self, obs: ObsBatch, ids: Tensor | None, route: Route, hidden: Tensor
     ) -> tuple[ActionValues, Tensor]:
         """One step: ``obs`` ``{key: (A, X, ...)}``, ``hidden`` (A, X, H) -> the action values
         and the next hidden state."""
-        e = self.encode(obs, ids, route)
-        h = e if self.gru is None else self.gru(e, hidden, route)
+        h = self.trunk_step(obs, ids, route, hidden)
         return self.head(obs, h, route), h
 
     def unroll(self, obs: ObsBatch, ids: Tensor | None, route: Route) -> ActionValues:
-        """Whole episodes: ``obs`` ``{key: (A, B, T, ...)}``, ``ids`` (A, B, T, id_dim) or
-        ``None`` -> the action values of every step (A, B, T, ...), the hidden state starting
-        at zero at step 0."""
-        a, b, t = next(iter(obs.values())).shape[:3]
+        """Whole episodes: ``obs`` ``{key: (A, B, T, ...)}`` -> the action values of every step
+        (A, B, T, ...) (:meth:`AgentTrunk.trunk_unroll`)."""
+        b, t = next(iter(obs.values())).shape[1:3]
+        h = self.trunk_unroll(obs, ids, route).flatten(1, 2)
         flat = {k: v.flatten(1, 2) for k, v in obs.items()}
-        e = self.encode(flat, None if ids is None else ids.flatten(1, 2), route)
-        if self.gru is not None:
-            e = e.unflatten(1, (b, t))
-            h = self.initial_hidden(a, b, e.device)
-            steps = []
-            for step in range(t):
-                h = self.gru(e[:, :, step], h, route)
-                steps.append(h)
-            e = torch.stack(steps, dim=2).flatten(1, 2)
-        return self.head(flat, e, route).map(lambda x: x.unflatten(1, (b, t)))
+        return self.head(flat, h, route).map(lambda x: x.unflatten(1, (b, t)))
 
     def head(self, obs: ObsBatch, h: Tensor, route: Route) -> ActionValues:
         """The utilities of ``h`` (A, X, H), the trunk's output, under ``obs``'s masks."""
         if self.kind == "discrete":
             q = self.q_head(h, route)
-            if self.has_mask:
-                valid = obs[ACTION_MASK] > 0
-            else:
-                valid = torch.ones_like(q, dtype=torch.bool)
-            return DiscreteValues(q, valid)
+            return DiscreteValues(q, discrete_valid(obs, q, self.has_mask))
         return self._picks(obs, h, route)
 
     def compact(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """An episode's observations ``{key: (T + 1, A, ...)}`` as the replay buffer keeps them:
-        for the pick head, without the candidate slots that no step uses (at least STAY and
-        one)."""
-        if self.kind != "picks":
-            return obs
-        occupied = obs["candidate_mask"].reshape(-1, obs["candidate_mask"].shape[-1]).any(0)
-        slots = max(2, int(np.flatnonzero(occupied).max()) + 1 if occupied.any() else 2)
-        out = dict(obs)
-        out["candidate_mask"] = obs["candidate_mask"][..., :slots]
-        out["candidates"] = obs["candidates"][..., :slots, :]
-        return out
+        """An episode's observations ``{key: (T + 1, A, ...)}`` as the replay buffer keeps them
+        (:func:`compact_candidates`)."""
+        return compact_candidates(obs) if self.kind == "picks" else obs
 
     def _picks(self, obs: ObsBatch, h: Tensor, route: Route) -> PickValues:
-        mask = obs["candidate_mask"] > 0
-        a, x_rows, _ = mask.shape
-        occupied = mask.reshape(-1, mask.shape[-1]).any(0).nonzero()
-        n_slots = max(2, int(occupied.max()) + 1 if occupied.numel() else 2)
-        mask = mask[..., :n_slots]
-        orders = n_slots - 1
+        orders = pack_orders(obs)
+        a, x_rows, _ = orders.mask.shape
         query = self.query(h, route).reshape(a * x_rows, -1)
-        packed = mask[..., 1:].reshape(-1).nonzero().squeeze(1)  # (n,) flat (agent, row, order)
-        row = torch.div(packed, orders, rounding_mode="floor")
-        features = obs["candidates"][..., 1:n_slots, CANDIDATE_COLUMNS]
-        x = symlog(features.reshape(-1, N_CANDIDATE_FEATURES).index_select(0, packed))
         if self.score.n_members == 1:  # one matmul over all rows
-            hidden = F.relu(query.index_select(0, row) + self.key(x))
+            hidden = F.relu(query.index_select(0, orders.row) + self.key(orders.features))
             values = self.score(hidden).squeeze(-1)
         else:
             members = _members(route, self.score.n_members, a, x_rows, h.device)
-            member = members.reshape(-1).index_select(0, row)
-            hidden = F.relu(query.index_select(0, row) + self.key.rows(x, member))
+            member = members.reshape(-1).index_select(0, orders.row)
+            keys = self.key.rows(orders.features, member)
+            hidden = F.relu(query.index_select(0, orders.row) + keys)
             values = self.score.rows(hidden, member).squeeze(-1)
-        q_orders = values.new_zeros(a * x_rows * orders).index_put((packed,), values)
-        q = torch.cat([self.stay(h, route), q_orders.reshape(a, x_rows, orders)], dim=-1)
-        idle = torch.round(obs["observation"][..., IDLE]).long()
-        return PickValues(q, mask, idle.clamp(0, self.max_picks), self.max_picks)
+        q = torch.cat([self.stay(h, route), orders.scatter(values)], dim=-1)
+        return PickValues(q, orders.mask, idle_picks(obs, self.max_picks), self.max_picks)
 
     def env_action(self, actions: Tensor) -> np.ndarray:
         """Buffer actions ``(A, X[, K])`` -> environment actions (the Discrete start added)."""
-        out = actions.detach().cpu().numpy()
-        if self.kind == "discrete":
-            return (out + self.action.start).astype(np.int64)
-        return out.astype(np.int64)
+        return env_action(self.kind, self.action, actions)
+
+
+def discrete_valid(obs: ObsBatch, q: Tensor, has_mask: bool) -> Tensor:
+    """``(..., n)`` bool: the actions ``obs``'s ``action_mask`` allows (all when it has none)."""
+    if has_mask:
+        return obs[ACTION_MASK] > 0
+    return torch.ones_like(q, dtype=torch.bool)
+
+
+def idle_picks(obs: ObsBatch, max_picks: int) -> Tensor:
+    """``(A, X)`` long: the picks that count, ``min(idle drivers, K)``."""
+    return torch.round(obs["observation"][..., IDLE]).long().clamp(0, max_picks)
+
+
+def env_action(kind: str, action: Any, actions: Tensor) -> np.ndarray:
+    """Buffer actions ``(A, X[, K])`` of a ``kind`` head (``"discrete"`` or ``"picks"``) ->
+    environment actions (a Discrete space's ``start`` added)."""
+    out = actions.detach().cpu().numpy()
+    if kind == "discrete":
+        return (out + action.start).astype(np.int64)
+    return out.astype(np.int64)
+
+
+def compact_candidates(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """An episode's Ride-Hailing observations ``{key: (T + 1, A, ...)}`` without the candidate
+    slots that no step uses (at least STAY and one)."""
+    occupied = obs["candidate_mask"].reshape(-1, obs["candidate_mask"].shape[-1]).any(0)
+    slots = max(2, int(np.flatnonzero(occupied).max()) + 1 if occupied.any() else 2)
+    out = dict(obs)
+    out["candidate_mask"] = obs["candidate_mask"][..., :slots]
+    out["candidates"] = obs["candidates"][..., :slots, :]
+    return out
+
+
+@dataclass
+class PackedOrders:
+    """The candidate orders of a Ride-Hailing batch ``(A, X)``, packed: only occupied slots.
+
+    Attributes:
+        mask: (A, X, S) bool, the slots that hold a candidate (slot 0 = STAY), trimmed after
+            the last slot occupied anywhere in the batch (at least 2 slots).
+        index: (n,) long, each packed order's flat index in ``(A, X, S - 1)`` (orders only).
+        row: (n,) long, each packed order's flat ``(agent, row)`` index in ``A * X``.
+        features: (n, 7) the orders' features (price, trip length, type, Δratio, Δdrivers,
+            Δorders, age), symlog-ed.
+    """
+
+    mask: Tensor
+    index: Tensor
+    row: Tensor
+    features: Tensor
+
+    def scatter(self, values: Tensor) -> Tensor:
+        """``values`` (n, ...) of the packed orders -> (A, X, S - 1, ...), zeros elsewhere."""
+        a, x_rows, slots = self.mask.shape
+        out = values.new_zeros(a * x_rows * (slots - 1), *values.shape[1:])
+        return out.index_put((self.index,), values).reshape(a, x_rows, slots - 1, *values.shape[1:])
+
+
+def pack_orders(obs: ObsBatch) -> PackedOrders:
+    """The occupied candidate slots of ``obs`` ``{key: (A, X, ...)}`` (:class:`PackedOrders`)."""
+    mask = obs["candidate_mask"] > 0
+    occupied = mask.reshape(-1, mask.shape[-1]).any(0).nonzero()
+    n_slots = max(2, int(occupied.max()) + 1 if occupied.numel() else 2)
+    mask = mask[..., :n_slots]
+    orders = n_slots - 1
+    index = mask[..., 1:].reshape(-1).nonzero().squeeze(1)
+    row = torch.div(index, orders, rounding_mode="floor")
+    features = obs["candidates"][..., 1:n_slots, CANDIDATE_COLUMNS]
+    x = symlog(features.reshape(-1, N_CANDIDATE_FEATURES).index_select(0, index))
+    return PackedOrders(mask, index, row, x)
 
 
 def _members(

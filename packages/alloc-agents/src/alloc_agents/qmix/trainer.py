@@ -1,5 +1,6 @@
-"""The QMIX training loop: play one episode per env copy with ε-greedy agents, store the
-episodes, learn from sampled batches, copy the target networks on schedule, log, checkpoint.
+"""The value-based training loop (QMIX's and RODE's): play one episode per env copy with
+ε-greedy agents, store the episodes, learn from sampled batches, run the learner's scheduled
+work (target copies; RODE's role clustering), log, checkpoint.
 
 One *iteration* plays one whole episode in every env copy (stepped in lockstep; a copy whose
 episode is over waits for the others), so a checkpoint, written between iterations, never cuts
@@ -19,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
+from torch import nn
 
 from alloc_agents.ppo import checkpoint as ckpt
 from alloc_agents.ppo.logger import PROGRESS_INTERVAL_S, RunLogger, check_progress_interval
-from alloc_agents.ppo.runner import EpisodeStats, Runner
+from alloc_agents.ppo.policy import GroupedPolicy
+from alloc_agents.ppo.runner import Runner
 from alloc_agents.ppo.trainer import (
     Counters,
     check_resume,
@@ -32,106 +34,30 @@ from alloc_agents.ppo.trainer import (
     resolve_device,
     seed_everything,
 )
+from alloc_agents.qmix.acting import play_episodes
 from alloc_agents.qmix.config import QMIXConfig, get_qmix_preset
-from alloc_agents.qmix.episodes import Episode, EpisodeRecorder, ReplayBuffer, collate
-from alloc_agents.qmix.learner import QMIXLearner
+from alloc_agents.qmix.episodes import ReplayBuffer, collate
+from alloc_agents.qmix.learner import QMIXLearner, TargetNetworkLearner
 from alloc_agents.qmix.model import QMIXModel
 from alloc_agents.qmix.policy import QMIXPolicy
 from alloc_agents.threads import set_threads
 
 
 @dataclass
-class QMIXResult:
-    """What :func:`train_qmix` returns."""
+class ValueResult:
+    """What :func:`train_qmix` and :func:`~alloc_agents.rode.train_rode` return."""
 
     #: The trained greedy policy.
-    policy: QMIXPolicy
+    policy: GroupedPolicy
     #: One dict per iteration (the CSV rows).
     history: list[dict[str, Any]]
-    model: QMIXModel
+    model: nn.Module
     config: QMIXConfig
     sharing: str
     checkpoint: Path | None
     log_dir: Path | None
-    algorithm: str = "qmix"
-
-
-@torch.no_grad()
-def play_episodes(
-    runner: Runner,
-    model: QMIXModel,
-    epsilon: float,
-    generator: torch.Generator,
-    config: QMIXConfig,
-    device: torch.device,
-) -> tuple[list[Episode], list[EpisodeStats]]:
-    """One episode in every copy of ``runner`` (each starting from its current, fresh episode)
-    with ε-greedy agents; the recorded episodes and their statistics."""
-    n_envs = runner.n_envs
-    groups = runner.layout.groups
-    recorders = [EpisodeRecorder() for _ in range(n_envs)]
-    running = np.ones(n_envs, dtype=bool)
-    hidden = model.initial_hidden(n_envs, device)
-    episodes: list[Episode | None] = [None] * n_envs
-    stats: list[EpisodeStats] = []
-    while running.any():
-        obs = runner.group_obs()
-        acting = runner.acting() & running[None, :]
-        state = runner.central()
-        group_actions, env_actions = [], []
-        for g in range(len(groups)):
-            tensors = {k: torch.as_tensor(v, device=device) for k, v in obs[g].items()}
-            values, hidden[g] = model.step(g, tensors, hidden[g])
-            greedy, random = values.greedy(), values.random(generator)
-            explore = torch.rand(greedy.shape[:2], generator=generator) < epsilon
-            explore = explore.to(device).reshape(*explore.shape, *(1,) * (greedy.dim() - 2))
-            chosen = torch.where(explore, random, greedy)
-            group_actions.append(chosen.cpu().numpy())
-            env_actions.append(model.agents[g].env_action(chosen))
-        before = runner.episode_index.copy()
-        outcome = runner.step(env_actions, acting, copies=running)
-        for e in np.flatnonzero(running):
-            group_acting = [acting[list(group.agents), e] for group in groups]
-            recorders[e].add(
-                [{k: v[:, e] for k, v in obs[g].items()} for g in range(len(groups))],
-                group_acting,
-                [a[:, e] for a in group_actions],
-                state[e],
-                float(outcome.rewards[acting[:, e], e].sum()) * config.reward_scale,
-            )
-            if runner.episode_index[e] == before[e]:
-                continue
-            episodes[e] = _finish(recorders[e], runner, model, outcome, e, config)
-            running[e] = False
-        stats.extend(outcome.episodes)
-    return [ep for ep in episodes if ep is not None], stats
-
-
-def _finish(
-    recorder: EpisodeRecorder,
-    runner: Runner,
-    model: QMIXModel,
-    outcome: Any,
-    e: int,
-    config: QMIXConfig,
-) -> Episode:
-    """Copy ``e``'s finished episode, with its final observation when it is bootstrapped."""
-    groups = runner.layout.groups
-    truncated = outcome.truncated[:, e]
-    bootstrap = config.truncation_bootstrap and bool(truncated.any())
-    if bootstrap:
-        final = runner.group_obs([outcome.final_obs[e]])
-        final_obs = [{k: v[:, 0] for k, v in final[g].items()} for g in range(len(groups))]
-        final_state = outcome.final_central[e]
-    else:
-        final_obs = [
-            {k: np.zeros_like(v) for k, v in recorder.obs[0][g].items()} for g in range(len(groups))
-        ]
-        final_state = np.zeros_like(recorder.state[0])
-    final_acting = [truncated[list(group.agents)] & bootstrap for group in groups]
-    episode = recorder.finish(final_obs, final_acting, final_state, bootstrap)
-    episode.obs = [net.compact(obs) for net, obs in zip(model.agents, episode.obs, strict=True)]
-    return episode
+    #: ``"qmix"`` or ``"rode"``.
+    algorithm: str
 
 
 def train_qmix(
@@ -149,7 +75,7 @@ def train_qmix(
     progress: bool | None = True,
     progress_interval: float = PROGRESS_INTERVAL_S,
     threads: int | None = None,
-) -> QMIXResult:
+) -> ValueResult:
     """Train QMIX on a PettingZoo ``ParallelEnv`` whose agents act in ``Discrete`` spaces (masked
     by an ``action_mask`` observation when there is one) or pick Ride-Hailing orders.
 
@@ -174,6 +100,51 @@ def train_qmix(
         progress_interval: seconds between the plain progress lines.
         threads: torch CPU threads (``None``: one).
     """
+    config = _resolve_config(config)
+    return train_value_based(
+        env_fn,
+        algorithm="qmix",
+        sharing=sharing,
+        config=config,
+        build=lambda runner, dev: QMIXLearner(
+            QMIXModel(runner.layout, sharing, runner.central_dim, config).to(dev), config
+        ),
+        make_policy=QMIXPolicy,
+        total_env_steps=total_env_steps,
+        n_envs=n_envs,
+        seed=seed,
+        device=device,
+        log_dir=log_dir,
+        checkpoint=checkpoint,
+        resume=resume,
+        progress=progress,
+        progress_interval=progress_interval,
+        threads=threads,
+    )
+
+
+def train_value_based(
+    env_fn: Callable[[], Any],
+    *,
+    algorithm: str,
+    sharing: str,
+    config: QMIXConfig,
+    build: Callable[[Runner, torch.device], TargetNetworkLearner],
+    make_policy: Callable[[Any], GroupedPolicy],
+    total_env_steps: int,
+    n_envs: int,
+    seed: int,
+    device: str,
+    log_dir: str | Path | None,
+    checkpoint: str | Path | None,
+    resume: bool,
+    progress: bool | None,
+    progress_interval: float,
+    threads: int | None,
+) -> ValueResult:
+    """The loop of :func:`train_qmix` (its arguments), for the
+    :class:`~alloc_agents.qmix.learner.TargetNetworkLearner` that ``build`` makes from the
+    runner and the device; ``make_policy`` turns the trained model into the greedy policy."""
     if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
         raise ValueError(f"n_envs must be an integer >= 1, got {n_envs!r}")
     if isinstance(total_env_steps, bool) or not isinstance(total_env_steps, int):
@@ -181,19 +152,18 @@ def train_qmix(
     if total_env_steps < 1:
         raise ValueError(f"total_env_steps must be at least 1, got {total_env_steps}")
     progress_interval = check_progress_interval(progress_interval)
-    config = _resolve_config(config)
     set_threads(threads)
     dev = resolve_device(device)
     log_path, ckpt_path = ckpt.run_paths(log_dir, checkpoint, resume)
 
     seed_everything(seed)
     runner = Runner(env_fn, n_envs, seed, centralised=True)
-    model = QMIXModel(runner.layout, sharing, runner.central_dim, config).to(dev)
-    learner = QMIXLearner(model, config)
+    learner = build(runner, dev)
+    model = learner.model
     buffer = ReplayBuffer(config.buffer_episodes)
     generator = torch.Generator().manual_seed(seed)
     meta = {
-        "algorithm": "qmix",
+        "algorithm": algorithm,
         "sharing": sharing,
         "sharing_options": {},
         "algorithm_options": {},
@@ -208,9 +178,7 @@ def train_qmix(
     if resume:
         data = ckpt.load(ckpt_path)
         check_resume(data.get("meta"), meta)
-        model.load_state_dict(data["model"])
-        learner.target.load_state_dict(data["target"])
-        learner.optimizer.load_state_dict(data["optimizer"])
+        learner.load_state_dict(data["learner"])
         buffer.load_state_dict(data["buffer"])
         generator.set_state(data["generator"])
         counters = Counters(**data["counters"])
@@ -227,9 +195,7 @@ def train_qmix(
             ckpt_path,
             {
                 "meta": meta,
-                "model": model.state_dict(),
-                "target": learner.target.state_dict(),
-                "optimizer": learner.optimizer.state_dict(),
+                "learner": learner.state_dict(),
                 "generator": generator.get_state(),
                 "counters": vars(counters).copy(),
                 "rng": ckpt.rng_state(),
@@ -246,14 +212,23 @@ def train_qmix(
         progress,
         initial_steps=counters.env_steps,
         progress_interval=progress_interval,
-        desc="qmix",
+        desc=algorithm,
     )
+    actor = learner.actor()
     try:
         while counters.env_steps < total_env_steps:
             t0 = time.perf_counter()
             epsilon = config.epsilon(counters.env_steps)
             model.eval()
-            episodes, stats = play_episodes(runner, model, epsilon, generator, config, dev)
+            episodes, stats = play_episodes(
+                runner,
+                actor,
+                epsilon,
+                generator,
+                config.reward_scale,
+                config.truncation_bootstrap,
+                dev,
+            )
             for episode in episodes:
                 buffer.add(episode)
             t1 = time.perf_counter()
@@ -263,15 +238,13 @@ def train_qmix(
                 for _ in range(config.updates_per_iteration):
                     batch = collate(buffer.sample(config.batch_episodes, generator), dev)
                     update = learner.update(batch)
-            syncs_before = counters.episodes // config.target_update_episodes
             counters.iteration += 1
             counters.env_steps += sum(ep.length for ep in episodes)
             counters.agent_steps += sum(
                 int(sum(a[:-1].sum() for a in ep.acting)) for ep in episodes
             )
             counters.episodes += len(episodes)
-            if counters.episodes // config.target_update_episodes > syncs_before:
-                learner.sync_target()
+            scheduled = learner.end_iteration(episodes, counters, buffer, generator)
             t2 = time.perf_counter()
             counters.elapsed += t2 - t0
             row: dict[str, Any] = {
@@ -283,6 +256,7 @@ def train_qmix(
                 "epsilon": epsilon,
                 "buffer_episodes": len(buffer),
                 **update,
+                **scheduled,
                 "rollout_s": t1 - t0,
                 "update_s": t2 - t1,
                 "time_s": counters.elapsed,
@@ -295,14 +269,15 @@ def train_qmix(
     finally:
         logger.close()
     model.eval()
-    return QMIXResult(
-        policy=QMIXPolicy(model),
+    return ValueResult(
+        policy=make_policy(model),
         history=history,
         model=model,
         config=config,
         sharing=sharing,
         checkpoint=ckpt_path,
         log_dir=log_path,
+        algorithm=algorithm,
     )
 
 

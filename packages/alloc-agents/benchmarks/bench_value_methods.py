@@ -1,18 +1,20 @@
-"""QMIX's cost per env step against PS+IPPO's on Ride-Hailing, in CPU time on one torch thread.
+"""QMIX's and RODE's cost per env step against PS+IPPO's on Ride-Hailing, in CPU time on one
+torch thread.
 
-    python packages/alloc-agents/benchmarks/bench_qmix.py                       # RH (1)
-    python packages/alloc-agents/benchmarks/bench_qmix.py --preset ride-hailing-2 --rounds 2
+    python packages/alloc-agents/benchmarks/bench_value_methods.py              # RH (1)
+    python packages/alloc-agents/benchmarks/bench_value_methods.py --preset ride-hailing-2
 
-In one process, alternating A and B ``--rounds`` times:
+In one process, alternating A, B and C ``--rounds`` times:
 
 * A, PS+IPPO: one ``train`` call of ``--ppo-iterations`` iterations of the preset's PPO
   configuration (144-step rollouts from the preset's env copies; building, rollouts, updates);
-* B, QMIX: ``--days`` days of the preset's QMIX configuration in steady state (one day played
-  ε-greedily, then its ``updates_per_iteration`` updates on batches from a buffer already holding
-  ``batch_episodes`` days, filled before the clock starts).
+* B, QMIX, and C, RODE: ``--days`` days of the preset's configuration in steady state (one day
+  played ε-greedily, then its ``updates_per_iteration`` updates on batches from a buffer already
+  holding ``batch_episodes`` days, filled before the clock starts; RODE with its roles formed,
+  its forward model no longer training, as in most of a run).
 
-Prints CPU seconds per env step of each (min and median over rounds), and QMIX's over PS+IPPO's
-of the minima and of the medians.
+Prints CPU seconds per env step of each (min and median over rounds), and each value method's
+over PS+IPPO's of the minima and of the medians.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ import torch
 from alloc_agents.ppo import get_preset, train
 from alloc_agents.ppo.runner import Runner
 from alloc_agents.qmix import QMIX_PRESETS
+from alloc_agents.qmix.acting import play_episodes
 from alloc_agents.qmix.episodes import ReplayBuffer, collate
 from alloc_agents.qmix.learner import QMIXLearner
 from alloc_agents.qmix.model import QMIXModel
-from alloc_agents.qmix.trainer import play_episodes
+from alloc_agents.rode import RODE_PRESETS
+from alloc_agents.rode.learner import RODELearner
+from alloc_agents.rode.model import RODEModel
 from alloc_envs.ride_hailing import RideHailingParallelEnv
 
 
@@ -45,20 +50,34 @@ def ppo_seconds(preset: str, iterations: int) -> float:
     return (time.process_time() - start) / steps
 
 
-def qmix_seconds(preset: str, days: int) -> float:
-    """CPU seconds per env step of QMIX in steady state (module docstring)."""
-    config = QMIX_PRESETS[preset]
+def value_seconds(algorithm: str, preset: str, days: int) -> float:
+    """CPU seconds per env step of QMIX or RODE (``algorithm``) in steady state (module
+    docstring)."""
     device, generator = torch.device("cpu"), torch.Generator().manual_seed(0)
     runner = Runner(lambda: RideHailingParallelEnv(preset=preset), 1, 0, centralised=True)
     runner.reset_all()
-    model = QMIXModel(runner.layout, "ps-id", runner.central_dim, config)
-    learner, buffer = QMIXLearner(model, config), ReplayBuffer(config.buffer_episodes)
+    if algorithm == "qmix":
+        config = QMIX_PRESETS[preset]
+        model = QMIXModel(runner.layout, "ps-id", runner.central_dim, config)
+        learner = QMIXLearner(model, config)
+    else:
+        config = RODE_PRESETS[preset]
+        learner = RODELearner(RODEModel(runner.layout, "ps-id", runner.central_dim, config), config)
+    buffer = ReplayBuffer(config.buffer_episodes)
+
+    def play(epsilon: float) -> tuple:
+        return play_episodes(
+            runner, learner.actor(), epsilon, generator, config.reward_scale, False, device
+        )
+
     while len(buffer) < config.batch_episodes:
-        for episode in play_episodes(runner, model, 1.0, generator, config, device)[0]:
+        for episode in play(1.0)[0]:
             buffer.add(episode)
+    if algorithm == "rode":
+        learner.form_roles(buffer, generator)
     start, steps = time.process_time(), 0
     for _ in range(days):
-        episodes, _ = play_episodes(runner, model, 0.1, generator, config, device)
+        episodes, _ = play(0.1)
         for episode in episodes:
             buffer.add(episode)
             steps += episode.length
@@ -77,15 +96,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    ppo, qmix = [], []
+    seconds: dict[str, list[float]] = {"PS+IPPO": [], "QMIX": [], "RODE": []}
     for _ in range(args.rounds):
-        ppo.append(ppo_seconds(args.preset, args.ppo_iterations))
-        qmix.append(qmix_seconds(args.preset, args.days))
-    for name, values in (("PS+IPPO", ppo), ("QMIX", qmix)):
+        seconds["PS+IPPO"].append(ppo_seconds(args.preset, args.ppo_iterations))
+        seconds["QMIX"].append(value_seconds("qmix", args.preset, args.days))
+        seconds["RODE"].append(value_seconds("rode", args.preset, args.days))
+    for name, values in seconds.items():
         print(f"{name}: {1e3 * min(values):.2f} ms per env step (min), "
               f"{1e3 * statistics.median(values):.2f} (median), {args.rounds} rounds")  # fmt: skip
-    print(f"QMIX / PS+IPPO: x{min(qmix) / min(ppo):.2f} (minima), "
-          f"x{statistics.median(qmix) / statistics.median(ppo):.2f} (medians)")  # fmt: skip
+    ppo = seconds["PS+IPPO"]
+    for name in ("QMIX", "RODE"):
+        values = seconds[name]
+        print(f"{name} / PS+IPPO: x{min(values) / min(ppo):.2f} (minima), "
+              f"x{statistics.median(values) / statistics.median(ppo):.2f} (medians)")  # fmt: skip
 
 
 if __name__ == "__main__":
