@@ -46,6 +46,11 @@ from alloc_agents.rode.config import RODEConfig
 
 #: The parameter-sharing strategies RODE takes.
 RODE_SHARING = ("ps", "ps-id")
+#: Orthogonal gain of the layers that output the role policies' and the selector's keys (the
+#: utilities are their dot products with action representations): small, as QMIX's output
+#: layers (:mod:`alloc_agents.qmix.q_networks`), so that the first TD targets are of the
+#: rewards' size.
+OUTPUT_GAIN = 0.01
 
 
 class RODEAgents(nn.Module):
@@ -66,10 +71,12 @@ class RODEAgents(nn.Module):
         self.role_trunk = AgentTrunk(group, 1, id_dim, hidden, config.recurrent)
         n_actions = group.action.n if self.kind == "discrete" else 0
         self.n_roles = min(config.n_roles, n_actions) if self.kind == "discrete" else config.n_roles
-        self.role_keys = BatchedLinear(self.n_roles, hidden, latent, 1.0)
+        self.role_keys = BatchedLinear(self.n_roles, hidden, latent, OUTPUT_GAIN)
         self.selector = nn.Sequential(
             nn.Linear(hidden, 2 * hidden), nn.ReLU(), nn.Linear(2 * hidden, latent)
         )
+        nn.init.orthogonal_(self.selector[2].weight, gain=OUTPUT_GAIN)
+        nn.init.zeros_(self.selector[2].bias)
         self.encoder = ActionEncoder(
             self.kind, n_actions, self.trunk.feature_dim, latent, config.state_latent_dim
         )
