@@ -264,6 +264,15 @@ def test_checkpoint_rebuilds_the_greedy_policy_and_refuses_other_runs(tmp_path: 
     with pytest.raises(ckpt.CheckpointError, match="seed"):
         train_qmix(tiny_ride_hailing, total_env_steps=24, n_envs=1, seed=1, device="cpu",
                    config=TINY, checkpoint=path, resume=True, progress=False)  # fmt: skip
+    # A checkpoint of the older layout (no "learner" entry) is refused by name, not KeyError.
+    data = torch.load(path, weights_only=True)
+    old = tmp_path / "old.pt"
+    ckpt.save(old, {**{k: v for k, v in data.items() if k != "learner"}, "model": {}})
+    with pytest.raises(ckpt.CheckpointError, match="old.pt.*older alloc-agents"):
+        load_qmix_policy(old, env)
+    with pytest.raises(ckpt.CheckpointError, match="older alloc-agents"):
+        train_qmix(tiny_ride_hailing, total_env_steps=24, n_envs=1, seed=0, device="cpu",
+                   config=TINY, checkpoint=old, resume=True, progress=False)  # fmt: skip
 
 
 def test_logs_the_update_and_the_episodes(tmp_path: Path) -> None:

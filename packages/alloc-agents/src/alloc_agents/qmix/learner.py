@@ -18,11 +18,13 @@ from __future__ import annotations
 import copy
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from alloc_agents.ppo.checkpoint import CheckpointError
 from alloc_agents.ppo.trainer import Counters
 from alloc_agents.qmix.acting import EpisodeActor, QMIXActor
 from alloc_agents.qmix.action_values import ActionValues
@@ -118,6 +120,18 @@ class TargetNetworkLearner(ABC):
         self.model.load_state_dict(state["model"])
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
+
+
+def learner_state(data: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """The learner's state in a value-based checkpoint's contents ``data`` read from ``path``;
+    ``CheckpointError`` naming the file when it has none (a QMIX checkpoint written before the
+    learner's state was one entry, by alloc-agents before RODE)."""
+    if not isinstance(data.get("learner"), dict):
+        raise CheckpointError(
+            f"{str(path)!r} has no 'learner' entry: it was written by an older alloc-agents "
+            "(QMIX checkpoints before RODE); train again"
+        )
+    return data["learner"]
 
 
 class QMIXLearner(TargetNetworkLearner):

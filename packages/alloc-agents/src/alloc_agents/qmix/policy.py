@@ -18,6 +18,7 @@ from alloc_agents.ppo.policy import GroupedPolicy
 from alloc_agents.ppo.spaces import AgentLayout
 from alloc_agents.qmix.acting import EpisodeActor, QMIXActor
 from alloc_agents.qmix.config import QMIXConfig
+from alloc_agents.qmix.learner import learner_state
 from alloc_agents.qmix.model import QMIXModel
 
 
@@ -93,7 +94,7 @@ def load_value_model(
         raise ValueError("the environment's agents differ from the checkpoint's")
     config = config_type.from_dict(meta["config"])
     model = model_type(layout, meta["sharing"], meta["central_dim"], config)
-    model.load_state_dict(data["learner"]["model"])
+    model.load_state_dict(learner_state(data, path)["model"])
     return model.to(torch.device(device)), config
 
 

@@ -37,7 +37,7 @@ from alloc_agents.ppo.trainer import (
 from alloc_agents.qmix.acting import play_episodes
 from alloc_agents.qmix.config import QMIXConfig, get_qmix_preset
 from alloc_agents.qmix.episodes import ReplayBuffer, collate
-from alloc_agents.qmix.learner import QMIXLearner, TargetNetworkLearner
+from alloc_agents.qmix.learner import QMIXLearner, TargetNetworkLearner, learner_state
 from alloc_agents.qmix.model import QMIXModel
 from alloc_agents.qmix.policy import QMIXPolicy
 from alloc_agents.threads import set_threads
@@ -178,7 +178,7 @@ def train_value_based(
     if resume:
         data = ckpt.load(ckpt_path)
         check_resume(data.get("meta"), meta)
-        learner.load_state_dict(data["learner"])
+        learner.load_state_dict(learner_state(data, ckpt_path))
         buffer.load_state_dict(data["buffer"])
         generator.set_state(data["generator"])
         counters = Counters(**data["counters"])
