@@ -6,11 +6,15 @@ import numpy as np
 import pytest
 
 from alloc_bench.dyps_maps import (
+    adjusted_rand_index,
+    agent_types,
     cell_features,
     eta_squared,
     eta_squared_test,
+    last_map_rows,
     map_association,
     neighbour_agreement,
+    render_section,
 )
 
 
@@ -45,3 +49,32 @@ def test_ride_hailing_maps_by_demand_are_associated_with_demand() -> None:
     out = map_association(by_demand, features, permutations=200)
     assert out["eta2_demand"] > 0.5 and out["eta2_demand_p"] < 0.01
     assert 0 <= out["neighbour_agreement"] <= 1 and 0 < out["neighbour_chance"] < 1
+
+
+def test_adjusted_rand_index_against_known_values() -> None:
+    # The worked example of scikit-learn's adjusted_rand_score documentation: 0.24242...
+    assert adjusted_rand_index([0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 2, 2]) == pytest.approx(8 / 33)
+    assert adjusted_rand_index([0, 0, 1, 1], [5, 5, 3, 3]) == 1.0  # the labels do not matter
+    assert adjusted_rand_index([0, 0, 0, 0], [1, 1, 1, 1]) == 1.0
+    assert adjusted_rand_index([0, 1, 0, 1], [0, 0, 1, 1]) == pytest.approx(-0.5)
+    rng = np.random.default_rng(0)
+    types = np.repeat([0, 1], 50)
+    chance = [adjusted_rand_index(rng.permutation(types), types) for _ in range(200)]
+    assert abs(np.mean(chance)) < 0.01
+
+
+def test_groups_of_typed_agents_are_scored_against_the_types() -> None:
+    types = agent_types("lbf-1")
+    assert types is not None and len(types) == 6
+    by_type = [sorted(set(types)).index(t) for t in types]
+    results = [
+        {
+            "scenario": "lbf-1",
+            "method": "DyPS+IPPO",
+            "groups": [{"maps": [{"assignment": by_type, "diagnostics": {}}]}],
+        }
+    ]
+    (row,) = last_map_rows(results)
+    assert row["per_seed"][0]["ari_types"] == 1.0
+    section = render_section(results)
+    assert "ARI vs agent types" in section and "| 1.000 |" in section

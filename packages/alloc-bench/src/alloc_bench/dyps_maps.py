@@ -17,6 +17,11 @@ For a group map (the deployed group of every cell, :class:`~alloc_bench.execute.
 
 With a uniform or random selector, η² sits at its null and agreement at chance; groups that
 follow demand and supply (the DyPS paper's Figures 6b, 7, 8) lift η² above its null.
+
+On envs whose agents have known types (LBF's levels, RWARE's colours: the env's
+``agent_types``), the **adjusted Rand index** (Hubert and Arabie, 1985) of the groups against
+the types: 1 when the groups are the types (up to the labels), 0 in expectation for groups
+drawn at random with the same group sizes.
 """
 
 from __future__ import annotations
@@ -117,6 +122,34 @@ def map_association(
     return out
 
 
+def adjusted_rand_index(a: Sequence[int], b: Sequence[int]) -> float:
+    """The adjusted Rand index of two labellings of the same items (module docstring); 1.0
+    when both put every item in one cluster."""
+    _, a_ids = np.unique(np.asarray(a), return_inverse=True)
+    _, b_ids = np.unique(np.asarray(b), return_inverse=True)
+    table = np.zeros((a_ids.max() + 1, b_ids.max() + 1))
+    np.add.at(table, (a_ids, b_ids), 1)
+
+    def pairs(x: np.ndarray) -> float:
+        return float((x * (x - 1) / 2).sum())
+
+    index = pairs(table)
+    rows, cols, total = pairs(table.sum(1)), pairs(table.sum(0)), pairs(np.array([len(a_ids)]))
+    expected = rows * cols / total if total else 0.0
+    best = (rows + cols) / 2
+    return 1.0 if best == expected else (index - expected) / (best - expected)
+
+
+@cache
+def agent_types(scenario: str, options: tuple[tuple[str, Any], ...] = ()) -> tuple | None:
+    """The scenario's per-agent types (``agent_types`` of its environment), ``None`` when it
+    has none."""
+    from alloc_bench.scenarios import get_scenario
+
+    types = getattr(get_scenario(scenario).make_env(dict(options)), "agent_types", None)
+    return None if types is None else tuple(types)
+
+
 def is_ride_hailing(scenario: str) -> bool:
     """Whether the scenario's maps are Ride-Hailing cells (features are defined)."""
     from alloc_bench.scenarios import get_scenario
@@ -142,15 +175,18 @@ def last_map_rows(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if not runs:
             continue
         ride_hailing = is_ride_hailing(result["scenario"])
+        options = tuple(sorted(result.get("options", {}).items()))
         if ride_hailing:
-            options = tuple(sorted(result.get("options", {}).items()))
             features = cell_features(result["scenario"], options)
+        types = None if ride_hailing else agent_types(result["scenario"], options)
         per_seed = []
         for run in runs:
             last = run["maps"][-1]
             values = dict(last.get("diagnostics", {}))
             if ride_hailing:
                 values.update(map_association(last["assignment"], features))
+            if types is not None and len(types) == len(last["assignment"]):
+                values["ari_types"] = adjusted_rand_index(last["assignment"], types)
             per_seed.append(values)
         rows.append(
             {"scenario": result["scenario"], "method": result["method"], "per_seed": per_seed}
@@ -173,29 +209,37 @@ def render_section(results: Sequence[Mapping[str, Any]], width: int | None = Non
     if not rows:
         return ""
     head = [h for h, _ in _COLUMNS] + ["η² demand (null; p<.05)", "η² supply (null; p<.05)"]
-    head.append("neighbours same group (chance)")
+    head += ["neighbours same group (chance)", "ARI vs agent types"]
     lines = [
         "## DyPS groups at the last iteration",
         "",
         "Means over seeds. entropy / ln M: 1 is a uniform selector; switched: share of (agent, "
         "env copy) draws that changed group since the previous iteration; η²: share of the "
         "cells' log demand / supply variance explained by the groups, beside its mean under "
-        "shuffled groups and the seeds whose permutation p < 0.05 (alloc_bench.dyps_maps).",
+        "shuffled groups and the seeds whose permutation p < 0.05; ARI: adjusted Rand index "
+        "of the groups against the agents' known types (LBF levels, RWARE colours; 1: the "
+        "groups are the types, 0: chance) (alloc_bench.dyps_maps).",
         "",
     ]
     table = []
     for row in rows:
         seeds = row["per_seed"]
         cells = [f"{_mean(seeds, key):.3f}" for _, key in _COLUMNS]
+        ride_hailing = any("eta2_demand" in v for v in seeds)
         for name in ("demand", "supply"):
             key = f"eta2_{name}"
             significant = sum(v.get(f"{key}_p", 1.0) < 0.05 for v in seeds)
             cells.append(
                 f"{_mean(seeds, key):.3f} ({_mean(seeds, key + '_null'):.3f}; "
                 f"{significant}/{len(seeds)})"
+                if ride_hailing
+                else "–"
             )
         agreement = _mean(seeds, "neighbour_agreement")
-        cells.append(f"{agreement:.3f} ({_mean(seeds, 'neighbour_chance'):.3f})")
+        chance = _mean(seeds, "neighbour_chance")
+        cells.append(f"{agreement:.3f} ({chance:.3f})" if ride_hailing else "–")
+        typed = any("ari_types" in v for v in seeds)
+        cells.append(f"{_mean(seeds, 'ari_types'):.3f}" if typed else "–")
         table.append([row["scenario"], row["method"], str(len(seeds)), *cells])
     header = ["scenario", "method", "seeds", *head]
     parts = mdtable.table(header, table, ["---"] * len(header), keep=2, width=width)
