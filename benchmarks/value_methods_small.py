@@ -22,7 +22,8 @@ so they see the same inputs:
 * ``qmix``: ``algorithm="qmix"`` with :class:`~alloc_agents.qmix.QMIXConfig`'s defaults
   (EPyMARL's QMIX: ε over 50,000 steps, 5,000-episode buffer, batches of 32 episodes);
 * ``rode``: ``algorithm="rode"`` with :class:`~alloc_agents.rode.RODEConfig`'s defaults (the
-  RODE reference's: roles formed after 50,000 steps).
+  RODE reference's: roles formed after 50,000 steps);
+* ``random``: no training, every agent uniformly random over its valid actions (the floor).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from alloc_bench.bootstrap import bootstrap_diff_ci
 
 EVAL_SEEDS = range(10_000, 10_010)
 ENVS = ("lbf-1", "rware-1", "mpe2-spread")
-METHODS = ("ippo", "qmix", "rode")
+METHODS = ("ippo", "qmix", "rode", "random")
 CURVE_EVERY = 20
 
 
@@ -61,6 +62,35 @@ def make_env_fn(name: str) -> Callable[[], Any]:
     raise ValueError(f"unknown env {name!r}; envs: {', '.join(ENVS)}")
 
 
+class RandomPolicy:
+    """Every agent uniformly random over its valid actions (its ``action_mask`` when it has
+    one), seeded by :meth:`reset`."""
+
+    def __init__(self, env_fn: Callable[[], Any]) -> None:
+        self.env = env_fn()
+        self.rng = np.random.default_rng(0)
+
+    def reset(self, seed: int | None = None) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def act_parallel(self, observations: dict[str, Any]) -> dict[str, int]:
+        actions = {}
+        for agent, obs in observations.items():
+            n = self.env.action_space(agent).n
+            mask = obs.get("action_mask") if isinstance(obs, dict) else None
+            valid = np.flatnonzero(mask) if mask is not None else np.arange(n)
+            actions[agent] = int(self.rng.choice(valid))
+        return actions
+
+
+class Untrained:
+    """The result of "training" ``random``: its policy and an empty history."""
+
+    def __init__(self, env_fn: Callable[[], Any]) -> None:
+        self.policy = RandomPolicy(env_fn)
+        self.history: list[dict[str, Any]] = []
+
+
 def train_method(name: str, env: str, seed: int, steps: int) -> Any:
     """Train ``name`` on ``env`` (module docstring); the trainer's result."""
     from alloc_agents import train
@@ -74,6 +104,8 @@ def train_method(name: str, env: str, seed: int, steps: int) -> Any:
                      n_envs=preset.n_envs, **common)  # fmt: skip
     if name in ("qmix", "rode"):
         return train(env_fn, algorithm=name, sharing="ps-id", **common)
+    if name == "random":
+        return Untrained(env_fn)
     raise ValueError(f"unknown method {name!r}; methods: {', '.join(METHODS)}")
 
 

@@ -8,8 +8,8 @@ the ``medical`` scenario's PettingZoo view and trains IPPO with the strategy for
 the ``medical`` preset's configuration (62-step rollouts from ``--n-envs`` env copies, then the
 update), on one torch thread. Printed per strategy: parameter sets (members) and parameters of
 the actor and critic networks, their size in MiB (float32), the process's peak resident memory
-(``ru_maxrss``) and the CPU seconds of the iteration (the whole ``train`` call, env building
-excluded). SePS and DyPS: the iteration runs their pre-training / first selection, not a later
+(``ru_maxrss``) and the CPU seconds of the iteration (the whole ``train`` call, the building
+of its env copies included). SePS and DyPS: the iteration runs their pre-training / first selection, not a later
 re-clustering.
 """
 
@@ -29,14 +29,17 @@ def measure(sharing: str, n_envs: int) -> dict[str, Any]:
     import torch
 
     from alloc_agents.ppo import get_preset, train
-    from alloc_bench.scenarios import get_scenario
+    from alloc_envs.vaccine import VaccineAllocationParallelEnv
 
     torch.set_num_threads(1)
-    spec = get_scenario("medical")
     preset = get_preset("medical")
     config = preset.config.replace(checkpoint_every=10**6)
     start = time.process_time()
-    result = train(spec.make_parallel_env, algorithm="ippo", sharing=sharing,
+
+    def env_fn() -> VaccineAllocationParallelEnv:
+        return VaccineAllocationParallelEnv(preset="medical")
+
+    result = train(env_fn, algorithm="ippo", sharing=sharing,
                    total_env_steps=config.n_steps * n_envs, n_envs=n_envs, seed=0, device="cpu",
                    config=config, progress=False)  # fmt: skip
     seconds = time.process_time() - start
