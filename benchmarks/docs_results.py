@@ -20,7 +20,12 @@ hand; ``tests/test_docs.py`` runs ``--check``. The commands (run from the reposi
 - ``edrp-leaders.md``: ``python benchmarks/tirl_leader_table.py --results
   benchmarks/results/tirl-edrp-equilibrium/results.json``;
 - ``value-based-qmix.md``: ``python benchmarks/dyps_selector_results.py --reference QMIX
-  --results benchmarks/results/value-based/results.json``.
+  --results benchmarks/results/value-based/results.json``;
+- ``value-based-rode.md``: the same with ``--reference RODE``;
+- ``rode-roles.md``: ``python benchmarks/rode_roles.py --results
+  benchmarks/results/value-based/rode-roles.json``;
+- ``value-methods-small.md``: ``python benchmarks/value_methods_small.py table --results
+  benchmarks/results/value-methods-small/runs.jsonl``.
 """
 
 from __future__ import annotations
@@ -89,11 +94,27 @@ def edrp_leaders() -> str:
     return _stdout("benchmarks/tirl_leader_table.py", "--results", str(results))
 
 
-def value_based_qmix() -> str:
-    results = RESULTS / "value-based" / "results.json"
-    return _stdout(
-        "benchmarks/dyps_selector_results.py", "--results", str(results), "--reference", "QMIX"
-    )
+def value_based(reference: str) -> Callable[[], str]:
+    """The ``value-based`` suite's tables with ``reference``'s paired differences."""
+
+    def page() -> str:
+        results = RESULTS / "value-based" / "results.json"
+        return _stdout(
+            "benchmarks/dyps_selector_results.py", "--results", str(results),
+            "--reference", reference,
+        )  # fmt: skip
+
+    return page
+
+
+def rode_roles() -> str:
+    results = RESULTS / "value-based" / "rode-roles.json"
+    return _stdout("benchmarks/rode_roles.py", "--results", str(results))
+
+
+def value_methods_small() -> str:
+    results = RESULTS / "value-methods-small" / "runs.jsonl"
+    return _stdout("benchmarks/value_methods_small.py", "table", "--results", str(results))
 
 
 PAGES: dict[str, Callable[[], str]] = {
@@ -103,7 +124,10 @@ PAGES: dict[str, Callable[[], str]] = {
     "dyps-selector.md": dyps_selector,
     "reward-sharing.md": reward_sharing,
     "edrp-leaders.md": edrp_leaders,
-    "value-based-qmix.md": value_based_qmix,
+    "value-based-qmix.md": value_based("QMIX"),
+    "value-based-rode.md": value_based("RODE"),
+    "rode-roles.md": rode_roles,
+    "value-methods-small.md": value_methods_small,
 }
 
 
