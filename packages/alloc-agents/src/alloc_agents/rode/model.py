@@ -24,6 +24,7 @@ reference's ``obs_agent_id``).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -148,7 +149,7 @@ class RODEAgents(nn.Module):
             self.action_roles.copy_(action_roles)
         self.formed.fill_(True)
 
-    def env_action(self, actions: Tensor) -> object:
+    def env_action(self, actions: Tensor) -> np.ndarray:
         """Buffer actions -> environment actions."""
         return env_action(self.kind, self.action, actions)
 
