@@ -64,14 +64,15 @@ def make_env_fn(name: str) -> Callable[[], Any]:
 
 class RandomPolicy:
     """Every agent uniformly random over its valid actions (its ``action_mask`` when it has
-    one), seeded by :meth:`reset`."""
+    one); :meth:`reset` seeds it from the run's seed and the episode's."""
 
-    def __init__(self, env_fn: Callable[[], Any]) -> None:
+    def __init__(self, env_fn: Callable[[], Any], seed: int) -> None:
         self.env = env_fn()
-        self.rng = np.random.default_rng(0)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
 
     def reset(self, seed: int | None = None) -> None:
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng([self.seed, 0 if seed is None else seed])
 
     def act_parallel(self, observations: dict[str, Any]) -> dict[str, int]:
         actions = {}
@@ -86,8 +87,8 @@ class RandomPolicy:
 class Untrained:
     """The result of "training" ``random``: its policy and an empty history."""
 
-    def __init__(self, env_fn: Callable[[], Any]) -> None:
-        self.policy = RandomPolicy(env_fn)
+    def __init__(self, env_fn: Callable[[], Any], seed: int) -> None:
+        self.policy = RandomPolicy(env_fn, seed)
         self.history: list[dict[str, Any]] = []
 
 
@@ -105,7 +106,7 @@ def train_method(name: str, env: str, seed: int, steps: int) -> Any:
     if name in ("qmix", "rode"):
         return train(env_fn, algorithm=name, sharing="ps-id", **common)
     if name == "random":
-        return Untrained(env_fn)
+        return Untrained(env_fn, seed)
     raise ValueError(f"unknown method {name!r}; methods: {', '.join(METHODS)}")
 
 
