@@ -9,8 +9,8 @@ the ``medical`` preset's configuration (62-step rollouts from ``--n-envs`` env c
 update), on one torch thread. Printed per strategy: parameter sets (members) and parameters of
 the actor and critic networks, their size in MiB (float32), the process's peak resident memory
 (``ru_maxrss``) and the CPU seconds of the iteration (the whole ``train`` call, the building
-of its env copies included). SePS and DyPS: the iteration runs their pre-training / first selection, not a later
-re-clustering.
+of its env copies included). SePS and DyPS: the iteration runs their pre-training / first
+selection, not a later re-clustering.
 """
 
 from __future__ import annotations

@@ -268,7 +268,7 @@ def test_checkpoint_rebuilds_the_greedy_policy_and_refuses_other_runs(tmp_path: 
     data = torch.load(path, weights_only=True)
     old = tmp_path / "old.pt"
     ckpt.save(old, {**{k: v for k, v in data.items() if k != "learner"}, "model": {}})
-    with pytest.raises(ckpt.CheckpointError, match="old.pt.*older alloc-agents"):
+    with pytest.raises(ckpt.CheckpointError, match=r"old\.pt.*older alloc-agents"):
         load_qmix_policy(old, env)
     with pytest.raises(ckpt.CheckpointError, match="older alloc-agents"):
         train_qmix(tiny_ride_hailing, total_env_steps=24, n_envs=1, seed=0, device="cpu",
