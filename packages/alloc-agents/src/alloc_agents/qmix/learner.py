@@ -140,9 +140,6 @@ class QMIXLearner(TargetNetworkLearner):
     model: QMIXModel
     target: QMIXModel
 
-    def __init__(self, model: QMIXModel, config: QMIXConfig) -> None:
-        super().__init__(model, config)
-
     def actor(self) -> QMIXActor:
         return QMIXActor(self.model)
 

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from alloc_agents.options import check_int
 from alloc_agents.ppo import checkpoint as ckpt
 from alloc_agents.ppo.logger import PROGRESS_INTERVAL_S, RunLogger, check_progress_interval
 from alloc_agents.ppo.policy import GroupedPolicy
@@ -145,12 +146,8 @@ def train_value_based(
     """The loop of :func:`train_qmix` (its arguments), for the
     :class:`~alloc_agents.qmix.learner.TargetNetworkLearner` that ``build`` makes from the
     runner and the device; ``make_policy`` turns the trained model into the greedy policy."""
-    if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
-        raise ValueError(f"n_envs must be an integer >= 1, got {n_envs!r}")
-    if isinstance(total_env_steps, bool) or not isinstance(total_env_steps, int):
-        raise ValueError(f"total_env_steps must be an integer, got {total_env_steps!r}")
-    if total_env_steps < 1:
-        raise ValueError(f"total_env_steps must be at least 1, got {total_env_steps}")
+    check_int("n_envs", n_envs, 1)
+    check_int("total_env_steps", total_env_steps, 1)
     progress_interval = check_progress_interval(progress_interval)
     set_threads(threads)
     dev = resolve_device(device)
