@@ -69,13 +69,25 @@ ENVIRONMENT_KWARGS: dict[str, dict[str, object]] = {
 }
 
 
+#: Gymnasium vector entry points (``make_vec(..., vectorization_mode="vector_entry_point")``):
+#: environments that step several copies in one call.
+VECTOR_ENTRY_POINTS: dict[str, str] = {
+    "alloc/RideHailing-v0": "alloc_envs.ride_hailing.vector_env:RideHailingVectorEnv",
+}
+
+
 def register_environments() -> None:
     """Register every id of :data:`ENVIRONMENTS` in the Gymnasium registry and both PettingZoo
     registries (parallel and AEC), once."""
     for env_id, (gym_entry, parallel_entry, aec_entry) in ENVIRONMENTS.items():
         kwargs = ENVIRONMENT_KWARGS.get(env_id, {})
         if env_id not in gymnasium.registry:
-            gymnasium.register(id=env_id, entry_point=gym_entry, kwargs=kwargs)
+            gymnasium.register(
+                id=env_id,
+                entry_point=gym_entry,
+                vector_entry_point=VECTOR_ENTRY_POINTS.get(env_id),
+                kwargs=kwargs,
+            )
         if env_id not in pettingzoo.parallel_registry:
             pettingzoo.register("parallel", env_id, parallel_entry, kwargs=kwargs)
         if env_id not in pettingzoo.aec_registry:

@@ -15,6 +15,7 @@ creation step, then origin cell, then draw order). Three sources:
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +58,33 @@ class OrderStream:
     def n_orders(self) -> int:
         """Number of orders in the episode."""
         return int(self.step.shape[0])
+
+    @classmethod
+    def stack_copies(cls, streams: Sequence[OrderStream], n_cells: int) -> OrderStream:
+        """The streams of E copies of a city of ``n_cells`` cells as one stream in *global* cell
+        ids (copy ``e``'s cell ``g`` is ``e * n_cells + g``), sorted by (creation step, global
+        origin, draw order): at every step, copy 0's orders in their order, then copy 1's, ...
+        One stream is returned as it is."""
+        if len(streams) == 1:
+            return streams[0]
+        counts = np.stack([np.diff(stream.step_start) for stream in streams])  # (E, S)
+        step_start = np.zeros(counts.shape[1] + 1, dtype=np.int64)
+        np.cumsum(counts.sum(axis=0), out=step_start[1:])
+        earlier_copies = np.cumsum(counts, axis=0) - counts  # orders of copies < e, per step
+        n = int(step_start[-1])
+        step, origin, destination, duration = (np.empty(n, dtype=np.int64) for _ in range(4))
+        price = np.empty(n)
+        for e, stream in enumerate(streams):
+            # Order i of copy e created at step t: position step_start[t] + earlier + rank in t.
+            shift = step_start[:-1] + earlier_copies[e] - stream.step_start[:-1]
+            position = np.take(shift, stream.step)
+            position += np.arange(stream.n_orders)
+            step[position] = stream.step
+            origin[position] = stream.origin + e * n_cells
+            destination[position] = stream.destination + e * n_cells
+            duration[position] = stream.duration
+            price[position] = stream.price
+        return cls(step, origin, destination, duration, price, step_start)
 
     @classmethod
     def from_unsorted(

@@ -33,15 +33,16 @@ def price_bins(price: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class OrderTables:
-    """Per-order keys of one :class:`OrderStream` (``n`` orders) for a city's config.
+    """Per-order keys of one :class:`OrderStream` (``n`` orders) for a city's config, the stream
+    holding E copies of the city in global cell ids (C = E * G cells; E = 1: the city's ids).
 
     Attributes:
         hist_key: (3, n) intp histogram keys of the observation: for the price, trip-length and
             destination-ring histograms (rows), ``origin * 3L + row * L + bin``; an order that a
-            histogram leaves out has the key ``G * 3L`` (a bin that is dropped).
+            histogram leaves out has the key ``C * 3L`` (a bin that is dropped).
         hist_weight: (3, n) float64 weights of those keys (faithful mode counts prices at or
             above ``15 L`` L times), or ``None`` where every weight is 1.
-        arrival_key: (n,) intp ``duration * G + destination``: the row offset (from the step it
+        arrival_key: (n,) intp ``duration * C + destination``: the row offset (from the step it
             is served at) and the cell where the driver of the order becomes idle again.
     """
 
@@ -51,12 +52,21 @@ class OrderTables:
 
     @classmethod
     def build(
-        cls, orders: OrderStream, config: RideHailingConfig, distances: np.ndarray
+        cls,
+        orders: OrderStream,
+        config: RideHailingConfig,
+        distances: np.ndarray,
+        n_copies: int = 1,
     ) -> OrderTables:
-        """The tables of ``orders`` in a city with ``config`` and (G, G) hex ``distances``."""
+        """The tables of ``orders`` (``n_copies`` copies of a city with ``config`` and (G, G)
+        hex ``distances``, in global cell ids)."""
         g, lmax = config.n_cells, config.max_trip_steps
+        c = g * n_copies
         origin, destination, duration = orders.origin, orders.destination, orders.duration
-        dropped = g * 3 * lmax
+        local_origin, local_destination = origin, destination  # for the distance table
+        if n_copies > 1:
+            local_origin, local_destination = origin % g, destination % g
+        dropped = c * 3 * lmax
         hist_key = np.empty((3, orders.n_orders), dtype=np.intp)
         base = np.multiply(origin, 3 * lmax, out=hist_key[0])
         hist_key[1] = base + lmax
@@ -69,13 +79,13 @@ class OrderTables:
         if config.faithful:
             hist_key[1, length_bin >= lmax] = dropped
         # Recorded trips can end farther than L rings away: the last ring bin is open-ended.
-        ring_bin = np.minimum(np.take(distances, origin * g + destination), lmax) - 1
+        ring_bin = np.minimum(np.take(distances, local_origin * g + local_destination), lmax) - 1
         hist_key[2] += ring_bin
         hist_key[2, ring_bin < 0] = dropped
         hist_weight = None
         if config.faithful:
             hist_weight = np.ones((3, orders.n_orders))
             hist_weight[0, orders.price >= PRICE_BIN_WIDTH * lmax] = float(lmax)
-        arrival_key = np.multiply(duration, g, dtype=np.intp)
+        arrival_key = np.multiply(duration, c, dtype=np.intp)
         arrival_key += destination
         return cls(hist_key=hist_key, hist_weight=hist_weight, arrival_key=arrival_key)

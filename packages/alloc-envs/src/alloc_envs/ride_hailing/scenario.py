@@ -6,6 +6,7 @@ A :class:`RideHailingScenario` wraps the simulator with the episode seeding, the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,11 @@ def build_config(
 class RideHailingScenario:
     """Simulator + demand + seeding + spaces, for G agents (one per cell).
 
+    With ``n_copies=E`` it holds E independent copies of the city stepped as one (what
+    :class:`~alloc_envs.ride_hailing.vector_env.RideHailingVectorEnv` serves): every joint array
+    below gets a leading copy axis, (E, G, ...), :meth:`reset_copies` takes one generator per
+    copy and :meth:`copy_metrics` gives (E,) arrays. The default (``None``) is one city.
+
     Joint observation (every array agent-major, a fresh array at every call):
 
     * ``"observation"`` (G, 5 + 3L) float32: per-cell vectors (``RideHailingSim.cell_features``);
@@ -56,20 +62,29 @@ class RideHailingScenario:
     reposition mode (G, 7) floats in [0, 1] (weights over the move targets).
     """
 
-    def __init__(self, config: RideHailingConfig, trips: TripTable | None = None) -> None:
+    def __init__(
+        self,
+        config: RideHailingConfig,
+        trips: TripTable | None = None,
+        n_copies: int | None = None,
+    ) -> None:
+        copies = 1 if n_copies is None else n_copies
+        self.grid = HexGrid(config.rows, config.cols)
+        # Built first: it checks n_copies.
+        self.sim = RideHailingSim(config, self.grid, copies)
         check_memory(
             "RideHailing",
-            config.memory_bytes(synthetic_demand=trips is None),
+            copies * config.memory_bytes(synthetic_demand=trips is None),
             f"rows x cols = {config.rows} x {config.cols}, episode_steps = {config.episode_steps}"
             f", base_rate_high = {config.base_rate_high}",
         )
         self.config = config
-        self.grid = HexGrid(config.rows, config.cols)
-        self.sim = RideHailingSim(config, self.grid)
         self.demand = (
             SyntheticDemand(config, self.grid) if trips is None else RecordedDemand(config, trips)
         )
         self.n_agents = self.grid.n_cells
+        #: Leading axes of the joint arrays: (G,), or (E, G) with copies.
+        self.lead = (self.n_agents,) if n_copies is None else (n_copies, self.n_agents)
         self.agent_prefix = "cell"
         self.dispatch = config.action_mode == "dispatch"
         self.agent_observation_space = self._observation_space(per_agent=True)
@@ -118,7 +133,12 @@ class RideHailingScenario:
     # ------------------------------------------------------------------ episode
     def reset(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Start an episode with demand drawn from ``rng``; returns the joint observation."""
-        self.sim.reset(self.demand.sample(rng))
+        return self.reset_copies((rng,))
+
+    def reset_copies(self, rngs: Sequence[np.random.Generator]) -> dict[str, np.ndarray]:
+        """Start an episode in every copy, copy ``e``'s demand drawn from ``rngs[e]`` (as a
+        single city's ``reset(rngs[e])`` draws it); returns the joint observation."""
+        self.sim.reset(*(self.demand.sample(rng) for rng in rngs))
         return self.observe()
 
     @property
@@ -132,7 +152,7 @@ class RideHailingScenario:
         return self.sim.done
 
     def step(self, action: Any) -> np.ndarray:
-        """Apply a joint action; returns the per-cell rewards (G,) float64."""
+        """Apply a joint action; returns the per-cell rewards (C,) float64 (C = E * G)."""
         if self.dispatch:
             cell_value = self.sim.step_dispatch(self.check_dispatch_action(action))
         else:
@@ -141,14 +161,17 @@ class RideHailingScenario:
 
     def observe(self) -> dict[str, np.ndarray]:
         """The joint observation (fresh arrays)."""
+        sim = self.sim
         obs = {
-            "observation": self.sim.cell_features(),
-            "time": np.full((self.n_agents, 1), self.sim.t, dtype=np.float32),
+            "observation": sim.cell_features(),
+            "time": np.full((sim.n_total_cells, 1), sim.t, dtype=np.float32),
         }
         if self.dispatch:
-            obs["candidates"], obs["candidate_mask"] = self.sim.candidates()
+            obs["candidates"], obs["candidate_mask"] = sim.candidates()
         else:
-            obs["move_mask"] = self.sim.move_mask.copy()
+            obs["move_mask"] = sim.move_mask.copy()
+        if len(self.lead) > 1:  # (C, ...) -> (E, G, ...), views
+            obs = {key: value.reshape(*self.lead, *value.shape[1:]) for key, value in obs.items()}
         return obs
 
     def state(self) -> np.ndarray:
@@ -180,43 +203,72 @@ class RideHailingScenario:
             info["step_gmv"] = float(cell_rewards.sum() * self.config.reward_scale)
         return info
 
+    def copy_metrics(self, cell_rewards: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """:meth:`metrics` of every copy: the same keys, each an (E,) array (float64 or int64);
+        ``cell_rewards`` (C,) are the step's."""
+        sim = self.sim
+        generated, served = sim.copy_generated, sim.copy_served
+        info = {
+            "gmv": sim.copy_gmv.copy(),
+            "orr": np.where(generated > 0, served / np.maximum(generated, 1), 0.0),
+            "orders_generated": generated.copy(),
+            "orders_served": served.copy(),
+            "kl_orders_idle": sim.copy_kl_orders_idle(),
+            "step": np.full(sim.n_copies, sim.t, dtype=np.int64),
+        }
+        if cell_rewards is not None:
+            per_copy = cell_rewards.reshape(sim.n_copies, sim.n_cells).sum(axis=1)
+            info["step_gmv"] = per_copy * self.config.reward_scale
+        return info
+
     # ------------------------------------------------------------------ action checks
+    def _where(self, index: Sequence[int]) -> str:
+        """``"cell g"`` (or ``"copy e, cell g"``) of a joint array's leading index."""
+        if len(self.lead) == 1:
+            return f"cell {index[0]}"
+        return f"copy {index[0]}, cell {index[1]}"
+
     def check_dispatch_action(self, action: Any) -> np.ndarray:
-        """(G, K) int64 picks, or ``ValueError`` naming the problem."""
+        """(C, K) int64 picks from a joint action of shape ``lead + (K,)``, or ``ValueError``
+        naming the problem."""
         k = self.config.max_orders
-        picks = _as_array(action, (self.n_agents, k), "dispatch action")
+        picks = _as_array(action, (*self.lead, k), "dispatch action")
         if picks.dtype.kind == "f":
             if not np.all(np.isfinite(picks)):
-                cell = int(np.argwhere(~np.isfinite(picks))[0, 0])
-                raise ValueError(f"dispatch action has NaN or inf (cell {cell})")
+                where = self._where(np.argwhere(~np.isfinite(picks))[0])
+                raise ValueError(f"dispatch action has NaN or inf ({where})")
             if not np.all(picks == np.round(picks)):
                 raise ValueError("dispatch action must hold integers (candidate slots)")
         elif picks.dtype.kind not in "iu":
             raise ValueError(f"dispatch action must hold integers, got dtype {picks.dtype}")
         if picks.min() < 0 or picks.max() > k:
-            cell, pick = np.argwhere((picks < 0) | (picks > k))[0]
+            index = tuple(np.argwhere((picks < 0) | (picks > k))[0])
             raise ValueError(
-                f"dispatch action out of range: cell {cell}, pick {pick} is "
-                f"{picks[cell, pick]}; slots are 0 (STAY) .. {k}"
+                f"dispatch action out of range: {self._where(index)}, pick {index[-1]} is "
+                f"{picks[index]}; slots are 0 (STAY) .. {k}"
             )
-        return picks.astype(np.int64, copy=False)
+        picks = picks.astype(np.int64, copy=False)
+        return picks if len(self.lead) == 1 else picks.reshape(-1, k)
 
     def check_reposition_action(self, action: Any) -> np.ndarray:
-        """(G, 7) float64 weights with the missing neighbours zeroed, or ``ValueError``."""
-        shares = _as_array(action, (self.n_agents, N_MOVES), "reposition action")
+        """(C, 7) float64 weights with the missing neighbours zeroed, from a joint action of
+        shape ``lead + (7,)``, or ``ValueError``."""
+        shares = _as_array(action, (*self.lead, N_MOVES), "reposition action")
         if shares.dtype.kind not in "fiub":
             raise ValueError(f"reposition action must be numeric, got dtype {shares.dtype}")
         shares = shares.astype(np.float64)
         if not np.all(np.isfinite(shares)):
-            cell = int(np.argwhere(~np.isfinite(shares))[0, 0])
-            raise ValueError(f"reposition action has NaN or inf (cell {cell})")
+            where = self._where(np.argwhere(~np.isfinite(shares))[0])
+            raise ValueError(f"reposition action has NaN or inf ({where})")
         bad = (shares < 0) | (shares > 1)
         if bad.any():
-            cell, move = np.argwhere(bad)[0]
+            index = tuple(np.argwhere(bad)[0])
             raise ValueError(
-                f"reposition action out of range: cell {cell}, move {move} is "
-                f"{shares[cell, move]}; weights are in [0, 1]"
+                f"reposition action out of range: {self._where(index)}, move {index[-1]} is "
+                f"{shares[index]}; weights are in [0, 1]"
             )
+        if len(self.lead) > 1:
+            shares = shares.reshape(-1, N_MOVES)
         return shares * self.sim.move_mask
 
 

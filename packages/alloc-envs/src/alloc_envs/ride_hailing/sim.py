@@ -5,6 +5,13 @@ in cell ``g`` and ``arrivals[s, g]`` drivers become idle in cell ``g`` at step `
 or a repositioning move). Orders come from an :class:`~alloc_envs.ride_hailing.demand.OrderStream`
 and carry a ``served`` flag.
 
+Several independent copies of the city (``n_copies`` E, one config, each with its own orders) can
+be stepped as one: the arrays then cover C = E * G cells, copy ``e`` owning the *global* cell ids
+``e * G .. e * G + G - 1``. No order, driver or move crosses copies, so every per-cell and
+per-order operation is unchanged and a step costs about as many numpy calls for E copies as for
+one; only a city's scalars (GMV, served orders, rho_global, ...) become (E,) arrays. Each copy's
+trajectory is bit-identical to its city stepped alone.
+
 One step (research note §8.2): match orders to idle drivers of the same cell, credit the served
 prices, (reposition mode: move the drivers still idle), advance time, release drivers whose trip
 ends now, drop orders older than ``patience`` steps, and observe. An order created at step ``t``
@@ -42,61 +49,79 @@ _RATIO_EPS = 1e-5
 
 
 class RideHailingSim:
-    """Simulator state and dynamics of one city. All randomness comes from the demand stream.
+    """Simulator state and dynamics of ``n_copies`` independent copies of one city (default 1).
+    All randomness comes from the demand streams.
 
-    Shapes: G cells, K = ``config.max_orders`` candidate order slots per cell (slot 0 is STAY, so
-    ``K + 1`` slots), L = ``config.max_trip_steps``.
+    Shapes: G cells per copy, C = E * G cells in all (the arrays' cell axis; one copy: C = G),
+    K = ``config.max_orders`` candidate order slots per cell (slot 0 is STAY, so ``K + 1``
+    slots), L = ``config.max_trip_steps``. ``gmv``, ``n_served``, ``n_generated``,
+    ``in_service`` and ``kl_orders_idle()`` are a single city's (``ValueError`` with several
+    copies); the ``copy_*`` versions are (E,) arrays, one entry per copy.
     """
 
-    def __init__(self, config: RideHailingConfig, grid: HexGrid) -> None:
+    def __init__(self, config: RideHailingConfig, grid: HexGrid, n_copies: int = 1) -> None:
+        if isinstance(n_copies, bool) or not isinstance(n_copies, int) or n_copies < 1:
+            raise ValueError(f"n_copies must be an integer >= 1, got {n_copies!r}")
         self.config = config
         self.grid = grid
         g = grid.n_cells
         self.n_cells = g
+        self.n_copies = n_copies
+        self.n_total_cells = c = n_copies * g
         self.obs_dim = 5 + 3 * config.max_trip_steps
-        self._cells = np.arange(g)
+        #: (C,) every global cell's id within its copy.
+        self.local_cells = np.tile(np.arange(g), n_copies)
         self._distances = grid.distances
         # Reposition targets: column 0 = stay, columns 1..6 = neighbours clockwise from north.
-        self.move_targets = np.concatenate([self._cells[:, None], grid.neighbors], axis=1)
+        targets = np.concatenate([np.arange(g)[:, None], grid.neighbors], axis=1)
+        targets = np.tile(targets, (n_copies, 1))
+        copy_base = np.repeat(np.arange(n_copies) * g, g)[:, None]
+        self.move_targets = np.where(targets >= 0, targets + copy_base, -1)
         self.move_mask = (self.move_targets >= 0).astype(np.int8)
         k = config.max_orders
-        #: (G, 1) first flat slot of every cell in a (G, K + 1) slot array; (G,) the next one.
-        self._slot_base = (self._cells * (k + 1))[:, None]
+        #: (C, 1) first flat slot of every cell in a (C, K + 1) slot array; (C,) the next one.
+        self._slot_base = (np.arange(c) * (k + 1))[:, None]
         self._slot_base1 = self._slot_base.ravel() + 1
         self._pick_index = np.arange(k)[None, :]
         # The STAY candidate of every cell: origin = destination = the cell, length 1, type 0.
-        self._stay = np.zeros((g, len(CANDIDATE_FEATURES)), dtype=np.float32)
-        self._stay[:, 0] = self._stay[:, 1] = self._cells
+        self._stay = np.zeros((c, len(CANDIDATE_FEATURES)), dtype=np.float32)
+        self._stay[:, 0] = self._stay[:, 1] = self.local_cells
         self._stay[:, 3] = 1.0
         self._stay[:, 4] = STAY_TYPE
-        self._tables_of: tuple[OrderStream, OrderTables] | None = None
+        self._tables_of: tuple[tuple[OrderStream, ...], OrderStream, OrderTables] | None = None
         self._arange = np.arange(0)
         # Faithful mode keeps rho_global across resets, as the reference does.
-        self._rho_global = 0.0
+        self._rho_global = np.zeros(n_copies)
         self.t = 0
 
     # ------------------------------------------------------------------ episode
-    def reset(self, orders: OrderStream) -> None:
-        """Start an episode: every cell holds ``drivers_per_cell`` idle drivers, time is 0."""
+    def reset(self, *streams: OrderStream) -> None:
+        """Start an episode from one order stream per copy (in the city's cell ids 0 .. G - 1):
+        every cell holds ``drivers_per_cell`` idle drivers, time is 0."""
         cfg = self.config
-        self.orders = orders
-        if self._tables_of is None or self._tables_of[0] is not orders:
-            # A replayed stream (reference demand) keeps its tables.
-            self._tables_of = (orders, OrderTables.build(orders, cfg, self._distances))
-        self._tables = self._tables_of[1]
-        if self._arange.shape[0] < orders.n_orders:
-            self._arange = np.arange(orders.n_orders)
-        self.served = np.zeros(orders.n_orders, dtype=bool)
+        if len(streams) != self.n_copies:
+            raise ValueError(f"reset needs {self.n_copies} order stream(s), got {len(streams)}")
+        cached = self._tables_of
+        if cached is None or any(a is not b for a, b in zip(cached[0], streams, strict=True)):
+            # Replayed streams (reference demand) keep their tables.
+            orders = OrderStream.stack_copies(streams, self.n_cells)
+            tables = OrderTables.build(orders, cfg, self._distances, self.n_copies)
+            cached = self._tables_of = (streams, orders, tables)
+        self.orders, self._tables = cached[1], cached[2]
+        self._copy_step_start = np.stack([stream.step_start for stream in streams])
+        if self._arange.shape[0] < self.orders.n_orders:
+            self._arange = np.arange(self.orders.n_orders)
+        self.served = np.zeros(self.orders.n_orders, dtype=bool)
         self.t = 0
-        self.idle = np.full(self.n_cells, cfg.drivers_per_cell, dtype=np.int64)
+        self.idle = np.full(self.n_total_cells, cfg.drivers_per_cell, dtype=np.int64)
         # Trips end at most max_trip_steps after the last step; moves take one step.
         self.arrivals = np.zeros(
-            (cfg.episode_steps + cfg.max_trip_steps + 1, self.n_cells), dtype=np.int64
+            (cfg.episode_steps + cfg.max_trip_steps + 1, self.n_total_cells), dtype=np.int64
         )
-        self.gmv = 0.0
-        self.n_served = 0
+        self.copy_gmv = np.zeros(self.n_copies)
+        self.copy_served = np.zeros(self.n_copies, dtype=np.int64)
         if not cfg.faithful:
-            self._rho_global = 0.0
+            self._rho_global = np.zeros(self.n_copies)
         self._refresh_pending()
 
     @property
@@ -104,14 +129,49 @@ class RideHailingSim:
         """Whether the last step of the episode has been taken."""
         return self.t >= self.config.episode_steps
 
+    def _several_copies(self, name: str) -> ValueError:
+        """The error of asking a per-city value (``name``) of several copies."""
+        return ValueError(
+            f"{name} is one city's; this simulator steps {self.n_copies} copies: use copy_{name}"
+        )
+
+    @property
+    def gmv(self) -> float:
+        """Gross merchandise value served so far (the paper's price unit)."""
+        if self.n_copies != 1:
+            raise self._several_copies("gmv")
+        return float(self.copy_gmv[0])
+
+    @property
+    def n_served(self) -> int:
+        """Orders served so far."""
+        if self.n_copies != 1:
+            raise self._several_copies("served")
+        return int(self.copy_served[0])
+
+    @property
+    def copy_generated(self) -> np.ndarray:
+        """(E,) int64 orders created at the steps already matched (0..t-1): ORR's denominator."""
+        return self._copy_step_start[:, min(self.t, self.config.episode_steps)]
+
     @property
     def n_generated(self) -> int:
         """Orders created at the steps already matched (0..t-1): the denominator of ORR."""
+        if self.n_copies != 1:
+            raise self._several_copies("generated")
         return int(self.orders.step_start[min(self.t, self.config.episode_steps)])
+
+    @property
+    def copy_in_service(self) -> np.ndarray:
+        """(E,) int64 drivers on a trip or a move (not idle)."""
+        ahead = self.arrivals[self.t :].reshape(-1, self.n_copies, self.n_cells)
+        return ahead.sum(axis=(0, 2))
 
     @property
     def in_service(self) -> int:
         """Drivers on a trip or a move (not idle)."""
+        if self.n_copies != 1:
+            raise self._several_copies("in_service")
         return int(self.arrivals[self.t :].sum())
 
     # ------------------------------------------------------------------ pending orders
@@ -119,7 +179,7 @@ class RideHailingSim:
         """Index the orders that can be matched now, grouped by cell, oldest first.
 
         Sets ``pending`` (n_pending,) order ids sorted by (origin, creation step, draw order),
-        ``pending_count`` (G,) and ``slots`` (G, K + 1) int64 order ids of the visible
+        ``pending_count`` (C,) and ``slots`` (C, K + 1) int64 order ids of the visible
         candidates (``-1``: STAY in column 0, empty elsewhere); ``_visible`` the pending orders
         that have a slot (the first K of each cell), ``_visible_slot`` their flat index into
         ``slots`` and ``_visible_origin`` their cell.
@@ -137,7 +197,7 @@ class RideHailingSim:
         by_cell = origin.argsort(kind="stable")
         pending = alive[by_cell]
         origin = origin[by_cell]
-        count = np.bincount(origin, minlength=self.n_cells)
+        count = np.bincount(origin, minlength=self.n_total_cells)
         # The i-th pending order of a cell goes to slot i + 1 of that cell's row.
         offset = self._slot_base1 + count
         offset -= np.cumsum(count)
@@ -149,17 +209,17 @@ class RideHailingSim:
             visible = slot - self._slot_base1[origin] < k
             pending, origin, slot = pending[visible], origin[visible], slot[visible]
         self._visible, self._visible_origin, self._visible_slot = pending, origin, slot
-        self.slots = np.full((self.n_cells, k + 1), -1, dtype=np.int64)
+        self.slots = np.full((self.n_total_cells, k + 1), -1, dtype=np.int64)
         self.slots.ravel()[slot] = pending
 
     # ------------------------------------------------------------------ dynamics
     def step_dispatch(self, picks: np.ndarray) -> np.ndarray:
-        """Serve the picked orders. ``picks`` (G, K) int: candidate slots, one per idle driver.
+        """Serve the picked orders. ``picks`` (C, K) int: candidate slots, one per idle driver.
 
         Only the first ``min(idle[g], K)`` picks of cell ``g`` are read, one per idle driver:
         slot 0 (STAY), an empty slot or an order already picked leaves that driver idle; a real
         order is served by the driver. Validation of shape and range is the caller's job.
-        Returns the prices served per cell, (G,) float64.
+        Returns the prices served per cell, (C,) float64.
         """
         readable = self._pick_index < np.minimum(self.idle, self.config.max_orders)[:, None]
         hit = np.zeros(self.slots.size, dtype=bool)
@@ -171,15 +231,16 @@ class RideHailingSim:
     def step_reposition(self, shares: np.ndarray) -> np.ndarray:
         """Match oldest orders first, then move the still-idle drivers by ``shares``.
 
-        ``shares`` (G, 7) float: non-negative weights over [stay, 6 neighbours clockwise from
+        ``shares`` (C, 7) float: non-negative weights over [stay, 6 neighbours clockwise from
         north], zero where there is no neighbour (the caller validates). Each row is normalised
         (an all-zero row keeps everyone in place) and split into whole drivers by largest
         remainders (ties to the lower direction index), so drivers are conserved exactly. Moved
         drivers arrive idle at the neighbour one step later. Returns the prices served per cell,
-        (G,) float64.
+        (C,) float64.
         """
         served = self.fifo_matches()
-        idle_after = self.idle - np.bincount(self.orders.origin[served], minlength=self.n_cells)
+        origin = self.orders.origin[served]
+        idle_after = self.idle - np.bincount(origin, minlength=self.n_total_cells)
         moves = split_drivers(idle_after, shares)
         return self._serve_and_advance(served, moves=moves)
 
@@ -192,25 +253,35 @@ class RideHailingSim:
 
     def _serve_and_advance(self, served: np.ndarray, moves: np.ndarray | None) -> np.ndarray:
         """Serve ``served`` (order ids grouped by cell, by id within a cell), apply ``moves``,
-        advance time and refresh the pending orders; the prices served per cell (G,)."""
+        advance time and refresh the pending orders; the prices served per cell (C,)."""
         o = self.orders
-        g = self.n_cells
-        self._rho_global = float(self.idle.sum()) / max(1.0, float(self.pending.shape[0]))
+        c, per_copy = self.n_total_cells, (self.n_copies, self.n_cells)
+        if self.n_copies == 1:  # Python scalars: the single city's path makes fewer numpy calls
+            self._rho_global[0] = float(self.idle.sum()) / max(1.0, float(self.pending.shape[0]))
+        else:
+            idle_total = self.idle.reshape(per_copy).sum(axis=1)
+            pending_total = self.pending_count.reshape(per_copy).sum(axis=1)
+            self._rho_global = idle_total / np.maximum(1, pending_total)
         origin = o.origin[served]
-        cell_value = np.bincount(origin, weights=o.price[served], minlength=g)
+        cell_value = np.bincount(origin, weights=o.price[served], minlength=c)
         self.served[served] = True
-        self.idle -= np.bincount(origin, minlength=g)
+        cell_served = np.bincount(origin, minlength=c)
+        self.idle -= cell_served
         lmax = self.config.max_trip_steps
-        ends = np.bincount(self._tables.arrival_key[served], minlength=(lmax + 1) * g)
-        self.arrivals[self.t : self.t + lmax + 1] += ends.reshape(lmax + 1, g)
+        ends = np.bincount(self._tables.arrival_key[served], minlength=(lmax + 1) * c)
+        self.arrivals[self.t : self.t + lmax + 1] += ends.reshape(lmax + 1, c)
         if moves is not None:
             self.idle = moves[:, 0].copy()
             moved = moves[:, 1:]
             targets = self.move_targets[:, 1:]
             go = moved > 0
             np.add.at(self.arrivals, (self.t + 1, targets[go]), moved[go])
-        self.gmv += float(cell_value.sum())
-        self.n_served += int(served.shape[0])
+        if self.n_copies == 1:
+            self.copy_gmv[0] += float(cell_value.sum())
+            self.copy_served[0] += served.shape[0]
+        else:
+            self.copy_gmv += cell_value.reshape(per_copy).sum(axis=1)
+            self.copy_served += cell_served.reshape(per_copy).sum(axis=1)
         self.t += 1
         self.idle += self.arrivals[self.t]
         self.arrivals[self.t] = 0
@@ -219,62 +290,69 @@ class RideHailingSim:
 
     # ------------------------------------------------------------------ observation
     def cell_features(self) -> np.ndarray:
-        """(G, 5 + 3L) float32 raw per-cell observation (research note §8.3).
+        """(C, 5 + 3L) float32 raw per-cell observation (research note §8.3).
 
-        Columns: cell id, idle drivers, pending orders, rho = idle / max(1, pending),
-        |rho - rho_global| (rho_global from the previous matching), price histogram (L bins of
-        15 price units, the last open-ended), trip-length histogram (L bins, lengths 1..L),
+        Columns: cell id (within its copy), idle drivers, pending orders, rho = idle / max(1,
+        pending), |rho - rho_global| (rho_global from the previous matching), price histogram (L
+        bins of 15 price units, the last open-ended), trip-length histogram (L bins, lengths 1..L),
         destination-ring histogram (rings 1..L, the last open-ended). In faithful mode the
         histograms have the reference's quirks: the STAY pseudo-order is counted (price bin 0,
         length bin 1) in cells with pending orders, prices at or above 15 L count L times in the
         last bin, and length bins cover lengths 0..L-1.
         """
         cfg, tables = self.config, self._tables
-        g, lmax = self.n_cells, cfg.max_trip_steps
+        c, lmax = self.n_total_cells, cfg.max_trip_steps
         width = 3 * lmax
         p = self.pending
         keys = np.take(tables.hist_key, p, axis=1)
         weights = tables.hist_weight
         if weights is not None:
             weights = np.take(weights, p, axis=1).ravel()
-        hist = np.bincount(keys.ravel(), weights=weights, minlength=g * width + 1)
-        hist = hist[: g * width].reshape(g, width)
+        hist = np.bincount(keys.ravel(), weights=weights, minlength=c * width + 1)
+        hist = hist[: c * width].reshape(c, width)
         if cfg.faithful:
             has_orders = self.pending_count > 0
             hist[:, 0] += has_orders
             if lmax > 1:
                 hist[:, lmax + 1] += has_orders
         rho = self.idle / np.maximum(1, self.pending_count)
-        out = np.empty((g, self.obs_dim), dtype=np.float32)
-        out[:, 0] = self._cells
+        out = np.empty((c, self.obs_dim), dtype=np.float32)
+        out[:, 0] = self.local_cells
         out[:, 1] = self.idle
         out[:, 2] = self.pending_count
         out[:, 3] = rho
-        out[:, 4] = np.abs(rho - self._rho_global)
+        rho_global = self._rho_global
+        if self.n_copies > 1:
+            rho_global = np.repeat(rho_global, self.n_cells)
+        out[:, 4] = np.abs(rho - rho_global)
         out[:, 5:] = hist
         return out
 
     def candidates(self) -> tuple[np.ndarray, np.ndarray]:
         """Candidate features and mask of the dispatch action.
 
-        Returns ``(features, mask)``: ``features`` (G, K + 1, 9) float32 with the columns of
-        :data:`CANDIDATE_FEATURES` (slot 0 = STAY: origin = destination = the cell, price 0,
-        length 1, type 0; empty slots are all zero); ``delta_*`` are destination minus origin of
-        r = min(D, O) / max(D, O), D = idle drivers and O = pending orders of a cell; ``age`` is
-        the number of steps since the order was created. ``mask`` (G, K + 1) int8: 1 where the
-        slot holds a candidate (always for STAY).
+        Returns ``(features, mask)``: ``features`` (C, K + 1, 9) float32 with the columns of
+        :data:`CANDIDATE_FEATURES` (cell ids within the copy; slot 0 = STAY: origin = destination
+        = the cell, price 0, length 1, type 0; empty slots are all zero); ``delta_*`` are
+        destination minus origin of r = min(D, O) / max(D, O), D = idle drivers and O = pending
+        orders of a cell; ``age`` is the number of steps since the order was created. ``mask``
+        (C, K + 1) int8: 1 where the slot holds a candidate (always for STAY).
         """
         o, ids = self.orders, self._visible
         drivers = self.idle + _RATIO_EPS
         demand = self.pending_count + _RATIO_EPS
-        cell = np.empty((self.n_cells, 3))
+        cell = np.empty((self.n_total_cells, 3))
         cell[:, 0] = np.minimum(drivers, demand) / np.maximum(drivers, demand)
         cell[:, 1] = self.idle
         cell[:, 2] = self.pending_count
         destination = o.destination[ids]
         rows = np.empty((ids.shape[0], len(CANDIDATE_FEATURES)), dtype=np.float32)
-        rows[:, 0] = self._visible_origin
-        rows[:, 1] = destination
+        if self.n_copies == 1:
+            rows[:, 0] = self._visible_origin
+            rows[:, 1] = destination
+        else:  # ids within the copy
+            rows[:, 0] = np.take(self.local_cells, self._visible_origin)
+            rows[:, 1] = np.take(self.local_cells, destination)
         rows[:, 2] = o.price[ids]
         rows[:, 3] = o.duration[ids]
         rows[:, 4] = ORDER_TYPE
@@ -292,18 +370,38 @@ class RideHailingSim:
         mask.ravel()[self._visible_slot] = 1
         return feats, mask
 
+    def copy_kl_orders_idle(self) -> np.ndarray:
+        """(E,) KL(order distribution || idle-driver distribution) over each copy's cells,
+        add-one smoothed."""
+        # Sums of whole numbers below 2**53 are exact in any order.
+        per_copy = (self.n_copies, self.n_cells)
+        g = self.n_cells * KL_SMOOTHING
+        pending = self.pending_count.reshape(per_copy)
+        p = pending + KL_SMOOTHING
+        p /= (pending.sum(axis=1) + g)[:, None]
+        idle = self.idle.reshape(per_copy)
+        q = idle + KL_SMOOTHING
+        q /= (idle.sum(axis=1) + g)[:, None]
+        return _kl_rows(p, q)
+
     def kl_orders_idle(self) -> float:
         """KL(order distribution || idle-driver distribution) over cells, add-one smoothed."""
-        # Sums of whole numbers below 2**53 are exact in any order: the totals need no pass.
+        if self.n_copies != 1:
+            raise self._several_copies("kl_orders_idle")
         g = self.n_cells * KL_SMOOTHING
         p = self.pending_count + KL_SMOOTHING
         p /= self.pending.shape[0] + g
         q = self.idle + KL_SMOOTHING
         q /= float(self.idle.sum()) + g
-        ratio = np.divide(p, q)
-        np.log(ratio, out=ratio)
-        ratio *= p
-        return float(ratio.sum())
+        return float(_kl_rows(p, q))
+
+
+def _kl_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """KL(p || q) along the last axis of two arrays of distributions (q > 0); ``p`` is kept."""
+    ratio = np.divide(p, q)
+    np.log(ratio, out=ratio)
+    ratio *= p
+    return ratio.sum(axis=-1)
 
 
 def _as_items(rows: np.ndarray) -> np.ndarray:
