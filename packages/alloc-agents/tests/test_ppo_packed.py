@@ -102,6 +102,42 @@ def test_sampler_draws_the_exact_distribution(scores, valid, n_picks, k) -> None
     )
 
 
+@pytest.mark.parametrize(("scores", "valid", "n_picks", "k"), CASES)
+def test_sample_with_log_prob_gives_each_draw_its_exact_probability(
+    scores, valid, n_picks, k
+) -> None:
+    exact = _exact(scores, valid, n_picks, k)
+    n = 2_000
+    torch.manual_seed(1)
+    dist = SequentialPicks(
+        torch.tensor(scores).expand(n, -1),
+        torch.tensor(valid).expand(n, -1),
+        torch.full((n,), n_picks),
+        k,
+    )
+    draws, log_prob = dist.sample_with_log_prob()
+    np.testing.assert_allclose(
+        log_prob.double().exp().numpy(), [exact[tuple(s)] for s in draws.tolist()], rtol=1e-5
+    )
+
+
+def test_sample_with_log_prob_matches_log_prob_on_random_batches() -> None:
+    """Every shape the actor makes: batches (A, B), no order anywhere (S = 1), fewer or more
+    picks than orders, no pick at all."""
+    generator = torch.Generator().manual_seed(0)
+    for n_slots in (1, 2, 5, 9):
+        for k in (1, 3, 6):
+            scores = 2 * torch.randn(3, 4, n_slots, generator=generator)
+            mask = torch.rand(3, 4, n_slots, generator=generator) < 0.6
+            n_picks = torch.randint(0, k + 2, (3, 4), generator=generator).float()
+            dist = SequentialPicks(scores, mask, n_picks, k)
+            draws, log_prob = dist.sample_with_log_prob()
+            assert draws.shape == (3, 4, k) and log_prob.shape == (3, 4)
+            torch.testing.assert_close(log_prob, dist.log_prob(draws), rtol=0, atol=1e-5)
+            if n_slots == 1:  # only STAY: every sequence is certain
+                assert (draws == 0).all() and (dist.log_prob(draws) == 0).all()
+
+
 def _greedy_rule(scores: list[float], valid: list[bool], n_picks: int, k: int) -> list[int]:
     picks, left = [], {j for j in range(1, len(scores)) if valid[j]}
     for _ in range(n_picks):

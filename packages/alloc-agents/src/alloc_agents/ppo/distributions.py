@@ -1,8 +1,10 @@
 """Action distributions over batched agents (leading dims ``(A, B)`` or any ``batch_shape``).
 
 Every distribution has ``sample()``, ``mode()`` (deterministic action), ``log_prob(action)``
-(one number per agent-step) and ``entropy()`` (ditto). Actions are what the buffer stores; the
-head converts them to environment actions (:meth:`~alloc_agents.ppo.heads.ActorHead.env_action`).
+(one number per agent-step), ``entropy()`` (ditto) and ``sample_with_log_prob()`` (a sample
+and its log-prob, in one pass where the distribution can: :class:`SequentialPicks`). Actions
+are what the buffer stores; the head converts them to environment actions
+(:meth:`~alloc_agents.ppo.heads.ActorHead.env_action`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,22 @@ def _safe_mask(mask: Tensor) -> Tensor:
     return mask | ~mask.any(dim=-1, keepdim=True)
 
 
-class MaskedCategorical:
+class ActionDistribution:
+    """The base of the distributions below: what they share."""
+
+    def sample(self) -> Tensor:
+        raise NotImplementedError
+
+    def log_prob(self, action: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def sample_with_log_prob(self) -> tuple[Tensor, Tensor]:
+        """``(action, log_prob(action))`` of one sample."""
+        action = self.sample()
+        return action, self.log_prob(action)
+
+
+class MaskedCategorical(ActionDistribution):
     """Categorical over the last axis of ``logits`` (..., n); ``mask`` (..., n) bool keeps the
     valid entries (invalid ones get probability 0)."""
 
@@ -47,7 +64,7 @@ class MaskedCategorical:
         return -(p * self.log_probs).sum(dim=-1)
 
 
-class IndependentCategoricals:
+class IndependentCategoricals(ActionDistribution):
     """D independent categoricals (a MultiDiscrete action): ``logits`` (..., D, n_max) with
     ``mask`` (..., D, n_max) marking each component's valid values. Log-prob and entropy are
     sums over the D components."""
@@ -68,7 +85,7 @@ class IndependentCategoricals:
         return self.dist.entropy().sum(dim=-1)
 
 
-class DiagGaussian:
+class DiagGaussian(ActionDistribution):
     """Gaussian with diagonal covariance over the last axis: ``mean`` (..., d), ``log_std``
     broadcastable to it. Log-prob and entropy sum over d. Samples are unbounded (the head clips
     what it sends to the environment; log-probs are of the unclipped sample)."""
@@ -93,7 +110,7 @@ class DiagGaussian:
         return (0.5 + 0.5 * torch.log(torch.tensor(2 * torch.pi)) + self.log_std).sum(-1)
 
 
-class MaskedDirichlet:
+class MaskedDirichlet(ActionDistribution):
     """Dirichlet over the valid entries of the last axis: ``concentration`` (..., k) > 0,
     ``mask`` (..., k) bool. Invalid entries get weight exactly 0; the density, log-prob and
     entropy are those of the Dirichlet of the valid entries alone (with one valid entry the
@@ -135,7 +152,7 @@ class MaskedDirichlet:
         return log_beta + (total - k) * torch.digamma(total) - digamma_terms
 
 
-class SequentialPicks:
+class SequentialPicks(ActionDistribution):
     """The ride-hailing dispatch action: up to K ordered picks over S candidate slots.
 
     ``scores`` (..., S) are logits of the slots, ``mask`` (..., S) bool the slots that hold a
@@ -155,6 +172,9 @@ class SequentialPicks:
     * ``log_prob(picks)`` = Σ over counted picks j of log p(pick_j | slots available at j), in
       O(K + S) per row: the mass of the orders still available at pick j is the log-sum-exp of
       the orders picked from j on and of those never picked;
+    * ``sample_with_log_prob()``: the draw and that sum from the draw's own quantities (the
+      mass of the orders left at every state of the permutation is already there), without a
+      second pass;
     * ``entropy()`` = entropy of the first pick's distribution (the reference's choice: the
       exact entropy of the pick sequence has no closed form);
     * ``mode()``: at every pick, STAY if it is at least as probable as all the available orders
@@ -179,12 +199,15 @@ class SequentialPicks:
         """(R, S - 1) order scores, the empty slots at the lowest finite value."""
         return scores[:, 1:].masked_fill(~self.mask[:, 1:], _neg_inf(scores))
 
-    def _draw(self, greedy: bool) -> Tensor:
+    def _draw(self, greedy: bool) -> tuple[Tensor, Tensor]:
+        """The picks (..., K) and, for a sample, their log-prob (...) (zeros for the mode)."""
         scores = self.scores.detach()
         rows, n_orders = scores.shape[0], self.n_slots - 1
         picks = torch.zeros(rows, self.max_picks + 1, dtype=torch.long, device=scores.device)
+        logp = scores.new_zeros(rows)
         if n_orders == 0 or self.max_picks == 0:
-            return picks[:, :-1].reshape(*self.batch_shape, self.max_picks)
+            picks = picks[:, :-1].reshape(*self.batch_shape, self.max_picks)
+            return picks, logp.reshape(self.batch_shape)
         orders = self._orders(scores)
         keys = orders
         if not greedy:  # Gumbel top-k: a Plackett-Luce permutation of the orders
@@ -205,15 +228,29 @@ class SequentialPicks:
             u = torch.rand_like(left).clamp_min(torch.finfo(left.dtype).tiny)
             waits = (torch.log(u) / log_stay).floor().clamp(0, self.max_picks + 1).long()
         position = torch.cumsum(waits, -1) + state  # pick index of the t-th order
-        taken = there & (position < self.n_picks.unsqueeze(-1))
+        n_picks = self.n_picks.unsqueeze(-1)
+        taken = there & (position < n_picks)
         picks.scatter_(1, torch.where(taken, position, self.max_picks), perm + 1)
-        return picks[:, :-1].reshape(*self.batch_shape, self.max_picks)
+        picks = picks[:, :-1].reshape(*self.batch_shape, self.max_picks)
+        if greedy:
+            return picks, logp
+        # At state t (orders left: `there`), each counted STAY has log-prob log_stay and the
+        # t-th order, if taken, its score minus log(e^{s_0} + e^{left_t}).
+        stays = (torch.minimum(position, n_picks) - (position - waits)).clamp_min(0)
+        log_norm = torch.logaddexp(stay0, left)
+        logp_order = orders.gather(1, perm) - log_norm
+        per_state = stays * log_stay + torch.where(taken, logp_order, 0.0)
+        logp = torch.where(there, per_state, 0.0).sum(-1)
+        return picks, logp.reshape(self.batch_shape)
 
     def sample(self) -> Tensor:
+        return self._draw(greedy=False)[0]
+
+    def sample_with_log_prob(self) -> tuple[Tensor, Tensor]:
         return self._draw(greedy=False)
 
     def mode(self) -> Tensor:
-        return self._draw(greedy=True)
+        return self._draw(greedy=True)[0]
 
     def log_prob(self, picks: Tensor) -> Tensor:
         picks = picks.reshape(-1, self.max_picks).long()
@@ -234,7 +271,7 @@ class SequentialPicks:
             1, torch.where(real, before, n_taken), torch.where(real, picked, neg)
         )
         suffix = torch.logcumsumexp(sequence[:, :n_taken].flip(-1), -1).flip(-1)
-        suffix = torch.cat([suffix, torch.full_like(suffix[:, :1], neg)], -1)
+        suffix = torch.cat([suffix, suffix.new_full((suffix.shape[0], 1), neg)], -1)
         # ... and the orders never picked.
         taken = torch.zeros_like(self.mask).scatter(1, torch.where(real, picks, 0), True)
         rest = torch.logsumexp(self._orders(scores).masked_fill(taken[:, 1:], neg), -1)

@@ -166,10 +166,10 @@ def collect(
             obs = {k: torch.as_tensor(v, device=device) for k, v in obs_np[group.index].items()}
             lcf, members = lcf_of(group.index), gm.rollout_members
             dist = gm.distribution(obs, lcf, members=members)
-            action = dist.sample()
+            action, log_prob = dist.sample_with_log_prob()
             active = torch.as_tensor(acting[list(group.agents)], device=device)
             value = gm.value(obs, central_t, lcf=lcf, members=members)
-            buf.insert(t, obs, action, dist.log_prob(action), value, active, lcf, members)
+            buf.insert(t, obs, action, log_prob, value, active, lcf, members)
             if buf.shared:
                 buf.values_shared[:, t] = gm.value(obs, central_t, shared=True, lcf=lcf)
             for name, stream in buf.streams.items():  # CoPO: neighbourhood and global critics
