@@ -46,6 +46,16 @@ def _exact(scores: list[float], valid: list[bool], n_picks: int, k: int) -> dict
     return out
 
 
+def _repeated(scores: list[float], valid: list[bool], n_picks: int, k: int, n: int):
+    """The picks distribution of one case, repeated over ``n`` rows."""
+    return SequentialPicks(
+        torch.tensor(scores).expand(n, -1),
+        torch.tensor(valid).expand(n, -1),
+        torch.full((n,), n_picks),
+        k,
+    )
+
+
 CASES = [
     ([0.3, 1.0, -0.5, 0.2], [True, True, True, True], 3, 3),
     ([1.5, 0.0, 0.7, -1.0, 0.4], [True, True, False, True, True], 2, 4),
@@ -59,12 +69,7 @@ def test_log_prob_is_the_exact_sequence_probability(scores, valid, n_picks, k) -
     exact = _exact(scores, valid, n_picks, k)
     assert sum(exact.values()) == pytest.approx(1.0)
     seqs = torch.tensor(list(exact))
-    dist = SequentialPicks(
-        torch.tensor(scores).expand(len(seqs), -1),
-        torch.tensor(valid).expand(len(seqs), -1),
-        torch.full((len(seqs),), n_picks),
-        k,
-    )
+    dist = _repeated(scores, valid, n_picks, k, len(seqs))
     np.testing.assert_allclose(
         dist.log_prob(seqs).double().exp().numpy(), list(exact.values()), rtol=1e-5
     )
@@ -75,12 +80,7 @@ def test_sampler_draws_the_exact_distribution(scores, valid, n_picks, k) -> None
     exact = _exact(scores, valid, n_picks, k)
     n = 40_000
     torch.manual_seed(0)
-    dist = SequentialPicks(
-        torch.tensor(scores).expand(n, -1),
-        torch.tensor(valid).expand(n, -1),
-        torch.full((n,), n_picks),
-        k,
-    )
+    dist = _repeated(scores, valid, n_picks, k, n)
     draws = dist.sample()
     seen, counts = np.unique(draws.numpy(), axis=0, return_counts=True)
     assert {tuple(s) for s in seen.tolist()} <= set(exact)  # nothing impossible
@@ -109,12 +109,7 @@ def test_sample_with_log_prob_gives_each_draw_its_exact_probability(
     exact = _exact(scores, valid, n_picks, k)
     n = 2_000
     torch.manual_seed(1)
-    dist = SequentialPicks(
-        torch.tensor(scores).expand(n, -1),
-        torch.tensor(valid).expand(n, -1),
-        torch.full((n,), n_picks),
-        k,
-    )
+    dist = _repeated(scores, valid, n_picks, k, n)
     draws, log_prob = dist.sample_with_log_prob()
     np.testing.assert_allclose(
         log_prob.double().exp().numpy(), [exact[tuple(s)] for s in draws.tolist()], rtol=1e-5
