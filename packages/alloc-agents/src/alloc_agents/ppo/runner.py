@@ -11,6 +11,13 @@ and agent i (``possible_agents`` order):
 * when no agent is left, the copy's episode is over: the final observation (and ``state()``)
   are kept for the truncation bootstrap, and the copy is reset at once (same-step autoreset).
 
+Joint vector envs: when the env offers ``joint_vector_env(E)`` (Ride-Hailing does: E cities in
+one simulator, each bit-identical to a parallel env with the same seed and actions) and every
+agent is in one space group, the runner steps that one vector env instead of E parallel envs,
+with the same seeds, observations, rewards and episodes (tested against the per-copy path). Its
+copies always act in lockstep: all agents act at every step, episodes end together and are reset
+together; asking to step only some copies is an error.
+
 Seeding: the k-th episode of copy e is reset with
 ``SeedSequence(seed, spawn_key=(e, k)).generate_state(1)[0]``, so the whole run is a function of
 the master seed. For exact resumption, each copy records the actions of its current episode;
@@ -93,8 +100,15 @@ class Runner:
     """E copies of ``env_fn()`` stepped in lockstep (one process)."""
 
     def __init__(
-        self, env_fn: Callable[[], Any], n_envs: int, seed: int, centralised: bool = False
+        self,
+        env_fn: Callable[[], Any],
+        n_envs: int,
+        seed: int,
+        centralised: bool = False,
+        vectorised: bool = True,
     ) -> None:
+        """``vectorised``: step the env's ``joint_vector_env`` where it has one (module
+        docstring); ``False`` always steps ``n_envs`` parallel envs."""
         self.envs = [env_fn() for _ in range(n_envs)]
         self.layout = AgentLayout.from_env(self.envs[0])
         for env in self.envs[1:]:
@@ -106,6 +120,10 @@ class Runner:
         groups = self.layout.groups
         #: One space group of every agent, in ``possible_agents`` order.
         self._one_group = len(groups) == 1 and groups[0].agents == tuple(range(n))
+        make_vector = getattr(self.envs[0], "joint_vector_env", None)
+        use_vector = vectorised and make_vector is not None and self._one_group
+        #: The joint vector env that steps every copy, or ``None`` (then ``envs`` are stepped).
+        self.vector = make_vector(n_envs) if use_vector else None
         self.episode_index = np.zeros(n_envs, dtype=np.int64)
         self.obs: list[Mapping[str, Any]] = [{} for _ in range(n_envs)]
         self.alive = np.zeros((n, n_envs), dtype=bool)
@@ -125,6 +143,9 @@ class Runner:
     def _probe_central(self) -> None:
         env = self.envs[0]
         env.reset(seed=episode_seed(self.seed, 0, 0))
+        if self.vector is not None:  # the vector env gives every copy's state() at once
+            self.central_mode, self.central_dim = "state", int(np.asarray(env.state()).size)
+            return
         try:
             state = np.asarray(env.state(), dtype=np.float32)
             self.central_mode, self.central_dim = "state", int(state.size)
@@ -149,6 +170,8 @@ class Runner:
         """(E, S) centralised inputs of the current observations, or ``None``."""
         if not self.centralised:
             return None
+        if self.vector is not None:
+            return np.asarray(self.vector.state(), dtype=np.float32)
         return np.stack([self._central_of(e, self.obs[e]) for e in range(self.n_envs)])
 
     # ------------------------------------------------------------------ episodes
@@ -166,11 +189,34 @@ class Runner:
 
     def reset_all(self) -> None:
         """Start an episode in every copy (episode counters as they are)."""
+        if self.vector is not None:
+            self._reset_vector()
+            return
         for e in range(self.n_envs):
             self._reset(e)
 
+    def _reset_vector(self) -> None:
+        """Reset every copy of the joint vector env, copy e with its episode's seed."""
+        seeds = [episode_seed(self.seed, e, int(k)) for e, k in enumerate(self.episode_index)]
+        joint, _ = self.vector.reset(seed=seeds)
+        self.obs = self._copy_obs(joint)
+        self.alive[:] = True
+        self.participated[:] = False
+        self.ep_return[:] = 0.0
+        self.ep_length[:] = 0
+        self.replay = [[] for _ in range(self.n_envs)]
+
+    def _copy_obs(self, joint: Mapping[str, np.ndarray]) -> list[AgentDict]:
+        """Per copy, an ``AgentDict`` over the copy's rows of the (E, N, ...) joint arrays."""
+        return [
+            AgentDict.of_rows({key: value[e] for key, value in joint.items()}, self.layout.agents)
+            for e in range(self.n_envs)
+        ]
+
     def acting(self) -> np.ndarray:
         """(N, E) bool: the agents that act at the next step."""
+        if self.vector is not None:
+            return self.alive.copy()
         act = np.zeros_like(self.alive)
         n = self.layout.n_agents
         for e, env in enumerate(self.envs):
@@ -195,6 +241,8 @@ class Runner:
         """Send each acting agent its action (``env_actions[g]``: (A_g, E, ...)) and step the
         copies (``copies``: (E,) bool, those to step; ``None``: all); copies whose episode ends
         are reset. A copy left out is not stepped: its rows of the outcome are zeros."""
+        if self.vector is not None:
+            return self._step_vector(env_actions, acting, copies)
         n, e_count = self.layout.n_agents, self.n_envs
         rewards = np.zeros((n, e_count), dtype=np.float32)
         terminated = np.zeros((n, e_count), dtype=bool)
@@ -245,6 +293,46 @@ class Runner:
                 self.obs[e] = obs
         return StepOutcome(rewards, terminated, truncated, final_obs, final_central, episodes)
 
+    def _step_vector(
+        self, env_actions: list[np.ndarray], acting: np.ndarray, copies: np.ndarray | None
+    ) -> StepOutcome:
+        """:meth:`step` through the joint vector env: every copy, every agent."""
+        if (copies is not None and not np.all(copies)) or not np.all(acting):
+            raise ValueError(
+                "a joint vector env steps every copy and every agent at once; use "
+                "Runner(..., vectorised=False) to step some of them"
+            )
+        actions = env_actions[0]  # (N, E, ...)
+        for e in range(self.n_envs):
+            self.replay[e].append(([np.ascontiguousarray(actions[:, e])], [acting[:, e].copy()]))
+        joint, _, _, truncated_copies, infos = self.vector.step(np.swapaxes(actions, 0, 1))
+        rewards = np.ascontiguousarray(infos["agent_rewards"].T, dtype=np.float32)
+        terminated = np.zeros(rewards.shape, dtype=bool)
+        truncated = terminated.copy()
+        truncated[:] = truncated_copies
+        self.participated |= acting
+        self.ep_return += rewards
+        self.ep_length += 1
+        final_obs: list[Mapping[str, Any] | None] = [None] * self.n_envs
+        final_central = (
+            np.zeros((self.n_envs, self.central_dim), np.float32) if self.centralised else None
+        )
+        episodes: list[EpisodeStats] = []
+        if truncated_copies.any():
+            if not truncated_copies.all():
+                raise RuntimeError("the joint vector env's copies ended at different steps")
+            final_obs = list(self._copy_obs(joint))
+            if self.centralised:
+                final_central = self.central()
+            for e in range(self.n_envs):
+                metrics = {key: value[e] for key, value in infos.items() if key[0] != "_"}
+                episodes.append(self._finish(e, {self.layout.agents[0]: metrics}))
+            self.episode_index += 1
+            self._reset_vector()
+        else:
+            self.obs = self._copy_obs(joint)
+        return StepOutcome(rewards, terminated, truncated, final_obs, final_central, episodes)
+
     def _finish(self, e: int, infos: Mapping[str, Any]) -> EpisodeStats:
         metrics: dict[str, float] = {}
         for agent in self.layout.agents:
@@ -291,28 +379,54 @@ class Runner:
                 f"checkpoint has {self.episode_index.shape[0]} env copies, this run "
                 f"{self.n_envs}; resume with the same n_envs"
             )
-        groups = self.layout.groups
-        for e, env in enumerate(self.envs):
-            self._reset(e)
-            rec = state["replay"][e]
-            actions = [a.numpy() for a in rec["actions"]]
-            acted = [a.numpy() for a in rec["acted"]]
-            for s in range(rec["steps"]):
-                step_actions = {
-                    name: actions[g][s, i]
-                    for g, group in enumerate(groups)
-                    for i, name in enumerate(group.names)
-                    if acted[g][s, i]
-                }
-                obs, *_ = env.step(step_actions)
-                self.obs[e] = obs
-                self.replay[e].append(
-                    (
-                        [actions[g][s] for g in range(len(groups))],
-                        [acted[g][s] for g in range(len(groups))],
-                    )
-                )
+        if self.vector is not None:
+            self._replay_vector(state["replay"])
+        else:
+            for e, env in enumerate(self.envs):
+                self._replay_copy(e, env, state["replay"][e])
         self.alive = state["alive"].numpy().copy()
         self.participated = state["participated"].numpy().copy()
         self.ep_return = state["ep_return"].numpy().copy()
         self.ep_length = state["ep_length"].numpy().copy()
+
+    def _replay_copy(self, e: int, env: Any, record: Mapping[str, Any]) -> None:
+        """Reset copy ``e`` with its episode's seed and replay the recorded actions."""
+        groups = self.layout.groups
+        self._reset(e)
+        actions = [a.numpy() for a in record["actions"]]
+        acted = [a.numpy() for a in record["acted"]]
+        for s in range(record["steps"]):
+            step_actions = {
+                name: actions[g][s, i]
+                for g, group in enumerate(groups)
+                for i, name in enumerate(group.names)
+                if acted[g][s, i]
+            }
+            obs, *_ = env.step(step_actions)
+            self.obs[e] = obs
+            self.replay[e].append(
+                (
+                    [actions[g][s] for g in range(len(groups))],
+                    [acted[g][s] for g in range(len(groups))],
+                )
+            )
+
+    def _replay_vector(self, records: list[Mapping[str, Any]]) -> None:
+        """Reset the joint vector env with the episodes' seeds and replay the recorded actions
+        (every copy has taken as many steps: they move in lockstep)."""
+        self._reset_vector()
+        steps = {int(record["steps"]) for record in records}
+        if len(steps) != 1:
+            raise ValueError(
+                f"checkpoint's copies are at different steps of their episodes ({sorted(steps)});"
+                " a joint vector env steps them together: resume with vectorised=False"
+            )
+        if not steps.pop():
+            return
+        actions = np.stack([record["actions"][0].numpy() for record in records], axis=1)
+        acted = np.stack([record["acted"][0].numpy() for record in records], axis=1)
+        for s in range(actions.shape[0]):  # actions[s]: (E, N, ...)
+            joint, *_ = self.vector.step(actions[s])
+            self.obs = self._copy_obs(joint)
+            for e in range(self.n_envs):
+                self.replay[e].append(([actions[s, e]], [acted[s, e]]))

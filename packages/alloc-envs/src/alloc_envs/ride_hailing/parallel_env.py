@@ -11,6 +11,7 @@ from alloc_envs.rendering import RENDER_MODES
 from alloc_envs.ride_hailing.config import RideHailingConfig
 from alloc_envs.ride_hailing.scenario import RideHailingScenario, build_config
 from alloc_envs.ride_hailing.trips import TripTable
+from alloc_envs.ride_hailing.vector_env import RideHailingVectorEnv
 
 
 class RideHailingParallelEnv(JointParallelEnv):
@@ -25,7 +26,8 @@ class RideHailingParallelEnv(JointParallelEnv):
     truncated together after ``episode_steps`` steps. Arguments as for the Gymnasium view.
 
     :meth:`agent_neighbours` gives each cell's adjacent cells (the neighbourhoods that
-    neighbourhood-based learners such as CoPO read).
+    neighbourhood-based learners such as CoPO read); :meth:`joint_vector_env` E copies of the
+    city stepped in one call (what alloc-agents' runner steps when it is there).
     """
 
     metadata = {
@@ -47,6 +49,14 @@ class RideHailingParallelEnv(JointParallelEnv):
         scenario = RideHailingScenario(build_config(preset, config, overrides), trips)
         super().__init__(scenario, render_mode)
         self.config = scenario.config
+        self._trips = trips
+
+    def joint_vector_env(self, num_envs: int) -> RideHailingVectorEnv:
+        """``num_envs`` copies of this city stepped in one call, in joint arrays with a leading
+        copy axis: copy ``e`` reset with seed ``s`` and given actions is this environment reset
+        with ``s`` and given the same actions (its observations, rewards and infos, bit for bit);
+        ``state()`` gives every copy's :meth:`state`."""
+        return RideHailingVectorEnv(num_envs, config=self.config, trips=self._trips)
 
     def agent_neighbours(self) -> dict[str, list[str]]:
         """``{agent: [agents of the adjacent hex cells]}``, clockwise from north (2 to 6 per

@@ -143,6 +143,13 @@ class RideHailingVectorEnv(VectorEnv):
         terminated = np.zeros(self.num_envs, dtype=bool)
         return obs, rewards, terminated, np.full(self.num_envs, truncated), infos
 
+    def state(self) -> np.ndarray:
+        """(E, G * (5 + 3L)) float32: every copy's PettingZoo ``state()`` (its cells'
+        observation vectors, concatenated)."""
+        if not self._running:
+            raise RuntimeError("call reset() before state()")
+        return self.scenario.sim.cell_features().reshape(self.num_envs, -1)
+
     def _infos(self, cell_rewards: np.ndarray | None) -> dict[str, Any]:
         """Gymnasium's vector infos: the single env's keys as (E, ...) arrays, masks all True."""
         values: dict[str, Any] = self.scenario.copy_metrics(cell_rewards)
