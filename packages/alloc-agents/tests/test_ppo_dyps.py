@@ -183,6 +183,39 @@ def test_vlstm_role_is_the_state_after_the_last_fed_step_and_resets_between_epis
         torch.testing.assert_close(after, fresh)
 
 
+def test_vlstm_loss_is_eq_12_step_by_step() -> None:
+    """The batched ELBO terms equal Eq. 12 written out step by step (prior and decoder at the
+    state before each step), on the learn steps only; the roles do not depend on the loss."""
+    from alloc_agents.ppo.roles import _gaussian, gaussian_kl, gaussian_nll
+
+    torch.manual_seed(0)
+    vlstm = VLSTM(3, 2, role_dim=8, z_dim=4, hidden=8)
+    s, u, r, s2 = _sequences(b=5, t=9)
+    feed = torch.rand(r.shape) < 0.8
+    learn = feed & (torch.rand(r.shape) < 0.7)
+    reset = torch.zeros_like(feed)
+    reset[:, 4] = True
+    with torch.no_grad():
+        loss, role = vlstm.run(s, u, r, s2, feed, learn, reset, sample=False)
+        _, role_only = vlstm.run(s, u, r, s2, feed, learn, reset, sample=False, with_loss=False)
+        torch.testing.assert_close(role_only, role, rtol=0, atol=0)
+        h = c = torch.zeros(5, 8)
+        total = torch.zeros(())
+        for t in range(9):
+            mu_p, lv_p = _gaussian(vlstm.prior(h))
+            mu_q, lv_q = _gaussian(vlstm.inference(torch.cat([s[:, t], h], -1)))
+            mu_e, lv_e = _gaussian(vlstm.decoder(torch.cat([mu_q, h], -1)))
+            target = torch.cat([s2[:, t], r[:, t, None]], -1)
+            step = gaussian_nll(target, mu_e, lv_e) + gaussian_kl(mu_q, lv_q, mu_p, lv_p)
+            total = total + (step * learn[:, t]).sum()
+            x = torch.cat([mu_q, s[:, t], u[:, t], r[:, t, None]], -1)
+            h_new, c_new = vlstm.cell(x, (h, c))
+            fed = feed[:, t, None] & ~reset[:, t, None]
+            h = torch.where(fed, h_new, torch.where(reset[:, t, None], 0.0, h))
+            c = torch.where(fed, c_new, torch.where(reset[:, t, None], 0.0, c))
+        torch.testing.assert_close(loss, total / learn.sum())
+
+
 def test_vlstm_elbo_training_lowers_the_loss_on_predictable_dynamics() -> None:
     torch.manual_seed(0)
     vlstm = VLSTM(3, 2, role_dim=16, z_dim=4, hidden=32)

@@ -99,10 +99,13 @@ class AgentRoles(nn.Module):
             sample=True,
             generator=generator,
         )
+        assert loss is not None
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         with torch.no_grad():
-            _, final = self.vlstm.run(s, u, r, next_s, feed, learn, done, sample=False)
+            _, final = self.vlstm.run(
+                s, u, r, next_s, feed, learn, done, sample=False, with_loss=False
+            )
             self.roles.copy_(final.reshape(a, e, -1).mean(1))
         return float(loss.detach())

@@ -121,34 +121,34 @@ class VLSTM(nn.Module):
         reset: Tensor,
         sample: bool,
         generator: torch.Generator | None = None,
-    ) -> tuple[Tensor, Tensor]:
-        """Run over (B, T) steps and return the mean −ELBO over the ``learn`` steps and the
-        roles (B, H): each sequence's LSTM state after the last step it was fed.
+        with_loss: bool = True,
+    ) -> tuple[Tensor | None, Tensor]:
+        """Run over (B, T) steps and return the mean −ELBO over the ``learn`` steps (``None``
+        without ``with_loss``) and the roles (B, H): each sequence's LSTM state after the last
+        step it was fed.
 
         ``states`` / ``next_states`` (B, T, S), ``actions`` (B, T, U), ``rewards`` (B, T);
         ``feed`` (B, T) bool: the agent acted at t (the step updates the LSTM); ``learn``:
         the step's (s′, r) is a target (fed, and s′ is in the same episode); ``reset``: zero
         the state after step t (the episode ended). ``sample``: draw z from q (training) or
-        take its mean (roles)."""
+        take its mean (roles). Only the recurrence (inference, z, LSTM) runs step by step; the
+        prior, the decoder and the ELBO terms, which only read each step's h and z, run on all
+        steps at once afterwards."""
         b, t_len = states.shape[:2]
         h = states.new_zeros(b, self.role_dim)
         c = states.new_zeros(b, self.role_dim)
         role = states.new_zeros(b, self.role_dim)
-        total = states.new_zeros(())
+        steps: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []  # (h, z, mu_q, lv_q) of step t
         for t in range(t_len):
             s = states[:, t]
-            mu_p, lv_p = _gaussian(self.prior(h))
             mu_q, lv_q = _gaussian(self.inference(torch.cat([s, h], -1)))
             if sample:
                 noise = torch.randn(mu_q.shape, generator=generator, device=mu_q.device)
                 z = mu_q + noise * (0.5 * lv_q).exp()
             else:
                 z = mu_q
-            if bool(learn[:, t].any()):
-                mu_e, lv_e = _gaussian(self.decoder(torch.cat([z, h], -1)))
-                target = torch.cat([next_states[:, t], rewards[:, t, None]], -1)
-                step = gaussian_nll(target, mu_e, lv_e) + gaussian_kl(mu_q, lv_q, mu_p, lv_p)
-                total = total + (step * learn[:, t]).sum()
+            if with_loss:
+                steps.append((h, z, mu_q, lv_q))
             x = torch.cat([z, s, actions[:, t], rewards[:, t, None]], -1)
             h_new, c_new = self.cell(x, (h, c))
             fed = feed[:, t].unsqueeze(-1)
@@ -159,6 +159,14 @@ class VLSTM(nn.Module):
                 torch.where(end, torch.zeros_like(h), h),
                 torch.where(end, torch.zeros_like(c), c),
             )
+        if not with_loss:
+            return None, role
+        h_all, z, mu_q, lv_q = (torch.stack(parts, 1) for parts in zip(*steps, strict=True))
+        mu_p, lv_p = _gaussian(self.prior(h_all))
+        mu_e, lv_e = _gaussian(self.decoder(torch.cat([z, h_all], -1)))
+        target = torch.cat([next_states, rewards[..., None]], -1)
+        per_step = gaussian_nll(target, mu_e, lv_e) + gaussian_kl(mu_q, lv_q, mu_p, lv_p)
+        total = torch.where(learn, per_step, 0.0).sum()
         return total / learn.sum().clamp(min=1), role
 
 
