@@ -12,12 +12,15 @@ member each agent uses:
   Gradients flow back to the shared members;
 * an ``(A, B)`` long tensor, for inputs ``(A, B, ..., in)``: agent i in batch column j uses
   member ``route[i, j]`` (DyPS's rollouts, where every env copy has its own assignment): the rows
-  are sorted by member and each member's rows take one matmul (:meth:`BatchedLinear.rows`).
+  are sorted by member and each member's rows take one matmul (:meth:`BatchedLinear.rows`). A
+  stack of layers (:class:`BatchedMLP`, :func:`routed_scores`) sorts the rows once
+  (:class:`MemberBlocks`) and restores their order after its last layer.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from itertools import pairwise
 
 import torch
@@ -27,6 +30,24 @@ from torch.nn import functional as F
 Route = Tensor | None
 
 ACTIVATION_FNS = {"tanh": torch.tanh, "relu": F.relu}
+
+
+class MemberBlocks:
+    """Rows sorted by their member once, for several layers: ``member`` (n,) long.
+
+    ``sort(x)`` puts the rows of ``x`` (n, ...) in member order (stable), ``unsort(y)`` puts
+    them back, and ``counts`` gives the size of every member's block of the sorted rows.
+    """
+
+    def __init__(self, member: Tensor, n_members: int) -> None:
+        self.order = torch.argsort(member, stable=True)
+        self.counts: list[int] = torch.bincount(member, minlength=n_members).tolist()
+
+    def sort(self, x: Tensor) -> Tensor:
+        return x.index_select(0, self.order)
+
+    def unsort(self, y: Tensor) -> Tensor:
+        return torch.empty_like(y).index_copy(0, self.order, y)
 
 
 class BatchedLinear(nn.Module):
@@ -73,18 +94,18 @@ class BatchedLinear(nn.Module):
     def rows(self, x: Tensor, member: Tensor) -> Tensor:
         """``x`` (n, in) rows, ``member`` (n,) the member of each row -> (n, out): the rows are
         sorted by member and every member's contiguous block takes one matmul."""
-        order = torch.argsort(member, stable=True)
-        counts = torch.bincount(member, minlength=self.n_members).tolist()
-        blocks = x.index_select(0, order).split(counts)
-        y = torch.cat(
-            [
-                torch.addmm(self.bias[m], block, self.weight[m])
-                for m, block in enumerate(blocks)
-                if counts[m]
-            ]
-            or [x.new_zeros(0, self.out_features)]
-        )
-        return torch.empty_like(y).index_copy(0, order, y)
+        blocks = MemberBlocks(member, self.n_members)
+        return blocks.unsort(self.sorted_rows(blocks.sort(x), blocks))
+
+    def sorted_rows(self, x: Tensor, blocks: MemberBlocks) -> Tensor:
+        """``x`` (n, in) rows already in ``blocks``' member order -> (n, out), same order."""
+        counts = blocks.counts
+        y = [
+            torch.addmm(self.bias[m], block, self.weight[m])
+            for m, block in enumerate(x.split(counts))
+            if counts[m]
+        ]
+        return torch.cat(y) if y else x.new_zeros(0, self.out_features)
 
     def copy_member(self, src: int, dst: int) -> None:
         """Overwrite member ``dst``'s parameters with member ``src``'s (no gradient)."""
@@ -119,9 +140,33 @@ class BatchedMLP(nn.Module):
 
     def forward(self, x: Tensor, route: Route = None) -> Tensor:
         """``x`` (A, ..., in_dim) -> (A, ..., out_dim)."""
+        if route is not None and route.dim() == 2:  # one sort for every layer
+            member = route.reshape(*route.shape, *(1,) * (x.dim() - 3)).expand(x.shape[:-1])
+            blocks = MemberBlocks(member.reshape(-1), self.out.n_members)
+            y = blocks.sort(x.reshape(-1, x.shape[-1]))
+            for layer in self.hidden:
+                y = self.act(layer.sorted_rows(y, blocks))
+            y = blocks.unsort(self.out.sorted_rows(y, blocks))
+            return y.reshape(*x.shape[:-1], y.shape[-1])
         for layer in self.hidden:
             x = self.act(layer(x, route))
         return self.out(x, route)
+
+
+def routed_scores(
+    key: BatchedLinear,
+    score: BatchedLinear,
+    query: Tensor,
+    x: Tensor,
+    member: Tensor,
+    activation: Callable[[Tensor], Tensor],
+) -> Tensor:
+    """``score(activation(query + key(x)))`` of rows each through its own member, sorted once:
+    ``query`` (n, H) and ``x`` (n, in) the rows' inputs, ``member`` (n,) their members;
+    returns (n, out) in the rows' order."""
+    blocks = MemberBlocks(member, key.n_members)
+    hidden = activation(blocks.sort(query) + key.sorted_rows(blocks.sort(x), blocks))
+    return blocks.unsort(score.sorted_rows(hidden, blocks))
 
 
 def copy_member(module: nn.Module, src: int, dst: int) -> None:

@@ -38,7 +38,13 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from alloc_agents.ppo.batched import ACTIVATION_FNS, BatchedLinear, BatchedMLP, Route
+from alloc_agents.ppo.batched import (
+    ACTIVATION_FNS,
+    BatchedLinear,
+    BatchedMLP,
+    Route,
+    routed_scores,
+)
 from alloc_agents.ppo.distributions import MaskedDirichlet, SequentialPicks
 from alloc_agents.ppo.networks import Actor, ObsBatch, flat_features, with_ids
 from alloc_agents.ppo.spaces import SpaceGroup
@@ -142,8 +148,9 @@ class DispatchActor(Actor):
         x = symlog(features.reshape(-1, N_CANDIDATE_FEATURES).index_select(0, packed))
         if route is not None and route.dim() == 2:  # a member per (agent, batch) row
             member = route.reshape(-1).index_select(0, row)
-            h = self.act(query.index_select(0, row) + self.key.rows(x, member))
-            values = self.score.rows(h, member).squeeze(-1)
+            query_rows = query.index_select(0, row)
+            values = routed_scores(self.key, self.score, query_rows, x, member, self.act)
+            values = values.squeeze(-1)
         else:
             values = self._score_rows(query.index_select(0, row), x, row // b, a, route)
         scores = values.new_zeros(a * b * n_slots).index_put((packed,), values)

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from alloc_agents.ppo.batched import BatchedLinear, Route
+from alloc_agents.ppo.batched import BatchedLinear, Route, routed_scores
 from alloc_agents.ppo.ride_hailing import (
     CANDIDATE_COLUMNS,
     IDLE,
@@ -189,9 +189,8 @@ class AgentQNetwork(AgentTrunk):
         else:
             members = _members(route, self.score.n_members, a, x_rows, h.device)
             member = members.reshape(-1).index_select(0, orders.row)
-            keys = self.key.rows(orders.features, member)
-            hidden = F.relu(query.index_select(0, orders.row) + keys)
-            values = self.score.rows(hidden, member).squeeze(-1)
+            rows = query.index_select(0, orders.row), orders.features
+            values = routed_scores(self.key, self.score, *rows, member, F.relu).squeeze(-1)
         q = torch.cat([self.stay(h, route), orders.scatter(values)], dim=-1)
         return PickValues(q, orders.mask, idle_picks(obs, self.max_picks), self.max_picks)
 
