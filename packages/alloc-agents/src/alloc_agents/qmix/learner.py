@@ -31,6 +31,7 @@ from alloc_agents.qmix.action_values import ActionValues
 from alloc_agents.qmix.config import QMIXConfig
 from alloc_agents.qmix.episodes import Batch, Episode, ReplayBuffer
 from alloc_agents.qmix.model import QMIXModel
+from alloc_agents.qmix.q_networks import PackedOrders, episode_orders
 
 
 def td_targets(reward: Tensor, terminal: Tensor, next_q_tot: Tensor, gamma: float) -> Tensor:
@@ -154,13 +155,20 @@ class QMIXLearner(TargetNetworkLearner):
         return mixed(self.model.mixer, utilities, batch.state[:, :t])
 
     @torch.no_grad()
-    def targets(self, batch: Batch, online: list[ActionValues] | None = None) -> Tensor:
-        """The TD targets ``y`` (B, T) (module docstring)."""
+    def targets(
+        self,
+        batch: Batch,
+        online: list[ActionValues] | None = None,
+        orders: list[PackedOrders | None] | None = None,
+    ) -> Tensor:
+        """The TD targets ``y`` (B, T) (module docstring); ``online``: the online networks'
+        values of the batch and ``orders`` its packed orders per group, where computed."""
         online = online or [self.model.unroll(g, obs) for g, obs in enumerate(batch.obs)]
+        orders = orders or [None] * len(batch.obs)
         t = batch.steps
         utilities = []
         for g, obs in enumerate(batch.obs):
-            target_next = steps(self.target.unroll(g, obs), 1, t + 1)
+            target_next = steps(self.target.unroll(g, obs, orders[g]), 1, t + 1)
             chooser = steps(online[g], 1, t + 1) if self.config.double_q else target_next
             next_actions = chooser.greedy()
             utilities.append(target_next.chosen(next_actions) * batch.acting[g][:, :, 1:])
@@ -169,9 +177,10 @@ class QMIXLearner(TargetNetworkLearner):
 
     def update(self, batch: Batch) -> dict[str, float]:
         """One gradient step on the TD loss; its statistics."""
-        online = [self.model.unroll(g, obs) for g, obs in enumerate(batch.obs)]
+        orders = [episode_orders(obs) for obs in batch.obs]  # one packing for both networks
+        online = [self.model.unroll(g, obs, orders[g]) for g, obs in enumerate(batch.obs)]
         q_tot = self.q_tot(batch, online)
-        y = self.targets(batch, [v.map(Tensor.detach) for v in online])
+        y = self.targets(batch, [v.map(Tensor.detach) for v in online], orders)
         loss = masked_mean_square(q_tot - y, batch.filled)
         grad_norm = optimizer_step(self.optimizer, loss, self.config.max_grad_norm)
         return {

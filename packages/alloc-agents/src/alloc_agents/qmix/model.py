@@ -15,7 +15,7 @@ from alloc_agents.ppo.spaces import AgentLayout
 from alloc_agents.qmix.action_values import ActionValues
 from alloc_agents.qmix.config import QMIXConfig
 from alloc_agents.qmix.mixer import QMixer
-from alloc_agents.qmix.q_networks import AgentQNetwork
+from alloc_agents.qmix.q_networks import AgentQNetwork, PackedOrders
 
 #: The parameter-sharing strategies QMIX takes (static ones: no strategy decides groups while
 #: training, as SePS and DyPS do for PPO).
@@ -76,11 +76,14 @@ class QMIXModel(nn.Module):
         rows = next(iter(obs.values())).shape[1]
         return self.agents[g](obs, self.ids(g, (rows,), hidden.device), None, hidden)
 
-    def unroll(self, g: int, obs: dict[str, Tensor]) -> ActionValues:
-        """Group ``g``'s action values over whole episodes (``obs`` ``{key: (A, B, T, ...)}``)."""
+    def unroll(
+        self, g: int, obs: dict[str, Tensor], orders: PackedOrders | None = None
+    ) -> ActionValues:
+        """Group ``g``'s action values over whole episodes (``obs`` ``{key: (A, B, T, ...)}``;
+        ``orders``: their :func:`~alloc_agents.qmix.q_networks.episode_orders`, if packed)."""
         lead = tuple(next(iter(obs.values())).shape[1:3])
         device = next(iter(obs.values())).device
-        return self.agents[g].unroll(obs, self.ids(g, lead, device), None)
+        return self.agents[g].unroll(obs, self.ids(g, lead, device), None, orders)
 
     def initial_hidden(self, rows: int, device: torch.device) -> list[Tensor]:
         """Per group the ``(A_g, rows, H)`` hidden state at an episode's start."""

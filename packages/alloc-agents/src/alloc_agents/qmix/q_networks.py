@@ -159,28 +159,40 @@ class AgentQNetwork(AgentTrunk):
         h = self.trunk_step(obs, ids, route, hidden)
         return self.head(obs, h, route), h
 
-    def unroll(self, obs: ObsBatch, ids: Tensor | None, route: Route) -> ActionValues:
+    def unroll(
+        self,
+        obs: ObsBatch,
+        ids: Tensor | None,
+        route: Route,
+        orders: PackedOrders | None = None,
+    ) -> ActionValues:
         """Whole episodes: ``obs`` ``{key: (A, B, T, ...)}`` -> the action values of every step
-        (A, B, T, ...) (:meth:`AgentTrunk.trunk_unroll`)."""
+        (A, B, T, ...) (:meth:`AgentTrunk.trunk_unroll`); ``orders``: :func:`episode_orders` of
+        ``obs`` where the caller has them (packed once for the online and target networks)."""
         b, t = next(iter(obs.values())).shape[1:3]
         h = self.trunk_unroll(obs, ids, route).flatten(1, 2)
         flat = {k: v.flatten(1, 2) for k, v in obs.items()}
-        return self.head(flat, h, route).map(lambda x: x.unflatten(1, (b, t)))
+        return self.head(flat, h, route, orders).map(lambda x: x.unflatten(1, (b, t)))
 
-    def head(self, obs: ObsBatch, h: Tensor, route: Route) -> ActionValues:
-        """The utilities of ``h`` (A, X, H), the trunk's output, under ``obs``'s masks."""
+    def head(
+        self, obs: ObsBatch, h: Tensor, route: Route, orders: PackedOrders | None = None
+    ) -> ActionValues:
+        """The utilities of ``h`` (A, X, H), the trunk's output, under ``obs``'s masks
+        (``orders``: ``pack_orders(obs)`` if the caller has it)."""
         if self.kind == "discrete":
             q = self.q_head(h, route)
             return DiscreteValues(q, discrete_valid(obs, q, self.has_mask))
-        return self._picks(obs, h, route)
+        return self._picks(obs, h, route, orders)
 
     def compact(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """An episode's observations ``{key: (T + 1, A, ...)}`` as the replay buffer keeps them
         (:func:`compact_candidates`)."""
         return compact_candidates(obs) if self.kind == "picks" else obs
 
-    def _picks(self, obs: ObsBatch, h: Tensor, route: Route) -> PickValues:
-        orders = pack_orders(obs)
+    def _picks(
+        self, obs: ObsBatch, h: Tensor, route: Route, orders: PackedOrders | None
+    ) -> PickValues:
+        orders = pack_orders(obs) if orders is None else orders
         a, x_rows, _ = orders.mask.shape
         query = self.query(h, route).reshape(a * x_rows, -1)
         if self.score.n_members == 1:  # one matmul over all rows
@@ -268,6 +280,14 @@ def pack_orders(obs: ObsBatch) -> PackedOrders:
     features = obs["candidates"][..., 1:n_slots, CANDIDATE_COLUMNS]
     x = symlog(features.reshape(-1, N_CANDIDATE_FEATURES).index_select(0, index))
     return PackedOrders(mask, index, row, x)
+
+
+def episode_orders(obs: ObsBatch) -> PackedOrders | None:
+    """The packed orders of whole episodes ``obs`` ``{key: (A, B, T, ...)}`` seen as (A, B * T)
+    rows (what the networks' ``unroll`` packs); ``None`` without candidate orders."""
+    if "candidate_mask" not in obs:
+        return None
+    return pack_orders({k: v.flatten(1, 2) for k, v in obs.items()})
 
 
 def _members(

@@ -42,6 +42,7 @@ from alloc_agents.qmix.learner import (
     steps,
     td_targets,
 )
+from alloc_agents.qmix.q_networks import PackedOrders, episode_orders
 from alloc_agents.rode.acting import RODEActor
 from alloc_agents.rode.action_encoder import prediction_loss
 from alloc_agents.rode.config import RODEConfig
@@ -80,9 +81,13 @@ class RODELearner(TargetNetworkLearner):
     def actor(self) -> RODEActor:
         return RODEActor(self.model, self.config.role_interval)
 
-    def unroll(self, net: RODEModel, batch: Batch) -> list[tuple[ActionValues, DiscreteValues]]:
+    def unroll(
+        self, net: RODEModel, batch: Batch, orders: list[PackedOrders | None] | None = None
+    ) -> list[tuple[ActionValues, DiscreteValues]]:
         """Per group, the action values under the recorded roles and the role values, at
-        every step (A, B, T + 1, ...)."""
+        every step (A, B, T + 1, ...); ``orders``: the batch's packed orders per group
+        (:func:`~alloc_agents.qmix.q_networks.episode_orders`), packed here if not given."""
+        orders = orders or [None] * len(batch.obs)
         out = []
         for g, obs in enumerate(batch.obs):
             agents = net.groups[g]
@@ -91,7 +96,8 @@ class RODELearner(TargetNetworkLearner):
             h = agents.trunk.trunk_unroll(obs, ids, None)
             h_role = agents.role_trunk.trunk_unroll(obs, ids, None)
             flat = {k: v.flatten(1, 2) for k, v in obs.items()}
-            values = agents.action_values(flat, h.flatten(1, 2), _roles(batch, g).flatten(1, 2))
+            roles = _roles(batch, g).flatten(1, 2)
+            values = agents.action_values(flat, h.flatten(1, 2), roles, orders[g])
             shape = (b, t1)
             values = values.map(lambda x, shape=shape: x.unflatten(1, shape))
             out.append((values, agents.role_values(h_role)))
@@ -100,9 +106,10 @@ class RODELearner(TargetNetworkLearner):
     def update(self, batch: Batch) -> dict[str, float]:
         """One step on both TD losses, and one on the forward model's until the roles are
         formed; their statistics."""
-        online = self.unroll(self.model, batch)
+        orders = [episode_orders(obs) for obs in batch.obs]  # one packing for both networks
+        online = self.unroll(self.model, batch, orders)
         with torch.no_grad():
-            target = self.unroll(self.target, batch)
+            target = self.unroll(self.target, batch, orders)
         q_tot, y = self._action_td(batch, online, target)
         role_q_tot, role_y, role_filled = self._role_td(batch, online, target)
         td_loss = masked_mean_square(q_tot - y, batch.filled)

@@ -36,6 +36,7 @@ from alloc_agents.qmix.model import agent_ids
 from alloc_agents.qmix.q_networks import (
     AgentTrunk,
     ObsBatch,
+    PackedOrders,
     discrete_valid,
     env_action,
     idle_picks,
@@ -92,9 +93,12 @@ class RODEAgents(nn.Module):
         q = self.selector(h_role) @ self.centres.T
         return DiscreteValues(q, torch.ones_like(q, dtype=torch.bool))
 
-    def action_values(self, obs: ObsBatch, h: Tensor, roles: Tensor) -> ActionValues:
+    def action_values(
+        self, obs: ObsBatch, h: Tensor, roles: Tensor, orders: PackedOrders | None = None
+    ) -> ActionValues:
         """``Q_ρ(τ, a)`` of agents in roles ``roles`` (A, X) long, over their roles' actions
-        (``h`` (A, X, H) the action trunk's output)."""
+        (``h`` (A, X, H) the action trunk's output; ``orders``: ``pack_orders(obs)`` if the
+        caller has it)."""
         keys = self.role_keys(h, roles)  # (A, X, d)
         if self.kind == "discrete":
             q = keys @ self.encoder.discrete_representations().detach().T
@@ -104,7 +108,7 @@ class RODEAgents(nn.Module):
                 allowed = valid & in_role
                 valid = torch.where(allowed.any(-1, keepdim=True), allowed, valid)
             return DiscreteValues(q, valid)
-        orders = pack_orders(obs)
+        orders = pack_orders(obs) if orders is None else orders
         a, x_rows, _ = orders.mask.shape
         z = self.encoder.order_representations(orders.features).detach()
         flat_keys = keys.reshape(a * x_rows, -1)
