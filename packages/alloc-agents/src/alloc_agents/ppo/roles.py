@@ -139,9 +139,11 @@ class VLSTM(nn.Module):
         c = states.new_zeros(b, self.role_dim)
         role = states.new_zeros(b, self.role_dim)
         steps: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []  # (h, z, mu_q, lv_q) of step t
+        inputs = torch.cat([states, actions, rewards[..., None]], -1)  # the LSTM's input after z
+        # Read once: the steps where every sequence is fed and none ends need no masking.
+        everyone_fed, some_end = feed.all(0).tolist(), reset.any(0).tolist()
         for t in range(t_len):
-            s = states[:, t]
-            mu_q, lv_q = _gaussian(self.inference(torch.cat([s, h], -1)))
+            mu_q, lv_q = _gaussian(self.inference(torch.cat([states[:, t], h], -1)))
             if sample:
                 noise = torch.randn(mu_q.shape, generator=generator, device=mu_q.device)
                 z = mu_q + noise * (0.5 * lv_q).exp()
@@ -149,16 +151,17 @@ class VLSTM(nn.Module):
                 z = mu_q
             if with_loss:
                 steps.append((h, z, mu_q, lv_q))
-            x = torch.cat([z, s, actions[:, t], rewards[:, t, None]], -1)
-            h_new, c_new = self.cell(x, (h, c))
-            fed = feed[:, t].unsqueeze(-1)
-            h, c = torch.where(fed, h_new, h), torch.where(fed, c_new, c)
-            role = torch.where(fed, h, role)
-            end = reset[:, t].unsqueeze(-1)
-            h, c = (
-                torch.where(end, torch.zeros_like(h), h),
-                torch.where(end, torch.zeros_like(c), c),
-            )
+            h_new, c_new = self.cell(torch.cat([z, inputs[:, t]], -1), (h, c))
+            if everyone_fed[t]:
+                h, c = h_new, c_new
+                role = h
+            else:
+                fed = feed[:, t].unsqueeze(-1)
+                h, c = torch.where(fed, h_new, h), torch.where(fed, c_new, c)
+                role = torch.where(fed, h, role)
+            if some_end[t]:
+                end = reset[:, t].unsqueeze(-1)
+                h, c = torch.where(end, 0.0, h), torch.where(end, 0.0, c)
         if not with_loss:
             return None, role
         h_all, z, mu_q, lv_q = (torch.stack(parts, 1) for parts in zip(*steps, strict=True))
