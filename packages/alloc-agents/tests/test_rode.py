@@ -4,6 +4,7 @@ two-level TD targets, exact resume, loaders, and a learning test on a task whose
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -219,6 +220,42 @@ def test_ride_hailing_role_policies_pick_only_their_roles_orders() -> None:
         assert (role_of_pick[orders] == roles.unsqueeze(-1).expand_as(actions)[orders]).all()
         picked += int(orders.sum())
     assert picked > 0
+
+
+def test_target_reuses_the_online_order_codes_only_when_they_are_the_same(monkeypatch) -> None:
+    """Once the roles are formed and the target copied, the target's encoder and centres are
+    the online ones': its update reuses the online order codes and steps exactly as computing
+    its own; an encoder that differs is not reused."""
+    config = TINY.replace(n_roles=3, reward_scale=1e-2)
+    _, learner, buffer, generator = _filled_buffer(tiny_ride_hailing, config, 2)
+    learner.form_roles(buffer, generator)
+    learner.sync_target()
+    online, target = learner.model.groups[0], learner.target.groups[0]
+    assert target.same_order_codes(online)
+    batch = collate(list(buffer.episodes), CPU)
+    start = copy.deepcopy(learner.state_dict())
+    reused = learner.update(batch)
+    after_reuse = copy.deepcopy(learner.state_dict()["model"])
+    learner.load_state_dict(copy.deepcopy(start))
+    calls = []
+
+    def never_same(self, other) -> bool:
+        calls.append(self)
+        return False
+
+    monkeypatch.setattr(type(target), "same_order_codes", never_same)
+    assert learner.update(batch) == reused
+    assert calls  # the update asked, and computed the target's own codes
+    for name, value in learner.state_dict()["model"].items():
+        assert torch.equal(value, after_reuse[name]), name
+    monkeypatch.undo()
+    with torch.no_grad():
+        target.centres.add_(1.0)
+    assert not target.same_order_codes(online)
+    target.centres.copy_(online.centres)
+    with torch.no_grad():
+        target.encoder.action_net[0].weight.add_(1.0)
+    assert not target.same_order_codes(online)
 
 
 # ---------------------------------------------------------------------------- role TD target

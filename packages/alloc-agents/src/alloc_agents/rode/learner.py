@@ -47,7 +47,7 @@ from alloc_agents.rode.acting import RODEActor
 from alloc_agents.rode.action_encoder import prediction_loss
 from alloc_agents.rode.config import RODEConfig
 from alloc_agents.rode.kmeans import kmeans
-from alloc_agents.rode.model import RODEModel
+from alloc_agents.rode.model import OrderCodes, RODEModel
 
 #: The buffer's most recent episodes whose candidate orders Ride-Hailing's roles cluster.
 _ROLE_EPISODES = 8
@@ -82,12 +82,19 @@ class RODELearner(TargetNetworkLearner):
         return RODEActor(self.model, self.config.role_interval)
 
     def unroll(
-        self, net: RODEModel, batch: Batch, orders: list[PackedOrders | None] | None = None
+        self,
+        net: RODEModel,
+        batch: Batch,
+        orders: list[PackedOrders | None] | None = None,
+        codes: list[OrderCodes | None] | None = None,
     ) -> list[tuple[ActionValues, DiscreteValues]]:
         """Per group, the action values under the recorded roles and the role values, at
         every step (A, B, T + 1, ...); ``orders``: the batch's packed orders per group
-        (:func:`~alloc_agents.qmix.q_networks.episode_orders`), packed here if not given."""
+        (:func:`~alloc_agents.qmix.q_networks.episode_orders`) and ``codes`` their
+        :meth:`~alloc_agents.rode.model.RODEAgents.order_codes` under ``net``, computed here
+        where not given."""
         orders = orders or [None] * len(batch.obs)
+        codes = codes or [None] * len(batch.obs)
         out = []
         for g, obs in enumerate(batch.obs):
             agents = net.groups[g]
@@ -97,7 +104,7 @@ class RODELearner(TargetNetworkLearner):
             h_role = agents.role_trunk.trunk_unroll(obs, ids, None)
             flat = {k: v.flatten(1, 2) for k, v in obs.items()}
             roles = _roles(batch, g).flatten(1, 2)
-            values = agents.action_values(flat, h.flatten(1, 2), roles, orders[g])
+            values = agents.action_values(flat, h.flatten(1, 2), roles, orders[g], codes[g])
             shape = (b, t1)
             values = values.map(lambda x, shape=shape: x.unflatten(1, shape))
             out.append((values, agents.role_values(h_role)))
@@ -107,9 +114,19 @@ class RODELearner(TargetNetworkLearner):
         """One step on both TD losses, and one on the forward model's until the roles are
         formed; their statistics."""
         orders = [episode_orders(obs) for obs in batch.obs]  # one packing for both networks
-        online = self.unroll(self.model, batch, orders)
+        codes = [
+            None if packed is None else agents.order_codes(packed)
+            for agents, packed in zip(self.model.groups, orders, strict=True)
+        ]
+        online = self.unroll(self.model, batch, orders, codes)
+        # The target's encoder and centres are the online ones' once the encoder is frozen.
+        same = [
+            target.same_order_codes(agents)
+            for target, agents in zip(self.target.groups, self.model.groups, strict=True)
+        ]
         with torch.no_grad():
-            target = self.unroll(self.target, batch, orders)
+            target_codes = [c if s else None for c, s in zip(codes, same, strict=True)]
+            target = self.unroll(self.target, batch, orders, target_codes)
         q_tot, y = self._action_td(batch, online, target)
         role_q_tot, role_y, role_filled = self._role_td(batch, online, target)
         td_loss = masked_mean_square(q_tot - y, batch.filled)

@@ -53,6 +53,9 @@ RODE_SHARING = ("ps", "ps-id")
 #: layers (:mod:`alloc_agents.qmix.q_networks`), so that the first TD targets are of the
 #: rewards' size.
 OUTPUT_GAIN = 0.01
+#: Candidate orders' representations ``z`` (n, d) and roles (n,) (``None`` before the roles
+#: form): :meth:`RODEAgents.order_codes`.
+OrderCodes = tuple[Tensor, Tensor | None]
 
 
 class RODEAgents(nn.Module):
@@ -94,11 +97,16 @@ class RODEAgents(nn.Module):
         return DiscreteValues(q, torch.ones_like(q, dtype=torch.bool))
 
     def action_values(
-        self, obs: ObsBatch, h: Tensor, roles: Tensor, orders: PackedOrders | None = None
+        self,
+        obs: ObsBatch,
+        h: Tensor,
+        roles: Tensor,
+        orders: PackedOrders | None = None,
+        codes: OrderCodes | None = None,
     ) -> ActionValues:
         """``Q_ρ(τ, a)`` of agents in roles ``roles`` (A, X) long, over their roles' actions
-        (``h`` (A, X, H) the action trunk's output; ``orders``: ``pack_orders(obs)`` if the
-        caller has it)."""
+        (``h`` (A, X, H) the action trunk's output; ``orders``: ``pack_orders(obs)`` and
+        ``codes``: ``order_codes(orders)``, if the caller has them)."""
         keys = self.role_keys(h, roles)  # (A, X, d)
         if self.kind == "discrete":
             q = keys @ self.encoder.discrete_representations().detach().T
@@ -109,18 +117,31 @@ class RODEAgents(nn.Module):
                 valid = torch.where(allowed.any(-1, keepdim=True), allowed, valid)
             return DiscreteValues(q, valid)
         orders = pack_orders(obs) if orders is None else orders
+        z, order_roles = self.order_codes(orders) if codes is None else codes
         a, x_rows, _ = orders.mask.shape
-        z = self.encoder.order_representations(orders.features).detach()
         flat_keys = keys.reshape(a * x_rows, -1)
         q_orders = (flat_keys.index_select(0, orders.row) * z).sum(-1)
         q_stay = keys @ self.encoder.stay.detach().unsqueeze(-1)
         mask = orders.mask
-        if bool(self.formed):
-            in_role = self.order_roles(z) == roles.reshape(-1).index_select(0, orders.row)
+        if order_roles is not None:
+            in_role = order_roles == roles.reshape(-1).index_select(0, orders.row)
             mask = mask.clone()
             mask[..., 1:] &= orders.scatter(in_role)
         q = torch.cat([q_stay, orders.scatter(q_orders)], dim=-1)
         return PickValues(q, mask, idle_picks(obs, self.max_picks), self.max_picks)
+
+    def order_codes(self, orders: PackedOrders) -> OrderCodes:
+        """The orders' representations ``z`` (n, d), detached, and, once the roles are formed,
+        their roles (n,) long (else ``None``)."""
+        z = self.encoder.order_representations(orders.features).detach()
+        return z, (self.order_roles(z) if bool(self.formed) else None)
+
+    def same_order_codes(self, other: RODEAgents) -> bool:
+        """Whether ``other`` gives every order the same :meth:`order_codes` (the same action
+        encoder and role centres; the target copy of a frozen encoder does)."""
+        mine = [*self.encoder.action_net.parameters(), self.centres, self.formed]
+        theirs = [*other.encoder.action_net.parameters(), other.centres, other.formed]
+        return all(torch.equal(a, b) for a, b in zip(mine, theirs, strict=True))
 
     def order_roles(self, z: Tensor) -> Tensor:
         """``(n,)`` long: the role of orders with representations ``z`` (n, d) (nearest
