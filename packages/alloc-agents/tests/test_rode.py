@@ -16,12 +16,12 @@ from pettingzoo import ParallelEnv
 
 from alloc_agents import train
 from alloc_agents.ppo import checkpoint as ckpt
-from alloc_agents.ppo.ride_hailing import CANDIDATE_COLUMNS, symlog
+from alloc_agents.ppo.ride_hailing import symlog
 from alloc_agents.ppo.runner import Runner
 from alloc_agents.qmix import load_qmix_policy
 from alloc_agents.qmix.acting import play_episodes
 from alloc_agents.qmix.episodes import ReplayBuffer, collate
-from alloc_agents.qmix.q_networks import pack_orders
+from alloc_agents.qmix.orders import order_rows
 from alloc_agents.rode import RODEConfig, RODEModel, load_rode_policy, train_rode
 from alloc_agents.rode.kmeans import kmeans
 from alloc_agents.rode.learner import RODELearner, role_statistics
@@ -174,10 +174,9 @@ def test_roles_are_k_non_empty_clusters_of_the_actions_and_of_the_orders() -> No
     learner.form_roles(buffer, generator)
     agents = learner.model.groups[0]
     episode = buffer.episodes[-1]
-    obs = {k: torch.as_tensor(v[:-1]) for k, v in episode.obs[0].items()}
-    orders = pack_orders(obs)
+    features = symlog(torch.as_tensor(order_rows(episode.obs[0], episode.length)))
     with torch.no_grad():
-        roles = agents.order_roles(agents.encoder.order_representations(orders.features))
+        roles = agents.order_roles(agents.encoder.order_representations(features))
     assert agents.centres.shape[0] == 3 and len(set(roles.tolist())) == 3
 
 
@@ -208,11 +207,13 @@ def test_ride_hailing_role_policies_pick_only_their_roles_orders() -> None:
     episodes, _ = play_episodes(runner, learner.actor(), 1.0, generator, 1e-2, False, CPU)
     picked = 0
     for episode in episodes:
-        obs = {k: torch.as_tensor(v[:-1]) for k, v in episode.obs[0].items()}
-        features = symlog(obs["candidates"][..., CANDIDATE_COLUMNS])  # (T, A, S, 7)
+        # The buffer keeps the orders packed: every filled slot's role, in (step, cell, slot).
+        mask = torch.as_tensor(episode.obs[0]["candidate_mask"][:-1]) > 0  # (T, A, S)
+        features = symlog(torch.as_tensor(order_rows(episode.obs[0], episode.length)))
         with torch.no_grad():
             z = agents.encoder.order_representations(features)
-            slot_roles = agents.order_roles(z.reshape(-1, z.shape[-1])).reshape(z.shape[:-1])
+            slot_roles = torch.full(mask.shape, -1, dtype=torch.long)
+            slot_roles[..., 1:][mask[..., 1:]] = agents.order_roles(z)
         actions = torch.as_tensor(episode.actions[0])  # (T, A, K) slots, 0 = STAY
         roles = torch.as_tensor(episode.per_agent["role"][0])
         orders = actions > 0

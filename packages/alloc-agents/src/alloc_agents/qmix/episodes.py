@@ -9,8 +9,10 @@ times ``reward_scale``; RODE adds ``"role"``); and for the whole env the state o
 no bootstrap from the next step).
 
 A :class:`Batch` stacks B episodes agent-major for the networks, padded with zeros to the longest
-episode (and, per observation key, to the largest shape: Ride-Hailing episodes keep only the
-candidate slots they use); ``filled`` (B, T) marks the real steps.
+episode (and, per observation key, to the largest shape); ``filled`` (B, T) marks the real steps.
+Ride-Hailing episodes keep their candidate orders packed (:mod:`alloc_agents.qmix.orders`): the
+batch holds them as :class:`~alloc_agents.qmix.orders.PackedOrders` per group (``orders``), not
+as padded ``candidates``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+
+from alloc_agents.qmix.orders import ORDER_FEATURES, PackedOrders, batch_orders, pack_episode
 
 
 @dataclass
@@ -55,8 +59,11 @@ class Episode:
 
     @classmethod
     def from_tensors(cls, data: dict[str, Any]) -> Episode:
+        """The episode of :meth:`to_tensors`'s containers; Ride-Hailing episodes saved with
+        their padded ``candidates`` (before the buffer packed them) are packed."""
+        obs = [{k: v.numpy() for k, v in g.items()} for g in data["obs"]]
         return cls(
-            obs=[{k: v.numpy() for k, v in g.items()} for g in data["obs"]],
+            obs=[pack_episode(g) if "candidates" in g else g for g in obs],
             acting=[a.numpy() for a in data["acting"]],
             actions=[a.numpy() for a in data["actions"]],
             per_agent={k: [a.numpy() for a in v] for k, v in data["per_agent"].items()},
@@ -143,6 +150,9 @@ class Batch:
     reward: Tensor  # (B, T)
     terminal: Tensor  # (B, T) bool
     filled: Tensor  # (B, T) bool
+    #: Per group, its packed candidate orders as (A_g, B * (T + 1)) rows (Ride-Hailing), or
+    #: ``None``.
+    orders: list[PackedOrders | None]
 
     @property
     def steps(self) -> int:
@@ -170,7 +180,14 @@ def collate(episodes: Sequence[Episode], device: torch.device) -> Batch:
         {
             k: _agent_major(_pad_stack([ep.obs[g][k] for ep in episodes], np.float32), device)
             for k in episodes[0].obs[g]
+            if k != ORDER_FEATURES
         }
+        for g in range(n_groups)
+    ]
+    orders = [
+        batch_orders([ep.obs[g] for ep in episodes], obs[g]["candidate_mask"])
+        if ORDER_FEATURES in episodes[0].obs[g]
+        else None
         for g in range(n_groups)
     ]
     acting = [
@@ -203,6 +220,7 @@ def collate(episodes: Sequence[Episode], device: torch.device) -> Batch:
         stacked("reward", np.float32),
         stacked("terminal", bool),
         filled.to(device),
+        orders,
     )
 
 

@@ -31,7 +31,6 @@ from alloc_agents.qmix.action_values import ActionValues
 from alloc_agents.qmix.config import QMIXConfig
 from alloc_agents.qmix.episodes import Batch, Episode, ReplayBuffer
 from alloc_agents.qmix.model import QMIXModel
-from alloc_agents.qmix.q_networks import PackedOrders, episode_orders
 
 
 def td_targets(reward: Tensor, terminal: Tensor, next_q_tot: Tensor, gamma: float) -> Tensor:
@@ -144,9 +143,13 @@ class QMIXLearner(TargetNetworkLearner):
     def actor(self) -> QMIXActor:
         return QMIXActor(self.model)
 
+    def unroll_online(self, batch: Batch) -> list[ActionValues]:
+        """Per group, the online networks' action values over the batch's episodes."""
+        return [self.model.unroll(g, obs, batch.orders[g]) for g, obs in enumerate(batch.obs)]
+
     def q_tot(self, batch: Batch, online: list[ActionValues] | None = None) -> Tensor:
         """``Q_tot`` (B, T) of the batch's actions (online networks)."""
-        online = online or [self.model.unroll(g, obs) for g, obs in enumerate(batch.obs)]
+        online = online or self.unroll_online(batch)
         t = batch.steps
         utilities = [
             steps(values, 0, t).chosen(actions) * acting[:, :, :t]
@@ -155,20 +158,14 @@ class QMIXLearner(TargetNetworkLearner):
         return mixed(self.model.mixer, utilities, batch.state[:, :t])
 
     @torch.no_grad()
-    def targets(
-        self,
-        batch: Batch,
-        online: list[ActionValues] | None = None,
-        orders: list[PackedOrders | None] | None = None,
-    ) -> Tensor:
+    def targets(self, batch: Batch, online: list[ActionValues] | None = None) -> Tensor:
         """The TD targets ``y`` (B, T) (module docstring); ``online``: the online networks'
-        values of the batch and ``orders`` its packed orders per group, where computed."""
-        online = online or [self.model.unroll(g, obs) for g, obs in enumerate(batch.obs)]
-        orders = orders or [None] * len(batch.obs)
+        values of the batch, where computed."""
+        online = online or self.unroll_online(batch)
         t = batch.steps
         utilities = []
         for g, obs in enumerate(batch.obs):
-            target_next = steps(self.target.unroll(g, obs, orders[g]), 1, t + 1)
+            target_next = steps(self.target.unroll(g, obs, batch.orders[g]), 1, t + 1)
             chooser = steps(online[g], 1, t + 1) if self.config.double_q else target_next
             next_actions = chooser.greedy()
             utilities.append(target_next.chosen(next_actions) * batch.acting[g][:, :, 1:])
@@ -177,10 +174,9 @@ class QMIXLearner(TargetNetworkLearner):
 
     def update(self, batch: Batch) -> dict[str, float]:
         """One gradient step on the TD loss; its statistics."""
-        orders = [episode_orders(obs) for obs in batch.obs]  # one packing for both networks
-        online = [self.model.unroll(g, obs, orders[g]) for g, obs in enumerate(batch.obs)]
+        online = self.unroll_online(batch)
         q_tot = self.q_tot(batch, online)
-        y = self.targets(batch, [v.map(Tensor.detach) for v in online], orders)
+        y = self.targets(batch, [v.map(Tensor.detach) for v in online])
         loss = masked_mean_square(q_tot - y, batch.filled)
         grad_norm = optimizer_step(self.optimizer, loss, self.config.max_grad_norm)
         return {

@@ -15,7 +15,8 @@ from alloc_agents.ppo.spaces import AgentLayout
 from alloc_agents.qmix.action_values import ActionValues
 from alloc_agents.qmix.config import QMIXConfig
 from alloc_agents.qmix.mixer import QMixer
-from alloc_agents.qmix.q_networks import AgentQNetwork, PackedOrders
+from alloc_agents.qmix.orders import PackedOrders
+from alloc_agents.qmix.q_networks import AgentQNetwork
 
 #: The parameter-sharing strategies QMIX takes (static ones: no strategy decides groups while
 #: training, as SePS and DyPS do for PPO).
@@ -80,7 +81,7 @@ class QMIXModel(nn.Module):
         self, g: int, obs: dict[str, Tensor], orders: PackedOrders | None = None
     ) -> ActionValues:
         """Group ``g``'s action values over whole episodes (``obs`` ``{key: (A, B, T, ...)}``;
-        ``orders``: their :func:`~alloc_agents.qmix.q_networks.episode_orders`, if packed)."""
+        ``orders``: their packed orders, :attr:`~alloc_agents.qmix.episodes.Batch.orders`)."""
         lead = tuple(next(iter(obs.values())).shape[1:3])
         device = next(iter(obs.values())).device
         return self.agents[g].unroll(obs, self.ids(g, lead, device), None, orders)

@@ -20,7 +20,6 @@ acting, episodes × steps while learning).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,15 +29,14 @@ from torch.nn import functional as F
 
 from alloc_agents.ppo.batched import BatchedLinear, Route, routed_scores
 from alloc_agents.ppo.ride_hailing import (
-    CANDIDATE_COLUMNS,
     IDLE,
     N_CANDIDATE_FEATURES,
     scenario_kind,
     state_features,
-    symlog,
 )
 from alloc_agents.ppo.spaces import ACTION_MASK, SpaceGroup
 from alloc_agents.qmix.action_values import ActionValues, DiscreteValues, PickValues
+from alloc_agents.qmix.orders import PackedOrders, pack_episode, pack_orders
 
 ObsBatch = Mapping[str, Tensor]
 
@@ -167,8 +165,9 @@ class AgentQNetwork(AgentTrunk):
         orders: PackedOrders | None = None,
     ) -> ActionValues:
         """Whole episodes: ``obs`` ``{key: (A, B, T, ...)}`` -> the action values of every step
-        (A, B, T, ...) (:meth:`AgentTrunk.trunk_unroll`); ``orders``: :func:`episode_orders` of
-        ``obs`` where the caller has them (packed once for the online and target networks)."""
+        (A, B, T, ...) (:meth:`AgentTrunk.trunk_unroll`); ``orders``: the episodes' packed orders
+        as (A, B * T) rows (:attr:`~alloc_agents.qmix.episodes.Batch.orders`; needed when
+        ``obs`` has no ``candidates``)."""
         b, t = next(iter(obs.values())).shape[1:3]
         h = self.trunk_unroll(obs, ids, route).flatten(1, 2)
         flat = {k: v.flatten(1, 2) for k, v in obs.items()}
@@ -186,8 +185,8 @@ class AgentQNetwork(AgentTrunk):
 
     def compact(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """An episode's observations ``{key: (T + 1, A, ...)}`` as the replay buffer keeps them
-        (:func:`compact_candidates`)."""
-        return compact_candidates(obs) if self.kind == "picks" else obs
+        (:func:`~alloc_agents.qmix.orders.pack_episode`)."""
+        return pack_episode(obs) if self.kind == "picks" else obs
 
     def _picks(
         self, obs: ObsBatch, h: Tensor, route: Route, orders: PackedOrders | None
@@ -230,64 +229,6 @@ def env_action(kind: str, action: Any, actions: Tensor) -> np.ndarray:
     if kind == "discrete":
         return (out + action.start).astype(np.int64)
     return out.astype(np.int64)
-
-
-def compact_candidates(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """An episode's Ride-Hailing observations ``{key: (T + 1, A, ...)}`` without the candidate
-    slots that no step uses (at least STAY and one)."""
-    occupied = obs["candidate_mask"].reshape(-1, obs["candidate_mask"].shape[-1]).any(0)
-    slots = max(2, int(np.flatnonzero(occupied).max()) + 1 if occupied.any() else 2)
-    out = dict(obs)
-    out["candidate_mask"] = obs["candidate_mask"][..., :slots]
-    out["candidates"] = obs["candidates"][..., :slots, :]
-    return out
-
-
-@dataclass
-class PackedOrders:
-    """The candidate orders of a Ride-Hailing batch ``(A, X)``, packed: only occupied slots.
-
-    Attributes:
-        mask: (A, X, S) bool, the slots that hold a candidate (slot 0 = STAY), trimmed after
-            the last slot occupied anywhere in the batch (at least 2 slots).
-        index: (n,) long, each packed order's flat index in ``(A, X, S - 1)`` (orders only).
-        row: (n,) long, each packed order's flat ``(agent, row)`` index in ``A * X``.
-        features: (n, 7) the orders' features (price, trip length, type, Δratio, Δdrivers,
-            Δorders, age), symlog-ed.
-    """
-
-    mask: Tensor
-    index: Tensor
-    row: Tensor
-    features: Tensor
-
-    def scatter(self, values: Tensor) -> Tensor:
-        """``values`` (n, ...) of the packed orders -> (A, X, S - 1, ...), zeros elsewhere."""
-        a, x_rows, slots = self.mask.shape
-        out = values.new_zeros(a * x_rows * (slots - 1), *values.shape[1:])
-        return out.index_put((self.index,), values).reshape(a, x_rows, slots - 1, *values.shape[1:])
-
-
-def pack_orders(obs: ObsBatch) -> PackedOrders:
-    """The occupied candidate slots of ``obs`` ``{key: (A, X, ...)}`` (:class:`PackedOrders`)."""
-    mask = obs["candidate_mask"] > 0
-    occupied = mask.reshape(-1, mask.shape[-1]).any(0).nonzero()
-    n_slots = max(2, int(occupied.max()) + 1 if occupied.numel() else 2)
-    mask = mask[..., :n_slots]
-    orders = n_slots - 1
-    index = mask[..., 1:].reshape(-1).nonzero().squeeze(1)
-    row = torch.div(index, orders, rounding_mode="floor")
-    features = obs["candidates"][..., 1:n_slots, CANDIDATE_COLUMNS]
-    x = symlog(features.reshape(-1, N_CANDIDATE_FEATURES).index_select(0, index))
-    return PackedOrders(mask, index, row, x)
-
-
-def episode_orders(obs: ObsBatch) -> PackedOrders | None:
-    """The packed orders of whole episodes ``obs`` ``{key: (A, B, T, ...)}`` seen as (A, B * T)
-    rows (what the networks' ``unroll`` packs); ``None`` without candidate orders."""
-    if "candidate_mask" not in obs:
-        return None
-    return pack_orders({k: v.flatten(1, 2) for k, v in obs.items()})
 
 
 def _members(

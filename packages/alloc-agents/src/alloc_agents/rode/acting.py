@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from alloc_agents.qmix.acting import epsilon_greedy
-from alloc_agents.qmix.q_networks import compact_candidates
+from alloc_agents.qmix.orders import pack_episode
 from alloc_agents.rode.model import RODEModel
 
 
@@ -60,4 +60,4 @@ class RODEActor:
         return self.model.groups[g].env_action(actions)
 
     def compact(self, g: int, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return compact_candidates(obs) if self.model.groups[g].kind == "picks" else obs
+        return pack_episode(obs) if self.model.groups[g].kind == "picks" else obs

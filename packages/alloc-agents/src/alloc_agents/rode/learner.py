@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from alloc_agents.ppo.ride_hailing import CANDIDATE_COLUMNS, symlog
+from alloc_agents.ppo.ride_hailing import symlog
 from alloc_agents.ppo.trainer import Counters
 from alloc_agents.qmix.action_values import ActionValues, DiscreteValues
 from alloc_agents.qmix.episodes import Batch, Episode, ReplayBuffer
@@ -42,7 +42,7 @@ from alloc_agents.qmix.learner import (
     steps,
     td_targets,
 )
-from alloc_agents.qmix.q_networks import PackedOrders, episode_orders
+from alloc_agents.qmix.orders import order_rows
 from alloc_agents.rode.acting import RODEActor
 from alloc_agents.rode.action_encoder import prediction_loss
 from alloc_agents.rode.config import RODEConfig
@@ -85,15 +85,12 @@ class RODELearner(TargetNetworkLearner):
         self,
         net: RODEModel,
         batch: Batch,
-        orders: list[PackedOrders | None] | None = None,
         codes: list[OrderCodes | None] | None = None,
     ) -> list[tuple[ActionValues, DiscreteValues]]:
         """Per group, the action values under the recorded roles and the role values, at
-        every step (A, B, T + 1, ...); ``orders``: the batch's packed orders per group
-        (:func:`~alloc_agents.qmix.q_networks.episode_orders`) and ``codes`` their
+        every step (A, B, T + 1, ...); ``codes``: the batch orders'
         :meth:`~alloc_agents.rode.model.RODEAgents.order_codes` under ``net``, computed here
         where not given."""
-        orders = orders or [None] * len(batch.obs)
         codes = codes or [None] * len(batch.obs)
         out = []
         for g, obs in enumerate(batch.obs):
@@ -104,7 +101,8 @@ class RODELearner(TargetNetworkLearner):
             h_role = agents.role_trunk.trunk_unroll(obs, ids, None)
             flat = {k: v.flatten(1, 2) for k, v in obs.items()}
             roles = _roles(batch, g).flatten(1, 2)
-            values = agents.action_values(flat, h.flatten(1, 2), roles, orders[g], codes[g])
+            orders = batch.orders[g]
+            values = agents.action_values(flat, h.flatten(1, 2), roles, orders, codes[g])
             shape = (b, t1)
             values = values.map(lambda x, shape=shape: x.unflatten(1, shape))
             out.append((values, agents.role_values(h_role)))
@@ -113,12 +111,11 @@ class RODELearner(TargetNetworkLearner):
     def update(self, batch: Batch) -> dict[str, float]:
         """One step on both TD losses, and one on the forward model's until the roles are
         formed; their statistics."""
-        orders = [episode_orders(obs) for obs in batch.obs]  # one packing for both networks
         codes = [
             None if packed is None else agents.order_codes(packed)
-            for agents, packed in zip(self.model.groups, orders, strict=True)
+            for agents, packed in zip(self.model.groups, batch.orders, strict=True)
         ]
-        online = self.unroll(self.model, batch, orders, codes)
+        online = self.unroll(self.model, batch, codes)
         # The target's encoder and centres are the online ones' once the encoder is frozen.
         same = [
             target.same_order_codes(agents)
@@ -126,7 +123,7 @@ class RODELearner(TargetNetworkLearner):
         ]
         with torch.no_grad():
             target_codes = [c if s else None for c, s in zip(codes, same, strict=True)]
-            target = self.unroll(self.target, batch, orders, target_codes)
+            target = self.unroll(self.target, batch, target_codes)
         q_tot, y = self._action_td(batch, online, target)
         role_q_tot, role_y, role_filled = self._role_td(batch, online, target)
         td_loss = masked_mean_square(q_tot - y, batch.filled)
@@ -212,10 +209,13 @@ class RODELearner(TargetNetworkLearner):
             now = {k: v[:, :, :t].flatten(1, 2) for k, v in obs.items()}
             after = {k: v[:, :, 1:].flatten(1, 2) for k, v in obs.items()}
             acting = batch.acting[g][:, :, :t] & batch.filled.unsqueeze(0)
+            orders = batch.orders[g]
+            orders_now = None if orders is None else orders.first_steps(t + 1, t)
+            actions = batch.actions[g].flatten(1, 2)
             losses = prediction_loss(
                 agents.encoder,
                 agents.trunk.features(now),
-                agents.action_representation(now, batch.actions[g].flatten(1, 2)),
+                agents.action_representation(now, actions, orders_now),
                 agents.trunk.features(after),
                 batch.per_agent["reward"][g].flatten(1, 2),
                 acting.flatten(1, 2),
@@ -263,8 +263,7 @@ class RODELearner(TargetNetworkLearner):
                 continue
             rows = []
             for episode in recent:
-                mask = episode.obs[g]["candidate_mask"][:-1, :, 1:] > 0
-                rows.append(episode.obs[g]["candidates"][:-1, :, 1:, CANDIDATE_COLUMNS][mask])
+                rows.append(order_rows(episode.obs[g], episode.length))
             features = torch.as_tensor(np.concatenate(rows))
             keep = torch.randperm(features.shape[0], generator=generator)[
                 : self.config.role_samples

@@ -33,14 +33,13 @@ from alloc_agents.ppo.spaces import ACTION_MASK, AgentLayout, SpaceGroup
 from alloc_agents.qmix.action_values import ActionValues, DiscreteValues, PickValues
 from alloc_agents.qmix.mixer import QMixer
 from alloc_agents.qmix.model import agent_ids
+from alloc_agents.qmix.orders import PackedOrders, pack_orders
 from alloc_agents.qmix.q_networks import (
     AgentTrunk,
     ObsBatch,
-    PackedOrders,
     discrete_valid,
     env_action,
     idle_picks,
-    pack_orders,
     q_head_kind,
 )
 from alloc_agents.rode.action_encoder import ActionEncoder
@@ -148,13 +147,16 @@ class RODEAgents(nn.Module):
         centre)."""
         return torch.cdist(z, self.centres).argmin(-1)
 
-    def action_representation(self, obs: ObsBatch, actions: Tensor) -> Tensor:
+    def action_representation(
+        self, obs: ObsBatch, actions: Tensor, orders: PackedOrders | None = None
+    ) -> Tensor:
         """``u`` (A, X, d): the representation of agents' actions ``actions`` ((A, X) or picks
         (A, X, K)), with gradients into the encoder (module docstring of
-        :mod:`~alloc_agents.rode.action_encoder`)."""
+        :mod:`~alloc_agents.rode.action_encoder`); ``orders``: ``obs``'s packed orders (needed
+        when ``obs`` has no ``candidates``)."""
         if self.kind == "discrete":
             return self.encoder.discrete_representations()[actions]
-        orders = pack_orders(obs)
+        orders = pack_orders(obs) if orders is None else orders
         a, x_rows, slots = orders.mask.shape
         z_orders = orders.scatter(self.encoder.order_representations(orders.features))
         stay = self.encoder.stay.expand(a, x_rows, 1, -1)
