@@ -157,15 +157,18 @@ def routed_scores(
     key: BatchedLinear,
     score: BatchedLinear,
     query: Tensor,
+    row: Tensor,
     x: Tensor,
     member: Tensor,
     activation: Callable[[Tensor], Tensor],
 ) -> Tensor:
-    """``score(activation(query + key(x)))`` of rows each through its own member, sorted once:
-    ``query`` (n, H) and ``x`` (n, in) the rows' inputs, ``member`` (n,) their members;
-    returns (n, out) in the rows' order."""
+    """``score(activation(query[row] + key(x)))`` of n rows each through its own member, sorted
+    once: ``query`` (R, H) per source row, ``row`` (n,) long the rows' source rows, ``x`` (n,
+    in) their inputs, ``member`` (n,) their members; returns (n, out) in the rows' order. The
+    queries are gathered straight into member order (one gather, one scatter back)."""
     blocks = MemberBlocks(member, key.n_members)
-    hidden = activation(blocks.sort(query) + key.sorted_rows(blocks.sort(x), blocks))
+    queries = query.index_select(0, blocks.sort(row))
+    hidden = activation(queries + key.sorted_rows(blocks.sort(x), blocks))
     return blocks.unsort(score.sorted_rows(hidden, blocks))
 
 

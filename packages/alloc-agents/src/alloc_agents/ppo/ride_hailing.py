@@ -148,8 +148,7 @@ class DispatchActor(Actor):
         x = symlog(features.reshape(-1, N_CANDIDATE_FEATURES).index_select(0, packed))
         if route is not None and route.dim() == 2:  # a member per (agent, batch) row
             member = route.reshape(-1).index_select(0, row)
-            query_rows = query.index_select(0, row)
-            values = routed_scores(self.key, self.score, query_rows, x, member, self.act)
+            values = routed_scores(self.key, self.score, query, row, x, member, self.act)
             values = values.squeeze(-1)
         else:
             values = self._score_rows(query.index_select(0, row), x, row // b, a, route)

@@ -200,7 +200,7 @@ class AgentQNetwork(AgentTrunk):
         else:
             members = _members(route, self.score.n_members, a, x_rows, h.device)
             member = members.reshape(-1).index_select(0, orders.row)
-            rows = query.index_select(0, orders.row), orders.features
+            rows = query, orders.row, orders.features
             values = routed_scores(self.key, self.score, *rows, member, F.relu).squeeze(-1)
         q = torch.cat([self.stay(h, route), orders.scatter(values)], dim=-1)
         return PickValues(q, orders.mask, idle_picks(obs, self.max_picks), self.max_picks)
