@@ -109,10 +109,8 @@ class Runner:
     ) -> None:
         """``vectorised``: step the env's ``joint_vector_env`` where it has one (module
         docstring); ``False`` always steps ``n_envs`` parallel envs."""
-        self.envs = [env_fn() for _ in range(n_envs)]
-        self.layout = AgentLayout.from_env(self.envs[0])
-        for env in self.envs[1:]:
-            self.layout.check_matches(env)
+        first = env_fn()
+        self.layout = AgentLayout.from_env(first)
         self.seed = seed
         self.n_envs = n_envs
         n = self.layout.n_agents
@@ -120,10 +118,15 @@ class Runner:
         groups = self.layout.groups
         #: One space group of every agent, in ``possible_agents`` order.
         self._one_group = len(groups) == 1 and groups[0].agents == tuple(range(n))
-        make_vector = getattr(self.envs[0], "joint_vector_env", None)
+        make_vector = getattr(first, "joint_vector_env", None)
         use_vector = vectorised and make_vector is not None and self._one_group
         #: The joint vector env that steps every copy, or ``None`` (then ``envs`` are stepped).
         self.vector = make_vector(n_envs) if use_vector else None
+        #: The parallel envs: one per copy, or only the first (for its metadata and probes)
+        #: when the vector env steps the copies.
+        self.envs = [first] + ([] if use_vector else [env_fn() for _ in range(n_envs - 1)])
+        for env in self.envs[1:]:
+            self.layout.check_matches(env)
         self.episode_index = np.zeros(n_envs, dtype=np.int64)
         self.obs: list[Mapping[str, Any]] = [{} for _ in range(n_envs)]
         self.alive = np.zeros((n, n_envs), dtype=bool)
