@@ -25,7 +25,9 @@ hand; ``tests/test_docs.py`` runs ``--check``. The commands (run from the reposi
 - ``rode-roles.md``: ``python benchmarks/rode_roles.py --results
   benchmarks/results/value-based/rode-roles.json``;
 - ``value-methods-small.md``: ``python benchmarks/value_methods_small.py table --results
-  benchmarks/results/value-methods-small/runs.jsonl``.
+  benchmarks/results/value-methods-small/runs.jsonl``;
+- ``ppo-speedup-learning.md``: ``python benchmarks/ppo_speedup_learning.py --results
+  benchmarks/results/ppo-speedup/learning.json``.
 """
 
 from __future__ import annotations
@@ -117,6 +119,11 @@ def value_methods_small() -> str:
     return _stdout("benchmarks/value_methods_small.py", "table", "--results", str(results))
 
 
+def ppo_speedup_learning() -> str:
+    results = RESULTS / "ppo-speedup" / "learning.json"
+    return _stdout("benchmarks/ppo_speedup_learning.py", "--results", str(results))
+
+
 PAGES: dict[str, Callable[[], str]] = {
     "smoke-leaderboard.md": smoke_leaderboard,
     "ride-hailing-oracle.md": ride_hailing_oracle,
@@ -128,6 +135,7 @@ PAGES: dict[str, Callable[[], str]] = {
     "value-based-rode.md": value_based("RODE"),
     "rode-roles.md": rode_roles,
     "value-methods-small.md": value_methods_small,
+    "ppo-speedup-learning.md": ppo_speedup_learning,
 }
 
 
