@@ -4,8 +4,9 @@ A cell sees up to K = 50 candidate slots, ~10 of them filled. The value-based me
 filled ones only (:class:`PackedOrders`), and their replay buffer keeps only those: an episode's
 observations ``{key: (T + 1, A, ...)}`` (:func:`pack_episode`) hold ``candidate_mask`` (its slots
 trimmed after the last one the episode uses) and, instead of ``candidates`` (T + 1, A, S, 9),
-``order_features`` (n, 7): the filled slots' features (:data:`~alloc_agents.ppo.ride_hailing.
-CANDIDATE_COLUMNS`) in time-major order (step, agent, slot). A batch of such episodes gets its
+``order_features`` (n, 7): the filled slots' features (the columns
+:data:`~alloc_agents.ppo.ride_hailing.CANDIDATE_COLUMNS`) in time-major order (step, agent,
+slot). A batch of such episodes gets its
 :class:`PackedOrders` from them directly (:func:`batch_orders`), in the order and with the values
 that :func:`pack_orders` gives on the padded batch: the networks compute exactly the same.
 """
