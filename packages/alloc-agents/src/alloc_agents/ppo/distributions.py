@@ -9,6 +9,8 @@ are what the buffer stores; the head converts them to environment actions
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 from torch import Tensor
 from torch.nn import functional as F
@@ -23,14 +25,16 @@ def _safe_mask(mask: Tensor) -> Tensor:
     return mask | ~mask.any(dim=-1, keepdim=True)
 
 
-class ActionDistribution:
+class ActionDistribution(ABC):
     """The base of the distributions below: what they share."""
 
+    @abstractmethod
     def sample(self) -> Tensor:
-        raise NotImplementedError
+        """An action per agent-step."""
 
+    @abstractmethod
     def log_prob(self, action: Tensor) -> Tensor:
-        raise NotImplementedError
+        """The log-probability of ``action``, one number per agent-step."""
 
     def sample_with_log_prob(self) -> tuple[Tensor, Tensor]:
         """``(action, log_prob(action))`` of one sample."""

@@ -146,9 +146,6 @@ class Runner:
     def _probe_central(self) -> None:
         env = self.envs[0]
         env.reset(seed=episode_seed(self.seed, 0, 0))
-        if self.vector is not None:  # the vector env gives every copy's state() at once
-            self.central_mode, self.central_dim = "state", int(np.asarray(env.state()).size)
-            return
         try:
             state = np.asarray(env.state(), dtype=np.float32)
             self.central_mode, self.central_dim = "state", int(state.size)

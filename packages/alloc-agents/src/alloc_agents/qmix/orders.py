@@ -93,8 +93,7 @@ def pack_episode(obs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     keeps them (module docstring): ``candidate_mask`` without the slots no step uses (at least
     STAY and one), ``order_features`` (n, 7) float32 instead of ``candidates``."""
     mask = obs["candidate_mask"]
-    occupied = mask.reshape(-1, mask.shape[-1]).any(0)
-    slots = max(2, int(np.flatnonzero(occupied).max()) + 1 if occupied.any() else 2)
+    slots = slots_used(torch.as_tensor(mask) > 0)
     out = {key: value for key, value in obs.items() if key != "candidates"}
     out["candidate_mask"] = np.ascontiguousarray(mask[..., :slots])
     filled = out["candidate_mask"][..., 1:] > 0
