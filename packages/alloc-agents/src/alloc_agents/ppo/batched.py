@@ -27,9 +27,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from alloc_agents.ppo.fast_tanh import tanh
+
 Route = Tensor | None
 
-ACTIVATION_FNS = {"tanh": torch.tanh, "relu": F.relu}
+#: Hidden-layer activations by config name; tanh is numpy's on the CPU (:mod:`.fast_tanh`).
+ACTIVATION_FNS = {"tanh": tanh, "relu": F.relu}
 
 
 class MemberBlocks:

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from alloc_agents.ppo.batched import BatchedLinear, Route, routed_scores
+from alloc_agents.ppo.fast_tanh import tanh
 from alloc_agents.ppo.ride_hailing import (
     IDLE,
     N_CANDIDATE_FEATURES,
@@ -68,7 +69,7 @@ class BatchedGRUCell(nn.Module):
         xr, xz, xn = self.x_gates(x, route).chunk(3, -1)
         hr, hz, hn = self.h_gates(h, route).chunk(3, -1)
         r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-        n = torch.tanh(xn + r * hn)
+        n = tanh(xn + r * hn)
         return (1.0 - z) * n + z * h
 
 
