@@ -73,13 +73,16 @@ def with_beside(
     results: list[dict[str, Any]], other: Sequence[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """``results`` plus ``other``'s results on the same scenarios for methods ``results`` does
-    not have there."""
-    have = {(r["scenario"], r["method"]) for r in results}
+    not have there; a method of ``results`` with no finished seed counts as not had (``other``'s
+    row takes its place)."""
+    have = {(r["scenario"], r["method"]) for r in results if r["per_seed"]}
     scenarios = {r["scenario"] for r in results}
     extra = [
         r for r in other if r["scenario"] in scenarios and (r["scenario"], r["method"]) not in have
     ]
-    return [*results, *extra]
+    taken = {(r["scenario"], r["method"]) for r in extra}
+    kept = [r for r in results if (r["scenario"], r["method"]) not in taken]
+    return [*kept, *extra]
 
 
 def _per_seed(result: Mapping[str, Any]) -> dict[int, float]:
@@ -218,9 +221,9 @@ def main() -> None:
     results = load_results(args.suite, args.store, args.results)
     beside = [] if args.results is None else json.loads(args.results.read_text()).get("beside", [])
     for path in args.beside:
-        merged = with_beside(results, json.loads(path.read_text())["results"])
-        beside += [[r["scenario"], r["method"]] for r in merged[len(results) :]]
-        results = merged
+        before = {id(r) for r in results}
+        results = with_beside(results, json.loads(path.read_text())["results"])
+        beside += [[r["scenario"], r["method"]] for r in results if id(r) not in before]
     if args.export is not None:
         args.export.parent.mkdir(parents=True, exist_ok=True)
         document = {"suite": args.suite, "results": results, "beside": beside}

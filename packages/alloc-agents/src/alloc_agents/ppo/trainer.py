@@ -17,7 +17,6 @@ meta-update follows every PPO update (:mod:`alloc_agents.ppo.copo`).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -34,28 +33,20 @@ from alloc_agents.ppo import checkpoint as ckpt
 from alloc_agents.ppo.buffer import GroupBuffer, minibatch_count
 from alloc_agents.ppo.config import PPOConfig, get_preset
 from alloc_agents.ppo.copo import CoPOConfig, CoPOController
-from alloc_agents.ppo.dyps import DyPSController
 from alloc_agents.ppo.gae import compute_gae, standardize
 from alloc_agents.ppo.logger import PROGRESS_INTERVAL_S, RunLogger, check_progress_interval
 from alloc_agents.ppo.model import ALGORITHMS, GroupModel, MultiAgentModel
 from alloc_agents.ppo.policy import PPOPolicy
-from alloc_agents.ppo.role_state import RoleStateController
 from alloc_agents.ppo.runner import EpisodeStats, Runner, team_rewards
-from alloc_agents.ppo.seps import SePSPhase
 from alloc_agents.ppo.sharing import (
     SHARING,
-    DyPS,
     DyPSConfig,
-    RoleAsState,
     RoleAsStateConfig,
-    SePS,
     SePSConfig,
     make_sharing,
 )
+from alloc_agents.ppo.strategy_hooks import make_hooks
 from alloc_agents.threads import set_threads
-
-#: File of the log folder with the DyPS groups: one JSON line per iteration.
-DYPS_GROUPS = "dyps_groups.jsonl"
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -550,17 +541,7 @@ def train(
     history: list[dict[str, Any]] = []
     steps_per_iter = config.n_steps * n_envs
     n_iters = math.ceil(total_env_steps / steps_per_iter)
-    seps = SePSPhase(strategy.config, n_iters, seed) if isinstance(strategy, SePS) else None
-    dyps = (
-        DyPSController(strategy.config, model, seed, dev, n_envs)
-        if isinstance(strategy, DyPS)
-        else None
-    )
-    roles = (
-        RoleStateController(strategy.config, model, seed, dev)
-        if isinstance(strategy, RoleAsState)
-        else None
-    )
+    hooks = make_hooks(strategy, model, n_iters, seed, dev, n_envs)
     copo = (
         None
         if copo_config is None
@@ -575,12 +556,8 @@ def train(
         history = list(data["history"])
         runner.load_state_dict(data["runner"])
         ckpt.set_rng_state(data["rng"])
-        if seps is not None:
-            seps.load_state_dict(data["seps"])
-        if dyps is not None:
-            dyps.load_state_dict(data["dyps"])
-        if roles is not None:
-            roles.load_state_dict(data["role_state"])
+        if hooks.checkpoint_key is not None:
+            hooks.load_state_dict(data[hooks.checkpoint_key])
         if copo is not None:
             copo.load_state_dict(data["copo"])
     else:
@@ -594,10 +571,7 @@ def train(
         initial_steps=counters.env_steps,
         progress_interval=progress_interval,
     )
-    if dyps is not None and log_path is not None:  # the groups so far (none on a fresh run)
-        log_path.mkdir(parents=True, exist_ok=True)
-        lines = "".join(json.dumps(record) + "\n" for record in dyps.history)
-        (log_path / DYPS_GROUPS).write_text(lines)
+    hooks.start(log_path)
     buffers = [
         GroupBuffer(
             g, config.n_steps, n_envs, dev, gm.shared_critic is not None, gm.streams, gm.reads_lcf
@@ -623,9 +597,7 @@ def train(
                 "rng": ckpt.rng_state(),
                 "runner": runner.state_dict(),
                 "history": history,
-                **({"seps": seps.state_dict()} if seps is not None else {}),
-                **({"dyps": dyps.state_dict()} if dyps is not None else {}),
-                **({"role_state": roles.state_dict()} if roles is not None else {}),
+                **({hooks.checkpoint_key: hooks.state_dict()} if hooks.checkpoint_key else {}),
                 **({"copo": copo.state_dict()} if copo is not None else {}),
             },
         )
@@ -638,8 +610,7 @@ def train(
                 optimizer.param_groups[1]["lr"] = frac * config.critic_learning_rate
             t0 = time.perf_counter()
             model.eval()
-            if dyps is not None:
-                dyps.select(model)
+            hooks.before_rollout(model)
             episodes = collect(
                 runner,
                 model,
@@ -652,19 +623,9 @@ def train(
             )
             for gm, buf in zip(model.groups, buffers, strict=True):
                 compute_advantages(gm, buf, config, copo)
-            dyps_columns = (
-                {}
-                if dyps is None
-                else dyps.learn(
-                    model, buffers, counters.iteration + 1, counters.env_steps + steps_per_iter
-                )
+            hooks.after_rollout(
+                model, buffers, counters.iteration + 1, counters.env_steps + steps_per_iter
             )
-            # Role-As-State: new roles from this rollout, applied after the PPO update (which
-            # must read the roles the rollout sampled with).
-            role_columns = {} if roles is None else roles.learn(buffers)
-            seps_record = seps is not None and not seps.clustered
-            if seps_record:
-                seps.record(model, buffers)
             t1 = time.perf_counter()
             model.train()
             if copo is not None:
@@ -673,17 +634,13 @@ def train(
             if copo is not None:
                 t_lcf = time.perf_counter()
                 stats.update(copo.meta_update(model, buffers), lcf_s=time.perf_counter() - t_lcf)
-            if roles is not None:
-                roles.apply(model)
-            t2 = time.perf_counter()
+            hooks.after_update(model)
             counters.iteration += 1
             counters.env_steps += steps_per_iter
-            if seps_record and counters.iteration >= seps.cluster_iteration:
-                clusters = seps.cluster(model, counters.iteration, counters.env_steps)
-                if log_path is not None:
-                    log_path.mkdir(parents=True, exist_ok=True)
-                    (log_path / "seps_clusters.json").write_text(json.dumps(clusters, indent=1))
-                t2 = time.perf_counter()
+            strategy_columns = hooks.end_iteration(
+                model, counters.iteration, counters.env_steps, log_path
+            )
+            t2 = time.perf_counter()
             counters.agent_steps += int(sum(int(b.active.sum()) for b in buffers))
             counters.episodes += len(episodes)
             counters.elapsed += t2 - t0
@@ -702,14 +659,7 @@ def train(
                 "update_s": t2 - t1,
                 "time_s": counters.elapsed,
             }
-            if seps is not None:
-                row["seps_clustered"] = int(seps.clustered)
-                row.update(seps.columns())
-            row.update(dyps_columns)
-            row.update(role_columns)
-            if dyps is not None and log_path is not None:
-                with (log_path / DYPS_GROUPS).open("a") as f:
-                    f.write(json.dumps(dyps.history[-1]) + "\n")
+            row.update(strategy_columns)
             history.append(row)
             logger.log(row)
             if counters.iteration % config.checkpoint_every == 0 or counters.iteration == n_iters:
@@ -726,16 +676,8 @@ def train(
         sharing=sharing,
         checkpoint=ckpt_path,
         log_dir=log_path,
-        extra=_strategy_results(seps, dyps),
+        extra=hooks.result(),
     )
-
-
-def _strategy_results(seps: SePSPhase | None, dyps: DyPSController | None) -> dict[str, Any]:
-    if seps is not None:
-        return {"seps": seps.result}
-    if dyps is not None:
-        return {"dyps": dyps.history}
-    return {}
 
 
 def _algorithm_options(algorithm: str, options: Any) -> CoPOConfig | None:

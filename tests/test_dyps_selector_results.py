@@ -1,0 +1,39 @@
+"""benchmarks/dyps_selector_results.py: rows of another suite's export set beside this one's."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from dyps_selector_results import with_beside  # noqa: E402
+
+
+def _row(scenario: str, method: str, seeds: list[int], gmv: float = 1.0) -> dict:
+    return {
+        "scenario": scenario,
+        "method": method,
+        "per_seed": [{"seed": s, "gmv": gmv} for s in seeds],
+    }
+
+
+def test_beside_adds_missing_methods_of_the_same_scenarios_only():
+    own = [_row("ride-hailing-1", "DyPS+IPPO", [0, 1])]
+    other = [
+        _row("ride-hailing-1", "PS+IPPO", [0, 1]),
+        _row("ride-hailing-1", "DyPS+IPPO", [0, 1, 2], gmv=9.0),  # own row has seeds: kept
+        _row("ride-hailing-2", "PS+IPPO", [0]),  # another scenario: left out
+    ]
+    merged = with_beside(own, other)
+    assert [(r["scenario"], r["method"]) for r in merged] == [
+        ("ride-hailing-1", "DyPS+IPPO"),
+        ("ride-hailing-1", "PS+IPPO"),
+    ]
+    assert merged[0] is own[0]
+
+
+def test_beside_fills_a_method_with_no_finished_seed():
+    own = [_row("ride-hailing-2", "DyPS+IPPO", [0]), _row("ride-hailing-2", "oracle", [])]
+    oracle = _row("ride-hailing-2", "oracle", [0, 1, 2, 3, 4], gmv=5.0)
+    merged = with_beside(own, [oracle])
+    assert merged == [own[0], oracle]
