@@ -15,13 +15,23 @@ In one process, alternating A, B and C ``--rounds`` times:
 
 Prints CPU seconds per env step of each (min and median over rounds), and each value method's
 over PS+IPPO's of the minima and of the medians.
+
+With ``--baseline REV`` it instead times QMIX and RODE (B and C) of this checkout beside those
+of the git revision ``REV``, in two worker processes asked in turn
+(``benchmarks/side_by_side.py``), and prints the speed-ups (baseline / new) of the medians and
+of the minima::
+
+    python packages/alloc-agents/benchmarks/bench_value_methods.py --preset ride-hailing-2 \
+        --days 2 --rounds 3 --baseline 573bdde
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -86,6 +96,38 @@ def value_seconds(algorithm: str, preset: str, days: int) -> float:
     return (time.process_time() - start) / steps
 
 
+def value_job(algorithm: str, preset: str, days: int) -> list[float]:
+    """:func:`value_seconds` as a ``side_by_side`` job (one thread)."""
+    torch.set_num_threads(1)
+    return [value_seconds(algorithm, preset, days)]
+
+
+def compare_with(baseline: str, preset: str, days: int, rounds: int) -> None:
+    """QMIX and RODE of this checkout beside ``baseline``'s (module docstring)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+    import side_by_side
+
+    jobs = [
+        (name, "value", {"algorithm": name.lower(), "preset": preset, "days": days})
+        for name in ("QMIX", "RODE")
+    ]
+    rows = side_by_side.compare(Path(__file__), jobs, baseline, rounds)
+    print(
+        f"# {preset}, {days} days per run after the buffer is filled, {rounds} runs per "
+        f"version, one torch thread, CPU time, {side_by_side.machine()}, baseline {baseline}"
+    )
+    print(
+        "| method | baseline ms/env step | new ms/env step | speed-up (median) | speed-up (min) |"
+    )
+    print("|---|---:|---:|---:|---:|")
+    for row in rows:
+        base, new = statistics.median(row.baseline), statistics.median(row.new)
+        print(
+            f"| {row.name} | {1e3 * base:.2f} | {1e3 * new:.2f} | {row.speedup_median:.2f} "
+            f"| {row.speedup_min:.2f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -94,7 +136,18 @@ def main() -> None:
     parser.add_argument("--ppo-iterations", type=int, default=2)
     parser.add_argument("--days", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline", help="a git revision to time QMIX and RODE beside")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+        import side_by_side
+
+        side_by_side.serve({"value": value_job})
+        return
+    if args.baseline:
+        compare_with(args.baseline, args.preset, args.days, args.rounds)
+        return
     torch.set_num_threads(1)
     seconds: dict[str, list[float]] = {"PS+IPPO": [], "QMIX": [], "RODE": []}
     for _ in range(args.rounds):

@@ -77,7 +77,10 @@ class BatchedLinear(nn.Module):
     def forward(self, x: Tensor, route: Route = None) -> Tensor:
         """``x`` (A, ..., in) -> (A, ..., out)."""
         if route is None and self.n_members == 1:
-            return torch.matmul(x, self.weight[0]) + self.bias[0]
+            if x.dim() < 2:
+                return torch.matmul(x, self.weight[0]) + self.bias[0]
+            y = torch.addmm(self.bias[0], x.flatten(0, -2), self.weight[0])  # bias in the GEMM
+            return y.reshape(*x.shape[:-1], self.out_features)
         if route is not None and route.dim() == 2:
             member = route.reshape(*route.shape, *(1,) * (x.dim() - 3)).expand(x.shape[:-1])
             y = self.rows(x.reshape(-1, self.in_features), member.reshape(-1))
@@ -93,6 +96,16 @@ class BatchedLinear(nn.Module):
             weight, bias = self.weight[route], self.bias[route]
         y = torch.baddbmm(bias.unsqueeze(1), x3, weight)
         return y.reshape(a, *lead, self.out_features)
+
+    def add_rows(self, base: Tensor, row: Tensor, x: Tensor) -> Tensor:
+        """``base[row] + x W + b`` of a one-member layer as one gather and one GEMM: ``base``
+        (R, out) per source row, ``row`` (n,) long each row's source row, ``x`` (n, in) ->
+        (n, out). The bias is added to the R source rows before the gather (R is usually
+        much smaller than n)."""
+        if self.n_members != 1:
+            raise ValueError(f"add_rows needs one member, this layer has {self.n_members}")
+        shifted = (base + self.bias[0]).index_select(0, row)
+        return torch.addmm(shifted, x, self.weight[0])
 
     def rows(self, x: Tensor, member: Tensor) -> Tensor:
         """``x`` (n, in) rows, ``member`` (n,) the member of each row -> (n, out): the rows are

@@ -150,21 +150,21 @@ class DispatchActor(Actor):
             member = route.reshape(-1).index_select(0, row)
             values = routed_scores(self.key, self.score, query, row, x, member, self.act)
             values = values.squeeze(-1)
+        elif self.score.n_members == 1:  # one GEMM over all rows
+            values = self.score(self.act(self.key.add_rows(query, row, x))).squeeze(-1)
         else:
-            values = self._score_rows(query.index_select(0, row), x, row // b, a, route)
+            values = self._score_per_agent(query.index_select(0, row), x, row // b, a, route)
         scores = values.new_zeros(a * b * n_slots).index_put((packed,), values)
         idle = torch.round(obs["observation"][..., IDLE])
         return SequentialPicks(scores.reshape(a, b, n_slots), mask, idle, self.max_picks)
 
-    def _score_rows(
+    def _score_per_agent(
         self, query: Tensor, x: Tensor, agent: Tensor, n_agents: int, route: Route
     ) -> Tensor:
-        """Scores (n,) of packed candidate rows: ``query`` (n, H) their cell's query, ``x``
-        (n, 7) their features, ``agent`` (n,) their agent (ascending). One member: one matmul
-        over the rows. Several: the rows are laid out per agent, (A, W, ·) with W the most rows
-        of one agent, for the members' batched matmuls."""
-        if self.score.n_members == 1:
-            return self.score(self.act(query + self.key(x))).squeeze(-1)
+        """Scores (n,) of packed candidate rows with several members routed per agent:
+        ``query`` (n, H) their cell's query, ``x`` (n, 7) their features, ``agent`` (n,) their
+        agent (ascending). The rows are laid out per agent, (A, W, ·) with W the most rows of
+        one agent, for the members' batched matmuls."""
         count = torch.bincount(agent, minlength=n_agents)
         width = int(count.max()) if agent.numel() else 1
         first = torch.cumsum(count, 0) - count

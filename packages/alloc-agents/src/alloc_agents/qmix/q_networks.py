@@ -195,8 +195,8 @@ class AgentQNetwork(AgentTrunk):
         orders = pack_orders(obs) if orders is None else orders
         a, x_rows, _ = orders.mask.shape
         query = self.query(h, route).reshape(a * x_rows, -1)
-        if self.score.n_members == 1:  # one matmul over all rows
-            hidden = F.relu(query.index_select(0, orders.row) + self.key(orders.features))
+        if self.score.n_members == 1:  # one GEMM over all rows
+            hidden = self.key.add_rows(query, orders.row, orders.features).relu_()
             values = self.score(hidden).squeeze(-1)
         else:
             members = _members(route, self.score.n_members, a, x_rows, h.device)
