@@ -72,13 +72,20 @@ def load_results(suite: str, store: Path | None, results: Path | None) -> list[d
 def with_beside(
     results: list[dict[str, Any]], other: Sequence[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """``results`` plus ``other``'s results on the same scenarios for methods ``results`` does
-    not have there; a method of ``results`` with no finished seed counts as not had (``other``'s
-    row takes its place)."""
+    """``results`` plus ``other``'s results on the same scenarios and budgets for methods
+    ``results`` does not have there. A method of ``results`` with no finished seed counts as
+    not had (``other``'s row takes its place). Budgets: an ``other`` row is taken only when its
+    ``train_steps`` is 0 (no training) or one of ``results``' on that scenario, so that a
+    table never mixes training budgets."""
     have = {(r["scenario"], r["method"]) for r in results if r["per_seed"]}
-    scenarios = {r["scenario"] for r in results}
+    budgets: dict[str, set[int]] = {}
+    for r in results:
+        budgets.setdefault(r["scenario"], {0}).add(int(r["train_steps"]))
     extra = [
-        r for r in other if r["scenario"] in scenarios and (r["scenario"], r["method"]) not in have
+        r
+        for r in other
+        if int(r["train_steps"]) in budgets.get(r["scenario"], set())
+        and (r["scenario"], r["method"]) not in have
     ]
     taken = {(r["scenario"], r["method"]) for r in extra}
     kept = [r for r in results if (r["scenario"], r["method"]) not in taken]

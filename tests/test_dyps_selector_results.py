@@ -6,13 +6,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from dyps_selector_results import with_beside  # noqa: E402
+from dyps_selector_results import with_beside
 
 
-def _row(scenario: str, method: str, seeds: list[int], gmv: float = 1.0) -> dict:
+def _row(
+    scenario: str, method: str, seeds: list[int], gmv: float = 1.0, steps: int = 30_000
+) -> dict:
     return {
         "scenario": scenario,
         "method": method,
+        "train_steps": steps,
         "per_seed": [{"seed": s, "gmv": gmv} for s in seeds],
     }
 
@@ -33,7 +36,31 @@ def test_beside_adds_missing_methods_of_the_same_scenarios_only():
 
 
 def test_beside_fills_a_method_with_no_finished_seed():
-    own = [_row("ride-hailing-2", "DyPS+IPPO", [0]), _row("ride-hailing-2", "oracle", [])]
-    oracle = _row("ride-hailing-2", "oracle", [0, 1, 2, 3, 4], gmv=5.0)
+    own = [
+        _row("ride-hailing-2", "DyPS+IPPO", [0]),
+        _row("ride-hailing-2", "oracle", [], steps=0),
+    ]
+    oracle = _row("ride-hailing-2", "oracle", [0, 1, 2, 3, 4], gmv=5.0, steps=0)
     merged = with_beside(own, [oracle])
     assert merged == [own[0], oracle]
+
+
+def test_beside_never_mixes_training_budgets():
+    """A 150k-step suite takes the other suite's untrained rows, not its 30k-step ones."""
+    own = [
+        _row("ride-hailing-1", "DyPS+IPPO", [0], steps=150_000),
+        _row("ride-hailing-1", "PS-id+IPPO", [], steps=150_000),
+        _row("ride-hailing-1", "mpc", [], steps=0),
+    ]
+    other = [
+        _row("ride-hailing-1", "PS-id+IPPO", [0, 1, 2, 3, 4]),
+        _row("ride-hailing-1", "DyPS-Table6+IPPO", [0, 1, 2, 3, 4]),
+        _row("ride-hailing-1", "mpc", [0, 1, 2, 3, 4], steps=0),
+    ]
+    merged = with_beside(own, other)
+    assert [(r["method"], r["train_steps"]) for r in merged] == [
+        ("DyPS+IPPO", 150_000),
+        ("PS-id+IPPO", 150_000),
+        ("mpc", 0),
+    ]
+    assert merged[2] is other[2]
