@@ -114,7 +114,13 @@ class GroupModel(nn.Module):
         n_agents = self.group.n_agents
         if self.algorithm == "mappo":
             transform = symlog if self.rh else (lambda x: x)
-            return Critic(transform, central_dim + n_agents + self.role_dim, n_members, hidden, act)
+
+            def central_features(central: Tensor) -> Tensor:
+                """(B, S) -> (A, B, S): transformed once, then shared by every agent."""
+                return transform(central).unsqueeze(0).expand(n_agents, -1, -1)
+
+            dim = central_dim + n_agents + self.role_dim
+            return Critic(central_features, dim, n_members, hidden, act)
         critic_id_dim = (n_agents if self.critic_ids else 0) + self.role_dim + int(self.reads_lcf)
         features, dim = state_features(self.group)
         return Critic(features, dim + critic_id_dim, n_members, hidden, act)
@@ -199,7 +205,7 @@ class GroupModel(nn.Module):
         :meth:`distribution`."""
         if self.algorithm == "mappo":
             assert central is not None
-            inputs: object = central.unsqueeze(0).expand(self.group.n_agents, -1, -1)
+            inputs: object = central
             batch = central.shape[0]
         else:
             inputs = obs
