@@ -22,7 +22,8 @@ from pettingzoo import ParallelEnv
 from alloc_agents import CoPOConfig, PPOConfig, load_policy, train
 from alloc_agents.cli import main as cli_main
 from alloc_agents.ppo.buffer import GroupBuffer
-from alloc_agents.ppo.copo import LCF, CoPOController, coordinated
+from alloc_agents.ppo.copo import CoPOController
+from alloc_agents.ppo.copo_lcf import LCF, coordinated
 from alloc_agents.ppo.model import MultiAgentModel
 from alloc_agents.ppo.neighbourhoods import Neighbourhoods, env_neighbours
 from alloc_agents.ppo.runner import Runner

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from alloc_agents.ppo.batched import Route, copy_member
 from alloc_agents.ppo.config import PPOConfig
-from alloc_agents.ppo.copo import LCF, STREAMS, CoPOConfig
+from alloc_agents.ppo.copo_lcf import LCF, STREAMS, CoPOConfig
 from alloc_agents.ppo.networks import Actor, Critic, MLPActor, ObsBatch
 from alloc_agents.ppo.ride_hailing import (
     DispatchActor,

@@ -13,7 +13,7 @@ import torch
 from alloc_agents.policy import BatchObservation, Policy
 from alloc_agents.ppo import checkpoint as ckpt
 from alloc_agents.ppo.config import PPOConfig
-from alloc_agents.ppo.copo import CoPOConfig
+from alloc_agents.ppo.copo_lcf import CoPOConfig
 from alloc_agents.ppo.model import MultiAgentModel
 from alloc_agents.ppo.sharing import make_sharing
 from alloc_agents.ppo.spaces import OBS_KEY, AgentLayout, SpaceGroup, stack_group_obs
