@@ -180,12 +180,12 @@ class RideHailingScenario:
 
     def render_ansi(self) -> str:
         """One line per grid row (idle drivers / pending orders per cell), then the metrics."""
-        return render_ansi(self)
+        return render_ansi(self.sim, self.config, self.metrics())
 
     def render_frame(self) -> Frame:
         """Maps of idle drivers and waiting orders per cell, step, GMV and ORR
         (:func:`alloc_envs.ride_hailing.render.render_frame`)."""
-        return render_frame(self)
+        return render_frame(self.sim, self.config, self.metrics())
 
     def metrics(self, cell_rewards: np.ndarray | None = None) -> dict[str, Any]:
         """Episode-to-date metrics (GMV in the paper's price unit) and diagnostics."""
