@@ -103,13 +103,7 @@ def main() -> None:
         f"# ride-hailing episodes, CPU time, {side_by_side.machine()}, baseline "
         f"{args.baseline}, {args.rounds} x {args.episodes} episodes per version and row"
     )
-    print("| preset | view/policy | baseline ms | new ms | speed-up (median) | speed-up (min) |")
-    print("|---|---|---:|---:|---:|---:|")
-    for row in rows:
-        print(
-            f"| {row.name} | {row.baseline_ms:.1f} | {row.new_ms:.1f} "
-            f"| {row.speedup_median:.2f} | {row.speedup_min:.2f} |"
-        )
+    print("\n".join(side_by_side.table(rows, "preset | view/policy", "ms")))
     by_name = {row.name: row for row in rows}
     for preset in args.presets:
         gym, par = by_name[f"{preset} | gym/greedy"], by_name[f"{preset} | parallel/greedy"]

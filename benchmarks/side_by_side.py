@@ -120,6 +120,28 @@ class Row:
         return statistics.median(self.baseline) / statistics.median(self.new)
 
 
+def table(rows: list[Row], name_header: str, unit: str, per_second: bool = False) -> list[str]:
+    """Markdown lines of ``rows``: the name (``name_header`` may hold several ``|`` columns),
+    the baseline's and this checkout's medians in ``unit`` (milliseconds of CPU, or with
+    ``per_second`` the rate per CPU second, whole numbers), and the speed-ups of the medians
+    and of the minima."""
+    names = name_header.count("|") + 1
+    lines = [
+        f"| {name_header} | baseline {unit} | new {unit} | speed-up (median) | speed-up (min) |",
+        "|" + "---|" * names + "---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        if per_second:
+            base = f"{1 / statistics.median(row.baseline):.0f}"
+            new = f"{1 / statistics.median(row.new):.0f}"
+        else:
+            base, new = f"{row.baseline_ms:.2f}", f"{row.new_ms:.2f}"
+        lines.append(
+            f"| {row.name} | {base} | {new} | {row.speedup_median:.2f} | {row.speedup_min:.2f} |"
+        )
+    return lines
+
+
 def compare(
     script: Path, jobs: list[tuple[str, str, dict]], baseline: str, rounds: int
 ) -> list[Row]:

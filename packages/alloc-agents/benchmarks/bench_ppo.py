@@ -91,17 +91,7 @@ def main() -> None:
         f"{args.iterations} iterations per run, {args.rounds} runs per version, one torch "
         f"thread, CPU time, {side_by_side.machine()}, baseline {args.baseline}"
     )
-    print(
-        "| algorithm | sharing | baseline env steps/s | new env steps/s "
-        "| speed-up (median) | speed-up (min) |"
-    )
-    print("|---|---|---:|---:|---:|---:|")
-    for row in rows:
-        base, new = statistics.median(row.baseline), statistics.median(row.new)
-        print(
-            f"| {row.name} | {1 / base:.0f} | {1 / new:.0f} | {row.speedup_median:.2f} "
-            f"| {row.speedup_min:.2f} |"
-        )
+    print("\n".join(side_by_side.table(rows, "algorithm | sharing", "env steps/s", True)))
     by_name = {row.name: row for row in rows}
     for algorithm in args.algorithms:
         ps = by_name.get(f"{algorithm} | ps")

@@ -116,16 +116,7 @@ def compare_with(baseline: str, preset: str, days: int, rounds: int) -> None:
         f"# {preset}, {days} days per run after the buffer is filled, {rounds} runs per "
         f"version, one torch thread, CPU time, {side_by_side.machine()}, baseline {baseline}"
     )
-    print(
-        "| method | baseline ms/env step | new ms/env step | speed-up (median) | speed-up (min) |"
-    )
-    print("|---|---:|---:|---:|---:|")
-    for row in rows:
-        base, new = statistics.median(row.baseline), statistics.median(row.new)
-        print(
-            f"| {row.name} | {1e3 * base:.2f} | {1e3 * new:.2f} | {row.speedup_median:.2f} "
-            f"| {row.speedup_min:.2f} |"
-        )
+    print("\n".join(side_by_side.table(rows, "method", "ms/env step")))
 
 
 def main() -> None:
