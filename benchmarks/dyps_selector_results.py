@@ -74,7 +74,8 @@ def with_beside(
 ) -> list[dict[str, Any]]:
     """``results`` plus ``other``'s results on the same scenarios and budgets for methods
     ``results`` does not have there. A method of ``results`` with no finished seed counts as
-    not had (``other``'s row takes its place). Budgets: an ``other`` row is taken only when its
+    not had (``other``'s row takes its place); ``other``'s rows with no finished seed add
+    nothing. Budgets: an ``other`` row is taken only when its
     ``train_steps`` is 0 (no training) or one of ``results``' on that scenario, so that a
     table never mixes training budgets."""
     have = {(r["scenario"], r["method"]) for r in results if r["per_seed"]}
@@ -84,7 +85,8 @@ def with_beside(
     extra = [
         r
         for r in other
-        if int(r["train_steps"]) in budgets.get(r["scenario"], set())
+        if r["per_seed"]
+        and int(r["train_steps"]) in budgets.get(r["scenario"], set())
         and (r["scenario"], r["method"]) not in have
     ]
     taken = {(r["scenario"], r["method"]) for r in extra}

@@ -41,7 +41,8 @@ def test_beside_fills_a_method_with_no_finished_seed():
         _row("ride-hailing-2", "oracle", [], steps=0),
     ]
     oracle = _row("ride-hailing-2", "oracle", [0, 1, 2, 3, 4], gmv=5.0, steps=0)
-    merged = with_beside(own, [oracle])
+    unfinished = _row("ride-hailing-2", "mpc", [], steps=0)
+    merged = with_beside(own, [oracle, unfinished])
     assert merged == [own[0], oracle]
 
 
