@@ -32,7 +32,9 @@ from alloc_agents.ppo.ride_hailing import N_CANDIDATE_FEATURES
 
 
 def _mlp(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, outputs))
+    return nn.Sequential(
+        nn.Linear(inputs, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, outputs)
+    )
 
 
 class ActionEncoder(nn.Module):

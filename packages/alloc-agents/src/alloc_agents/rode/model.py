@@ -132,7 +132,8 @@ class RODEAgents(nn.Module):
     def order_codes(self, orders: PackedOrders) -> OrderCodes:
         """The orders' representations ``z`` (n, d), detached, and, once the roles are formed,
         their roles (n,) long (else ``None``)."""
-        z = self.encoder.order_representations(orders.features).detach()
+        with torch.no_grad():  # detached anyway: no graph to build
+            z = self.encoder.order_representations(orders.features)
         return z, (self.order_roles(z) if bool(self.formed) else None)
 
     def same_order_codes(self, other: RODEAgents) -> bool:
