@@ -294,6 +294,31 @@ def test_nops_batched_mlp_equals_separate_networks_in_outputs_and_gradients() ->
     )
 
 
+def test_one_member_layer_and_add_rows_equal_plain_linear_algebra() -> None:
+    """A one-member layer (bias inside the GEMM) is x W + b for inputs of any rank, and
+    ``add_rows`` is ``base[row] + x W + b``, gradients included; several members refuse it."""
+    from alloc_agents.ppo.batched import BatchedLinear
+
+    layer = BatchedLinear(1, 6, 4, 1.0)
+    with torch.no_grad():
+        layer.bias.normal_()
+    w, b = layer.weight[0], layer.bias[0]
+    x = torch.randn(3, 5, 2, 6)
+    torch.testing.assert_close(layer(x), x @ w + b)
+    torch.testing.assert_close(layer(x[0, 0, 0]), x[0, 0, 0] @ w + b)  # one row, rank 1
+    base = torch.randn(4, 4, requires_grad=True)
+    row = torch.tensor([0, 3, 3, 1, 0])
+    rows = torch.randn(5, 6)
+    got = layer.add_rows(base, row, rows)
+    want = base[row] + rows @ w + b
+    torch.testing.assert_close(got, want)
+    (g_got,) = torch.autograd.grad(got.square().sum(), base)
+    (g_want,) = torch.autograd.grad(want.square().sum(), base)
+    torch.testing.assert_close(g_got, g_want)
+    with pytest.raises(ValueError, match="one member"):
+        BatchedLinear(2, 6, 4, 1.0).add_rows(base, row, rows)
+
+
 def test_per_column_routes_equal_each_column_on_its_own_members() -> None:
     """DyPS's rollouts: agent i in batch column j on member route[i, j] (rows sorted by
     member) = column j evaluated alone with the route route[:, j]; gradients too; the value
