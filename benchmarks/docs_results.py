@@ -83,6 +83,26 @@ def dyps_selector() -> str:
     return _stdout("benchmarks/dyps_selector_results.py", "--results", str(results))
 
 
+def dyps_selector_5x() -> str:
+    results = RESULTS / "dyps-selector-5x" / "results.json"
+    return _stdout("benchmarks/dyps_selector_results.py", "--results", str(results))
+
+
+def dyps_budgets() -> str:
+    return _stdout(
+        "benchmarks/budget_comparison.py", "--results",
+        str(RESULTS / "dyps-selector" / "results.json"),
+        str(RESULTS / "dyps-selector-5x" / "results.json"),
+        "--scenario", "ride-hailing-1",
+        "--methods", "DyPS+IPPO", "PS+IPPO", "PS-id+IPPO", "SePS+IPPO",
+    )  # fmt: skip
+
+
+def dyps_ablations() -> str:
+    results = RESULTS / "dyps-ablations" / "results.json"
+    return _stdout("benchmarks/dyps_selector_results.py", "--results", str(results))
+
+
 def reward_sharing() -> str:
     results = RESULTS / "reward-sharing" / "results.json"
     return _stdout(
@@ -129,6 +149,9 @@ PAGES: dict[str, Callable[[], str]] = {
     "ride-hailing-oracle.md": ride_hailing_oracle,
     "ride-hailing-oracle-lp-only.md": ride_hailing_oracle_lp_only,
     "dyps-selector.md": dyps_selector,
+    "dyps-selector-5x.md": dyps_selector_5x,
+    "dyps-budgets.md": dyps_budgets,
+    "dyps-ablations.md": dyps_ablations,
     "reward-sharing.md": reward_sharing,
     "edrp-leaders.md": edrp_leaders,
     "value-based-qmix.md": value_based("QMIX"),
