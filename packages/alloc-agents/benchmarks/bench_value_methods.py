@@ -47,6 +47,9 @@ from alloc_agents.rode.learner import RODELearner
 from alloc_agents.rode.model import RODEModel
 from alloc_envs.ride_hailing import RideHailingParallelEnv
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+import side_by_side  # the repository's benchmarks folder
+
 
 def ppo_seconds(preset: str, iterations: int) -> float:
     """CPU seconds per env step of one PS+IPPO ``train`` call."""
@@ -104,9 +107,6 @@ def value_job(algorithm: str, preset: str, days: int) -> list[float]:
 
 def compare_with(baseline: str, preset: str, days: int, rounds: int) -> None:
     """QMIX and RODE of this checkout beside ``baseline``'s (module docstring)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
-    import side_by_side
-
     jobs = [
         (name, "value", {"algorithm": name.lower(), "preset": preset, "days": days})
         for name in ("QMIX", "RODE")
@@ -131,9 +131,6 @@ def main() -> None:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
-        import side_by_side
-
         side_by_side.serve({"value": value_job})
         return
     if args.baseline:

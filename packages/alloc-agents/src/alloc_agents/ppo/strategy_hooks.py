@@ -117,15 +117,32 @@ class SePSHooks(StrategyHooks):
         return {"seps": self.phase.result}
 
 
-class DyPSHooks(StrategyHooks):
+class _ControllerHooks(StrategyHooks):
+    """Hooks around a controller with ``state_dict``/``load_state_dict`` whose learning step
+    (in :meth:`after_rollout`) returns the progress row's columns."""
+
+    def __init__(self, controller: DyPSController | RoleStateController) -> None:
+        self.controller = controller
+        self._columns: dict[str, float] = {}
+
+    def end_iteration(
+        self, model: MultiAgentModel, iteration: int, env_steps: int, log_dir: Path | None
+    ) -> dict[str, float]:
+        return self._columns
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.controller.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.controller.load_state_dict(state)
+
+
+class DyPSHooks(_ControllerHooks):
     """DyPS: draw the groups before each rollout, learn the roles, latents and selector from it,
     and append the iteration's groups to ``dyps_groups.jsonl``."""
 
     checkpoint_key = "dyps"
-
-    def __init__(self, controller: DyPSController) -> None:
-        self.controller = controller
-        self._columns: dict[str, float] = {}
+    controller: DyPSController
 
     def start(self, log_dir: Path | None) -> None:
         if log_dir is not None:  # the groups so far (none on a fresh run)
@@ -149,25 +166,16 @@ class DyPSHooks(StrategyHooks):
                 f.write(json.dumps(self.controller.history[-1]) + "\n")
         return self._columns
 
-    def state_dict(self) -> dict[str, Any]:
-        return self.controller.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.controller.load_state_dict(state)
-
     def result(self) -> dict[str, Any]:
         return {"dyps": self.controller.history}
 
 
-class RoleAsStateHooks(StrategyHooks):
+class RoleAsStateHooks(_ControllerHooks):
     """Role-As-State: new roles from each rollout, applied after the PPO update (which must read
     the roles the rollout was sampled with)."""
 
     checkpoint_key = "role_state"
-
-    def __init__(self, controller: RoleStateController) -> None:
-        self.controller = controller
-        self._columns: dict[str, float] = {}
+    controller: RoleStateController
 
     def after_rollout(
         self, model: MultiAgentModel, buffers: list[GroupBuffer], iteration: int, env_steps: int
@@ -176,17 +184,6 @@ class RoleAsStateHooks(StrategyHooks):
 
     def after_update(self, model: MultiAgentModel) -> None:
         self.controller.apply(model)
-
-    def end_iteration(
-        self, model: MultiAgentModel, iteration: int, env_steps: int, log_dir: Path | None
-    ) -> dict[str, float]:
-        return self._columns
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.controller.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.controller.load_state_dict(state)
 
 
 def make_hooks(
