@@ -74,26 +74,30 @@ class BatchedLinear(nn.Module):
         self.weight = nn.Parameter(weight)
         self.bias = nn.Parameter(torch.zeros(n_members, out_features))
 
-    def forward(self, x: Tensor, route: Route = None) -> Tensor:
-        """``x`` (A, ..., in) -> (A, ..., out)."""
+    def forward(self, x: Tensor, route: Route = None, inputs: slice | None = None) -> Tensor:
+        """``x`` (A, ..., in) -> (A, ..., out). ``inputs``: only these of the layer's inputs
+        (rows of W) are given, ``x`` (A, ..., n_given): the layer's part on them, bias
+        included (the rest of the inputs' part is added by the caller)."""
+        weight = self.weight if inputs is None else self.weight[:, inputs]
+        n_in = weight.shape[1]
         if route is None and self.n_members == 1:
             if x.dim() < 2:
-                return torch.matmul(x, self.weight[0]) + self.bias[0]
-            y = torch.addmm(self.bias[0], x.flatten(0, -2), self.weight[0])  # bias in the GEMM
+                return torch.matmul(x, weight[0]) + self.bias[0]
+            y = torch.addmm(self.bias[0], x.flatten(0, -2), weight[0])  # bias in the GEMM
             return y.reshape(*x.shape[:-1], self.out_features)
         if route is not None and route.dim() == 2:
             member = route.reshape(*route.shape, *(1,) * (x.dim() - 3)).expand(x.shape[:-1])
-            y = self.rows(x.reshape(-1, self.in_features), member.reshape(-1))
+            y = self.rows(x.reshape(-1, n_in), member.reshape(-1), weight)
             return y.reshape(*x.shape[:-1], self.out_features)
         a = x.shape[0]
         lead = x.shape[1:-1]
-        x3 = x.reshape(a, -1, self.in_features)
+        x3 = x.reshape(a, -1, n_in)
         if route is None:
             if a != self.n_members:
                 raise ValueError(f"{a} agents but {self.n_members} members and no route")
-            weight, bias = self.weight, self.bias
+            bias = self.bias
         else:
-            weight, bias = self.weight[route], self.bias[route]
+            weight, bias = weight[route], self.bias[route]
         y = torch.baddbmm(bias.unsqueeze(1), x3, weight)
         return y.reshape(a, *lead, self.out_features)
 
@@ -107,17 +111,20 @@ class BatchedLinear(nn.Module):
         shifted = (base + self.bias[0]).index_select(0, row)
         return torch.addmm(shifted, x, self.weight[0])
 
-    def rows(self, x: Tensor, member: Tensor) -> Tensor:
+    def rows(self, x: Tensor, member: Tensor, weight: Tensor | None = None) -> Tensor:
         """``x`` (n, in) rows, ``member`` (n,) the member of each row -> (n, out): the rows are
-        sorted by member and every member's contiguous block takes one matmul."""
+        sorted by member and every member's contiguous block takes one matmul. ``weight``:
+        (M, in, out) in place of the layer's (e.g. some of its input rows)."""
         blocks = MemberBlocks(member, self.n_members)
-        return blocks.unsort(self.sorted_rows(blocks.sort(x), blocks))
+        return blocks.unsort(self.sorted_rows(blocks.sort(x), blocks, weight))
 
-    def sorted_rows(self, x: Tensor, blocks: MemberBlocks) -> Tensor:
-        """``x`` (n, in) rows already in ``blocks``' member order -> (n, out), same order."""
+    def sorted_rows(self, x: Tensor, blocks: MemberBlocks, weight: Tensor | None = None) -> Tensor:
+        """``x`` (n, in) rows already in ``blocks``' member order -> (n, out), same order;
+        ``weight`` as for :meth:`rows`."""
+        weight = self.weight if weight is None else weight
         counts = blocks.counts
         y = [
-            torch.addmm(self.bias[m], block, self.weight[m])
+            torch.addmm(self.bias[m], block, weight[m])
             for m, block in enumerate(x.split(counts))
             if counts[m]
         ]
@@ -154,17 +161,19 @@ class BatchedMLP(nn.Module):
         self.out = BatchedLinear(n_members, sizes[-1], out_dim, out_gain)
         self.act = ACTIVATION_FNS[activation]
 
-    def forward(self, x: Tensor, route: Route = None) -> Tensor:
-        """``x`` (A, ..., in_dim) -> (A, ..., out_dim)."""
+    def forward(self, x: Tensor, route: Route = None, start: int = 0) -> Tensor:
+        """``x`` (A, ..., in_dim) -> (A, ..., out_dim). ``start``: begin at that hidden layer,
+        ``x`` being the activation of the one before it (its caller computed the first ones)."""
+        hidden = self.hidden[start:]
         if route is not None and route.dim() == 2:  # one sort for every layer
             member = route.reshape(*route.shape, *(1,) * (x.dim() - 3)).expand(x.shape[:-1])
             blocks = MemberBlocks(member.reshape(-1), self.out.n_members)
             y = blocks.sort(x.reshape(-1, x.shape[-1]))
-            for layer in self.hidden:
+            for layer in hidden:
                 y = self.act(layer.sorted_rows(y, blocks))
             y = blocks.unsort(self.out.sorted_rows(y, blocks))
             return y.reshape(*x.shape[:-1], y.shape[-1])
-        for layer in self.hidden:
+        for layer in hidden:
             x = self.act(layer(x, route))
         return self.out(x, route)
 
@@ -214,3 +223,14 @@ def route_rows(values: Tensor, route: Route, n_agents: int) -> Tensor:
     if values.shape[0] == 1:
         return values.expand(n_agents, *values.shape[1:]).unsqueeze(1)
     return values.unsqueeze(1)
+
+
+def route_columns(values: Tensor, route: Route) -> Tensor:
+    """Values per member and batch column ``values`` (M, B, ...) -> every agent's member's,
+    broadcastable to (A, B, ...): ``values`` itself without a route (one member: (1, B, ...);
+    one member per agent: (A, B, ...)), else (A, B, ...) by the (A,) or (A, B) route."""
+    if route is None:
+        return values
+    if route.dim() == 1:
+        return values.index_select(0, route)
+    return values[route, torch.arange(values.shape[1], device=values.device)]

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from alloc_agents.ppo.batched import Route, copy_member
 from alloc_agents.ppo.config import PPOConfig
 from alloc_agents.ppo.copo_lcf import LCF, STREAMS, CoPOConfig
-from alloc_agents.ppo.networks import Actor, Critic, MLPActor, ObsBatch
+from alloc_agents.ppo.networks import Actor, CentralCritic, Critic, MLPActor, ObsBatch
 from alloc_agents.ppo.ride_hailing import (
     DispatchActor,
     RepositionActor,
@@ -114,13 +114,8 @@ class GroupModel(nn.Module):
         n_agents = self.group.n_agents
         if self.algorithm == "mappo":
             transform = symlog if self.rh else (lambda x: x)
-
-            def central_features(central: Tensor) -> Tensor:
-                """(B, S) -> (A, B, S): transformed once, then shared by every agent."""
-                return transform(central).unsqueeze(0).expand(n_agents, -1, -1)
-
-            dim = central_dim + n_agents + self.role_dim
-            return Critic(central_features, dim, n_members, hidden, act)
+            ids_dim = n_agents + self.role_dim
+            return CentralCritic(transform, central_dim, ids_dim, n_members, hidden, act)
         critic_id_dim = (n_agents if self.critic_ids else 0) + self.role_dim + int(self.reads_lcf)
         features, dim = state_features(self.group)
         return Critic(features, dim + critic_id_dim, n_members, hidden, act)

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from alloc_agents.ppo.batched import BatchedMLP, Route, route_rows
+from alloc_agents.ppo.batched import BatchedMLP, Route, route_columns, route_rows
 from alloc_agents.ppo.distributions import (
     DiagGaussian,
     IndependentCategoricals,
@@ -165,3 +165,36 @@ class Critic(nn.Module):
 
     def forward(self, inputs: object, ids: Tensor | None, route: Route) -> Tensor:
         return self.mlp(with_ids(self.features(inputs), ids), route).squeeze(-1)
+
+
+class CentralCritic(Critic):
+    """MAPPO's critic: value = MLP(transform(state) ++ agent inputs) -> (A, B), with the first
+    layer taken apart by input. The state (B, S) is the same for every agent, so its part,
+    ``transform(state) W_s[m]``, is computed once per member and batch row, (M, B, H), not once
+    per agent; each agent adds its own part ``ids W_id[m] + b[m]`` (``ids`` (A, B, K): the
+    one-hot id and the agent's other inputs). Parameters, initialisation and values are those
+    of :class:`Critic` on the concatenation ``state ++ ids`` (values up to float rounding);
+    the first layer's multiply-adds fall from A·B·(S + K)·H to M·B·S·H + A·B·K·H.
+    """
+
+    def __init__(
+        self,
+        transform: Callable[[Tensor], Tensor],
+        state_dim: int,
+        ids_dim: int,
+        n_members: int,
+        hidden: tuple[int, ...],
+        activation: str,
+    ) -> None:
+        super().__init__(transform, state_dim + ids_dim, n_members, hidden, activation)
+        self.state_dim = state_dim
+
+    def forward(self, inputs: object, ids: Tensor | None, route: Route) -> Tensor:
+        """``inputs``: the state (B, S); ``ids`` (A, B, K), required."""
+        if ids is None:
+            raise ValueError("the centralised critic reads every agent's inputs: pass ids")
+        first = self.mlp.hidden[0]
+        state_part = torch.matmul(self.features(inputs), first.weight[:, : self.state_dim])
+        pre = first(ids, route, inputs=slice(self.state_dim, None))
+        hidden = self.mlp.act(pre + route_columns(state_part, route))
+        return self.mlp(hidden, route, start=1).squeeze(-1)
