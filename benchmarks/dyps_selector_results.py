@@ -30,6 +30,8 @@ Prints, per scenario (Markdown):
 4. wall-clock seconds per run and per iteration (shared machine: read the ratio, not the level;
    a run resumed from its checkpoint counts only the time after the resume).
 
+``--earlier EXPORT`` (repeatable) fills the rows with no finished seed from an earlier export
+of the same suite (e.g. a store that holds only the runs added since), as the suite's own rows.
 ``--beside EXPORT`` (repeatable) adds another suite's exported results on the same scenarios,
 for the methods this one does not have (the same seeds evaluate on the same days, so they pair)
 to the score and cost tables; the export names them (``beside``).
@@ -82,16 +84,33 @@ def with_beside(
     budgets: dict[str, set[int]] = {}
     for r in results:
         budgets.setdefault(r["scenario"], {0}).add(int(r["train_steps"]))
-    extra = [
-        r
+    taken = {
+        (r["scenario"], r["method"]): r
         for r in other
         if r["per_seed"]
         and int(r["train_steps"]) in budgets.get(r["scenario"], set())
         and (r["scenario"], r["method"]) not in have
+    }
+    merged = [taken.pop((r["scenario"], r["method"]), r) for r in results]  # in their places
+    return [*merged, *taken.values()]
+
+
+def with_earlier(
+    results: list[dict[str, Any]], earlier: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], list[list[str]]]:
+    """``results`` with the rows of an earlier export of the same suite (``earlier``: the
+    export's document) where they have no finished seed, as :func:`with_beside` does; the rows
+    taken count as this suite's own, except those the earlier export had itself set beside.
+    Returns the results and the [scenario, method] pairs of the rows taken that are beside."""
+    before = {id(r) for r in results}
+    merged = with_beside(results, earlier["results"])
+    was_beside = {tuple(pair) for pair in earlier.get("beside", [])}
+    beside = [
+        [r["scenario"], r["method"]]
+        for r in merged
+        if id(r) not in before and (r["scenario"], r["method"]) in was_beside
     ]
-    taken = {(r["scenario"], r["method"]) for r in extra}
-    kept = [r for r in results if (r["scenario"], r["method"]) not in taken]
-    return [*kept, *extra]
+    return merged, beside
 
 
 def _per_seed(result: Mapping[str, Any]) -> dict[int, float]:
@@ -226,9 +245,19 @@ def main() -> None:
     parser.add_argument(
         "--beside", type=Path, action="append", default=[], help="another suite's export"
     )
+    parser.add_argument(
+        "--earlier",
+        type=Path,
+        action="append",
+        default=[],
+        help="an earlier export of this suite: fills the rows with no finished seed, as its own",
+    )
     args = parser.parse_args()
     results = load_results(args.suite, args.store, args.results)
     beside = [] if args.results is None else json.loads(args.results.read_text()).get("beside", [])
+    for path in args.earlier:
+        results, carried = with_earlier(results, json.loads(path.read_text()))
+        beside += carried
     for path in args.beside:
         before = {id(r) for r in results}
         results = with_beside(results, json.loads(path.read_text())["results"])

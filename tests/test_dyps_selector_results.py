@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from dyps_selector_results import with_beside
+from dyps_selector_results import with_beside, with_earlier
 
 
 def _row(
@@ -65,3 +65,32 @@ def test_beside_never_mixes_training_budgets():
         ("mpc", 0),
     ]
     assert merged[2] is other[2]
+
+
+def test_beside_keeps_the_rows_in_their_places():
+    own = [
+        _row("ride-hailing-1", "DyPS+IPPO", []),
+        _row("ride-hailing-2", "DyPS+MAPPO", [0]),
+    ]
+    filled = _row("ride-hailing-1", "DyPS+IPPO", [0, 1])
+    merged = with_beside(own, [filled])
+    assert merged == [filled, own[1]]
+
+
+def test_earlier_export_rows_count_as_own_unless_it_set_them_beside():
+    own = [
+        _row("ride-hailing-1", "DyPS+IPPO", []),
+        _row("ride-hailing-2", "DyPS+MAPPO", [0]),
+        _row("ride-hailing-2", "oracle", [], steps=0),
+    ]
+    earlier = {
+        "results": [
+            _row("ride-hailing-1", "DyPS+IPPO", [0, 1, 2, 3, 4]),
+            _row("ride-hailing-2", "DyPS+MAPPO", [0, 1], gmv=7.0),  # own row has seeds: kept
+            _row("ride-hailing-2", "oracle", [1, 2, 3], steps=0),
+        ],
+        "beside": [["ride-hailing-2", "oracle"]],
+    }
+    merged, beside = with_earlier(own, earlier)
+    assert merged == [earlier["results"][0], own[1], earlier["results"][2]]
+    assert beside == [["ride-hailing-2", "oracle"]]
