@@ -15,6 +15,12 @@ hand; ``tests/test_docs.py`` runs ``--check``. The commands (run from the reposi
 - ``ride-hailing-oracle-lp-only.md``: the same on ``days-lp-only.json``;
 - ``dyps-selector.md``: ``python benchmarks/dyps_selector_results.py --results
   benchmarks/results/dyps-selector/results.json``;
+- ``dyps-selector-5x.md``, ``dyps-ablations.md``, ``dyps-ablations-ride-hailing-2.md`` and
+  ``dyps-groups.md``: the same script on ``dyps-selector-5x/results.json``,
+  ``dyps-ablations/results.json``, ``dyps-ablations/ride-hailing-2.json`` and
+  ``dyps-groups/results.json`` under ``benchmarks/results/``;
+- ``dyps-budgets.md``: ``python benchmarks/budget_comparison.py`` on the ``dyps-selector`` and
+  ``dyps-selector-5x`` exports (Ride-Hailing (1), DyPS, PS, PS-id and SePS on IPPO);
 - ``reward-sharing.md``: the same script with ``--reference PS+IPPO-team --results
   benchmarks/results/reward-sharing/results.json``;
 - ``edrp-leaders.md``: ``python benchmarks/tirl_leader_table.py --results
@@ -103,6 +109,16 @@ def dyps_ablations() -> str:
     return _stdout("benchmarks/dyps_selector_results.py", "--results", str(results))
 
 
+def dyps_ablations_ride_hailing_2() -> str:
+    results = RESULTS / "dyps-ablations" / "ride-hailing-2.json"
+    return _stdout("benchmarks/dyps_selector_results.py", "--results", str(results))
+
+
+def dyps_groups() -> str:
+    results = RESULTS / "dyps-groups" / "results.json"
+    return _stdout("benchmarks/dyps_selector_results.py", "--results", str(results))
+
+
 def reward_sharing() -> str:
     results = RESULTS / "reward-sharing" / "results.json"
     return _stdout(
@@ -152,6 +168,8 @@ PAGES: dict[str, Callable[[], str]] = {
     "dyps-selector-5x.md": dyps_selector_5x,
     "dyps-budgets.md": dyps_budgets,
     "dyps-ablations.md": dyps_ablations,
+    "dyps-ablations-ride-hailing-2.md": dyps_ablations_ride_hailing_2,
+    "dyps-groups.md": dyps_groups,
     "reward-sharing.md": reward_sharing,
     "edrp-leaders.md": edrp_leaders,
     "value-based-qmix.md": value_based("QMIX"),

@@ -20,6 +20,8 @@ Prints, per scenario (Markdown):
    paired over seeds
    (:func:`alloc_bench.bootstrap.bootstrap_diff_ci`; 10,000 resamples), with the seeds and the
    budget;
+   then each DyPS method other than the reference against its PS counterpart (``DyPS+X`` against
+   ``PS+X``, e.g. DyPS+MAPPO against PS+MAPPO), paired over seeds;
 2. for each DyPS method, the selector at the first, middle and last iteration, means over seeds:
    entropy / ln M, switching, members used (sampled, argmax), the spread of the members' CVAE
    latents, η² of the cells' log demand and supply beside their permutation nulls, neighbour
@@ -164,6 +166,34 @@ def score_table(
     ]
 
 
+def counterpart_table(
+    results: Sequence[Mapping[str, Any]], scenario: str, reference_method: str = REFERENCE
+) -> list[str]:
+    """Every ``DyPS+X`` method of ``scenario`` other than the reference against ``PS+X``:
+    the difference of their GMVs paired over their common seeds (empty: no such pair)."""
+    rows = {r["method"]: r for r in results if r["scenario"] == scenario and r["per_seed"]}
+    lines = []
+    for method, result in rows.items():
+        partner = rows.get("PS+" + method.removeprefix("DyPS+"))
+        if not method.startswith("DyPS+") or method == reference_method or partner is None:
+            continue
+        own, other = _per_seed(result), _per_seed(partner)
+        seeds = sorted(set(own) & set(other))
+        d, low, high = bootstrap_diff_ci(
+            [own[s] for s in seeds], [other[s] for s in seeds], paired=True
+        )
+        lines.append(
+            f"| {method} | {partner['method']} | {seeds} | {d:+,.0f} [{low:+,.0f}, {high:+,.0f}] |"
+        )
+    if not lines:
+        return []
+    head = [
+        "| DyPS method | PS counterpart | seeds | DyPS − PS (paired 95% CI) |",
+        "|---|---|---|---|",
+    ]
+    return [*head, *lines]
+
+
 def _stage_maps(maps: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
     return {"first": maps[0], "middle": maps[(len(maps) - 1) // 2], "last": maps[-1]}
 
@@ -270,6 +300,9 @@ def main() -> None:
     for scenario in dict.fromkeys(r["scenario"] for r in results):
         print(f"## {scenario}\n")
         print("\n".join(score_table(results, scenario, args.reference)), "\n")
+        pairs = counterpart_table(results, scenario, args.reference)
+        if pairs:
+            print("\n".join(pairs), "\n")
         for result in own:  # the selectors of this suite's DyPS runs, not of those beside
             if result["scenario"] == scenario and result["groups"]:
                 print(f"### {result['method']}: the selector\n")

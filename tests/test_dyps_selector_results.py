@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from dyps_selector_results import with_beside, with_earlier
+from dyps_selector_results import counterpart_table, with_beside, with_earlier
 
 
 def _row(
@@ -94,3 +94,18 @@ def test_earlier_export_rows_count_as_own_unless_it_set_them_beside():
     merged, beside = with_earlier(own, earlier)
     assert merged == [earlier["results"][0], own[1], earlier["results"][2]]
     assert beside == [["ride-hailing-2", "oracle"]]
+
+
+def test_each_dyps_method_is_paired_with_its_ps_counterpart():
+    rows = [
+        _row("ride-hailing-2", "DyPS+IPPO", [0, 1, 2], gmv=5.0),
+        _row("ride-hailing-2", "PS+IPPO", [0, 1, 2], gmv=4.0),
+        _row("ride-hailing-2", "DyPS+MAPPO", [0, 1, 2], gmv=3.0),
+        _row("ride-hailing-2", "PS+MAPPO", [1, 2, 3], gmv=1.0),
+        _row("ride-hailing-2", "DyPS+CoPO", [0, 1], gmv=2.0),  # no PS+CoPO: no line
+        _row("ride-hailing-1", "PS+CoPO", [0, 1], gmv=2.0),  # another scenario
+    ]
+    table = counterpart_table(rows, "ride-hailing-2", "DyPS+IPPO")
+    assert len(table) == 3  # header, rule, DyPS+MAPPO (DyPS+IPPO is the reference)
+    assert table[2].startswith("| DyPS+MAPPO | PS+MAPPO | [1, 2] | +2 [+2, +2] |")
+    assert counterpart_table(rows, "ride-hailing-1") == []
