@@ -45,7 +45,7 @@ from alloc_agents.ppo.sharing import (
     SePSConfig,
     make_sharing,
 )
-from alloc_agents.ppo.strategy_hooks import make_hooks
+from alloc_agents.ppo.strategy_hooks import StrategyHooks, make_hooks
 from alloc_agents.threads import set_threads
 
 
@@ -489,6 +489,214 @@ def train(
             default): one thread, the fastest for these small networks on a small or busy CPU
             (:mod:`alloc_agents.threads`). Ask for more with ``threads=N``.
     """
+    copo_config = _check_arguments(
+        env_fn, algorithm, sharing, sharing_options, algorithm_options, total_env_steps, n_envs,
+        seed, progress_interval,
+    )  # fmt: skip
+    config = _resolve_config(config)
+    set_threads(threads)
+    dev = resolve_device(device)
+    log_path, ckpt_path = ckpt.run_paths(log_dir, checkpoint, resume)
+
+    seed_everything(seed)
+    runner = Runner(env_fn, n_envs, seed, centralised=algorithm == "mappo")
+    strategy = make_sharing(sharing, sharing_options)
+    model = MultiAgentModel(
+        runner.layout, strategy, algorithm, runner.central_dim, config, copo_config
+    ).to(dev)
+    steps_per_iter = config.n_steps * n_envs
+    n_iters = math.ceil(total_env_steps / steps_per_iter)
+    run = _Run(
+        meta={
+            "algorithm": algorithm,
+            "sharing": sharing,
+            "sharing_options": strategy.options(),
+            "algorithm_options": {} if copo_config is None else copo_config.to_dict(),
+            "config": config.to_dict(),
+            "seed": seed,
+            "n_envs": n_envs,
+            "agents": list(runner.layout.agents),
+            "central_dim": runner.central_dim,
+        },
+        config=config,
+        model=model,
+        optimizer=_make_optimizer(model, config),
+        runner=runner,
+        hooks=make_hooks(strategy, model, n_iters, seed, dev, n_envs),
+        copo=None
+        if copo_config is None
+        else CoPOController(copo_config, config, model, runner, seed, dev),
+    )
+    if resume:
+        run.restore(ckpt.load(ckpt_path))
+    else:
+        runner.reset_all()
+
+    logger = RunLogger(
+        log_path,
+        n_iters * steps_per_iter,
+        run.counters.iteration if resume else None,
+        progress,
+        initial_steps=run.counters.env_steps,
+        progress_interval=progress_interval,
+    )
+    run.hooks.start(log_path)
+    buffers = [
+        GroupBuffer(
+            g, config.n_steps, n_envs, dev, gm.shared_critic is not None, gm.streams, gm.reads_lcf
+        )
+        for g, gm in zip(runner.layout.groups, model.groups, strict=True)
+    ]
+    central = (
+        torch.zeros((config.n_steps, n_envs, runner.central_dim), device=dev)
+        if algorithm == "mappo"
+        else None
+    )
+    try:
+        while run.counters.iteration < n_iters:
+            row = run.iteration(buffers, central, n_iters, steps_per_iter, dev, log_path)
+            logger.log(row)
+            it = run.counters.iteration
+            if ckpt_path is not None and (it % config.checkpoint_every == 0 or it == n_iters):
+                ckpt.save(ckpt_path, run.checkpoint())
+    finally:
+        logger.close()
+    model.eval()
+    return TrainResult(
+        policy=PPOPolicy(model),
+        history=run.history,
+        model=model,
+        config=config,
+        algorithm=algorithm,
+        sharing=sharing,
+        checkpoint=ckpt_path,
+        log_dir=log_path,
+        extra=run.hooks.result(),
+    )
+
+
+@dataclass
+class _Run:
+    """What one training run carries from iteration to iteration (and into a checkpoint)."""
+
+    meta: dict[str, Any]
+    config: PPOConfig
+    model: MultiAgentModel
+    optimizer: torch.optim.Optimizer
+    runner: Runner
+    hooks: StrategyHooks
+    copo: CoPOController | None
+    counters: Counters = field(default_factory=Counters)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def iteration(
+        self,
+        buffers: list[GroupBuffer],
+        central: Tensor | None,
+        n_iters: int,
+        steps_per_iter: int,
+        dev: torch.device,
+        log_path: Path | None,
+    ) -> dict[str, Any]:
+        """One PPO iteration: rollout, advantages, update, the strategy's hooks; returns (and
+        appends to the history) its log row."""
+        config, model, optimizer = self.config, self.model, self.optimizer
+        hooks, copo, counters = self.hooks, self.copo, self.counters
+        if config.anneal_lr:
+            frac = 1.0 - counters.iteration / n_iters
+            optimizer.param_groups[0]["lr"] = frac * config.lr
+            optimizer.param_groups[1]["lr"] = frac * config.critic_learning_rate
+        t0 = time.perf_counter()
+        model.eval()
+        hooks.before_rollout(model)
+        team_reward = config.reward_sharing == "team"
+        episodes = collect(
+            self.runner, model, buffers, central, config.n_steps, dev, copo, team_reward
+        )
+        for gm, buf in zip(model.groups, buffers, strict=True):
+            compute_advantages(gm, buf, config, copo)
+        hooks.after_rollout(
+            model, buffers, counters.iteration + 1, counters.env_steps + steps_per_iter
+        )
+        t1 = time.perf_counter()
+        model.train()
+        if copo is not None:
+            copo.snapshot(model)  # θ_old for the LCF meta-update
+        stats = update(model, optimizer, buffers, central, config)
+        if copo is not None:
+            t_lcf = time.perf_counter()
+            stats.update(copo.meta_update(model, buffers), lcf_s=time.perf_counter() - t_lcf)
+        hooks.after_update(model)
+        counters.iteration += 1
+        counters.env_steps += steps_per_iter
+        strategy_columns = hooks.end_iteration(
+            model, counters.iteration, counters.env_steps, log_path
+        )
+        t2 = time.perf_counter()
+        counters.agent_steps += int(sum(int(b.active.sum()) for b in buffers))
+        counters.episodes += len(episodes)
+        counters.elapsed += t2 - t0
+        row: dict[str, Any] = {
+            "iteration": counters.iteration,
+            "env_steps": counters.env_steps,
+            "agent_steps": counters.agent_steps,
+            "episodes": counters.episodes,
+            "episodes_iter": len(episodes),
+            **episode_columns(episodes),
+            **stats,
+            "explained_variance": explained_variance(buffers, model),
+            "lr": optimizer.param_groups[0]["lr"],
+            "fps": steps_per_iter / max(t2 - t0, 1e-9),
+            "rollout_s": t1 - t0,
+            "update_s": t2 - t1,
+            "time_s": counters.elapsed,
+            **strategy_columns,
+        }
+        self.history.append(row)
+        return row
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The checkpoint's contents (:mod:`alloc_agents.ppo.checkpoint`)."""
+        hooks = self.hooks
+        return {
+            "meta": self.meta,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "counters": vars(self.counters).copy(),
+            "rng": ckpt.rng_state(),
+            "runner": self.runner.state_dict(),
+            "history": self.history,
+            **({hooks.checkpoint_key: hooks.state_dict()} if hooks.checkpoint_key else {}),
+            **({"copo": self.copo.state_dict()} if self.copo is not None else {}),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Continue from a checkpoint of the same run (``ValueError`` if its meta differs)."""
+        check_resume(data.get("meta"), self.meta)
+        self.model.load_state_dict(data["model"])
+        self.optimizer.load_state_dict(data["optimizer"])
+        self.counters = Counters(**data["counters"])
+        self.history = list(data["history"])
+        self.runner.load_state_dict(data["runner"])
+        ckpt.set_rng_state(data["rng"])
+        if self.hooks.checkpoint_key is not None:
+            self.hooks.load_state_dict(data[self.hooks.checkpoint_key])
+        if self.copo is not None:
+            self.copo.load_state_dict(data["copo"])
+
+
+def _check_arguments(
+    env_fn: Any,
+    algorithm: str,
+    sharing: str,
+    sharing_options: Any,
+    algorithm_options: Any,
+    total_env_steps: Any,
+    n_envs: Any,
+    seed: Any,
+    progress_interval: float,
+) -> CoPOConfig | None:
+    """``ValueError`` naming the first bad argument of :func:`train`; CoPO's options."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     if sharing not in SHARING:
@@ -500,183 +708,31 @@ def train(
     _check_int("seed", seed, 0)
     if not callable(env_fn):
         raise ValueError("env_fn must be a zero-argument callable returning a ParallelEnv")
+    check_progress_interval(progress_interval)
+    return copo_config
+
+
+def _resolve_config(config: PPOConfig | str | None) -> PPOConfig:
+    """The run's :class:`PPOConfig`: the defaults, a preset's, or the one given."""
     if config is None:
-        config = PPOConfig()
-    elif isinstance(config, str):
-        config = get_preset(config).config
-    elif not isinstance(config, PPOConfig):
+        return PPOConfig()
+    if isinstance(config, str):
+        return get_preset(config).config
+    if not isinstance(config, PPOConfig):
         raise ValueError(
             f"config must be a PPOConfig or a preset name, got {type(config).__name__}"
         )
-    check_progress_interval(progress_interval)
-    set_threads(threads)
-    dev = resolve_device(device)
-    log_path, ckpt_path = ckpt.run_paths(log_dir, checkpoint, resume)
+    return config
 
-    seed_everything(seed)
-    runner = Runner(env_fn, n_envs, seed, centralised=algorithm == "mappo")
-    layout = runner.layout
-    strategy = make_sharing(sharing, sharing_options)
-    model = MultiAgentModel(layout, strategy, algorithm, runner.central_dim, config, copo_config)
-    model.to(dev)
-    optimizer = torch.optim.Adam(
+
+def _make_optimizer(model: MultiAgentModel, config: PPOConfig) -> torch.optim.Adam:
+    """Adam over the actors' and the critics' parameters, each with its learning rate."""
+    return torch.optim.Adam(
         [
             {"params": list(model.actor_parameters()), "lr": config.lr},
             {"params": list(model.critic_parameters()), "lr": config.critic_learning_rate},
         ],
         eps=config.adam_eps,
-    )
-    meta = {
-        "algorithm": algorithm,
-        "sharing": sharing,
-        "sharing_options": strategy.options(),
-        "algorithm_options": {} if copo_config is None else copo_config.to_dict(),
-        "config": config.to_dict(),
-        "seed": seed,
-        "n_envs": n_envs,
-        "agents": list(layout.agents),
-        "central_dim": runner.central_dim,
-    }
-    counters = Counters()
-    history: list[dict[str, Any]] = []
-    steps_per_iter = config.n_steps * n_envs
-    n_iters = math.ceil(total_env_steps / steps_per_iter)
-    hooks = make_hooks(strategy, model, n_iters, seed, dev, n_envs)
-    copo = (
-        None
-        if copo_config is None
-        else CoPOController(copo_config, config, model, runner, seed, dev)
-    )
-    if resume:
-        data = ckpt.load(ckpt_path)
-        check_resume(data.get("meta"), meta)
-        model.load_state_dict(data["model"])
-        optimizer.load_state_dict(data["optimizer"])
-        counters = Counters(**data["counters"])
-        history = list(data["history"])
-        runner.load_state_dict(data["runner"])
-        ckpt.set_rng_state(data["rng"])
-        if hooks.checkpoint_key is not None:
-            hooks.load_state_dict(data[hooks.checkpoint_key])
-        if copo is not None:
-            copo.load_state_dict(data["copo"])
-    else:
-        runner.reset_all()
-
-    logger = RunLogger(
-        log_path,
-        n_iters * steps_per_iter,
-        counters.iteration if resume else None,
-        progress,
-        initial_steps=counters.env_steps,
-        progress_interval=progress_interval,
-    )
-    hooks.start(log_path)
-    buffers = [
-        GroupBuffer(
-            g, config.n_steps, n_envs, dev, gm.shared_critic is not None, gm.streams, gm.reads_lcf
-        )
-        for g, gm in zip(layout.groups, model.groups, strict=True)
-    ]
-    central = (
-        torch.zeros((config.n_steps, n_envs, runner.central_dim), device=dev)
-        if algorithm == "mappo"
-        else None
-    )
-
-    def save_checkpoint() -> None:
-        if ckpt_path is None:
-            return
-        ckpt.save(
-            ckpt_path,
-            {
-                "meta": meta,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "counters": vars(counters).copy(),
-                "rng": ckpt.rng_state(),
-                "runner": runner.state_dict(),
-                "history": history,
-                **({hooks.checkpoint_key: hooks.state_dict()} if hooks.checkpoint_key else {}),
-                **({"copo": copo.state_dict()} if copo is not None else {}),
-            },
-        )
-
-    try:
-        while counters.iteration < n_iters:
-            if config.anneal_lr:
-                frac = 1.0 - counters.iteration / n_iters
-                optimizer.param_groups[0]["lr"] = frac * config.lr
-                optimizer.param_groups[1]["lr"] = frac * config.critic_learning_rate
-            t0 = time.perf_counter()
-            model.eval()
-            hooks.before_rollout(model)
-            episodes = collect(
-                runner,
-                model,
-                buffers,
-                central,
-                config.n_steps,
-                dev,
-                copo,
-                team_reward=config.reward_sharing == "team",
-            )
-            for gm, buf in zip(model.groups, buffers, strict=True):
-                compute_advantages(gm, buf, config, copo)
-            hooks.after_rollout(
-                model, buffers, counters.iteration + 1, counters.env_steps + steps_per_iter
-            )
-            t1 = time.perf_counter()
-            model.train()
-            if copo is not None:
-                copo.snapshot(model)  # θ_old for the LCF meta-update
-            stats = update(model, optimizer, buffers, central, config)
-            if copo is not None:
-                t_lcf = time.perf_counter()
-                stats.update(copo.meta_update(model, buffers), lcf_s=time.perf_counter() - t_lcf)
-            hooks.after_update(model)
-            counters.iteration += 1
-            counters.env_steps += steps_per_iter
-            strategy_columns = hooks.end_iteration(
-                model, counters.iteration, counters.env_steps, log_path
-            )
-            t2 = time.perf_counter()
-            counters.agent_steps += int(sum(int(b.active.sum()) for b in buffers))
-            counters.episodes += len(episodes)
-            counters.elapsed += t2 - t0
-            row: dict[str, Any] = {
-                "iteration": counters.iteration,
-                "env_steps": counters.env_steps,
-                "agent_steps": counters.agent_steps,
-                "episodes": counters.episodes,
-                "episodes_iter": len(episodes),
-                **episode_columns(episodes),
-                **stats,
-                "explained_variance": explained_variance(buffers, model),
-                "lr": optimizer.param_groups[0]["lr"],
-                "fps": steps_per_iter / max(t2 - t0, 1e-9),
-                "rollout_s": t1 - t0,
-                "update_s": t2 - t1,
-                "time_s": counters.elapsed,
-            }
-            row.update(strategy_columns)
-            history.append(row)
-            logger.log(row)
-            if counters.iteration % config.checkpoint_every == 0 or counters.iteration == n_iters:
-                save_checkpoint()
-    finally:
-        logger.close()
-    model.eval()
-    return TrainResult(
-        policy=PPOPolicy(model),
-        history=history,
-        model=model,
-        config=config,
-        algorithm=algorithm,
-        sharing=sharing,
-        checkpoint=ckpt_path,
-        log_dir=log_path,
-        extra=hooks.result(),
     )
 
 
