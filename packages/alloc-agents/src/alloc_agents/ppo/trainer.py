@@ -92,11 +92,22 @@ class TrainResult:
 
 @dataclass
 class Counters:
+    """A run's totals so far (checkpointed); ``elapsed`` in wall-clock seconds."""
+
     iteration: int = 0
     env_steps: int = 0
     agent_steps: int = 0
     episodes: int = 0
     elapsed: float = 0.0
+
+    def columns(self) -> dict[str, int]:
+        """The log row's counter columns: iteration, env_steps, agent_steps, episodes."""
+        return {
+            "iteration": self.iteration,
+            "env_steps": self.env_steps,
+            "agent_steps": self.agent_steps,
+            "episodes": self.episodes,
+        }
 
 
 @dataclass
@@ -637,10 +648,7 @@ class _Run:
         counters.episodes += len(episodes)
         counters.elapsed += t2 - t0
         row: dict[str, Any] = {
-            "iteration": counters.iteration,
-            "env_steps": counters.env_steps,
-            "agent_steps": counters.agent_steps,
-            "episodes": counters.episodes,
+            **counters.columns(),
             "episodes_iter": len(episodes),
             **episode_columns(episodes),
             **stats,

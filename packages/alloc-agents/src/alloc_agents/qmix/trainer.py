@@ -245,10 +245,7 @@ def train_value_based(
             t2 = time.perf_counter()
             counters.elapsed += t2 - t0
             row: dict[str, Any] = {
-                "iteration": counters.iteration,
-                "env_steps": counters.env_steps,
-                "agent_steps": counters.agent_steps,
-                "episodes": counters.episodes,
+                **counters.columns(),
                 **episode_columns(stats),
                 "epsilon": epsilon,
                 "buffer_episodes": len(buffer),
