@@ -4,8 +4,9 @@ Every case runs two episodes (``reset(seed=...)``, then ``reset()`` continuing t
 with a rule-based policy and hashes everything the environment hands out at every step: each
 observation array (dtype, shape and bytes), the rewards, the flags and the info values (floats
 by their exact ``repr``). The stored digests in ``data/ride_hailing_digests.json`` were taken
-from the simulator before its speed-up (issue 21); a faster simulator must reproduce them, and
-so must the Table 7 figures (reference demand, greedy and nearest), which are stored exactly.
+from the simulator before its speed-up (issue 21); a faster simulator must reproduce them, on
+its numpy path and with its numba kernels (:mod:`alloc_envs.ride_hailing.kernels`), and so must
+the Table 7 figures (reference demand, greedy and nearest), which are stored exactly.
 
 Regenerate (only when a change of the dynamics is intended, and say so in the commit)::
 
@@ -25,6 +26,7 @@ import pytest
 
 from alloc_agents import make_policy
 from alloc_envs.ride_hailing import RideHailingEnv, RideHailingParallelEnv
+from alloc_envs.ride_hailing.kernels import ENV_VAR
 from alloc_envs.ride_hailing.trips import TripTable
 
 DIGESTS = Path(__file__).parent / "data" / "ride_hailing_digests.json"
@@ -180,8 +182,15 @@ def test_every_case_has_a_stored_digest(stored: dict[str, Any]) -> None:
     assert sorted(stored) == sorted(CASES)
 
 
+@pytest.mark.parametrize("kernels", ["numpy", "numba"])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_trajectory_is_bit_identical(name: str, stored: dict[str, Any]) -> None:
+def test_trajectory_is_bit_identical(
+    name: str, kernels: str, stored: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both simulator paths (numpy calls, numba kernels) reproduce the stored digests."""
+    if kernels == "numba":
+        pytest.importorskip("numba")
+    monkeypatch.setenv(ENV_VAR, kernels)
     assert run_case(name) == stored[name]
 
 

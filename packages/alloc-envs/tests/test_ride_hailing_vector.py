@@ -18,6 +18,7 @@ import pytest
 import alloc_envs  # noqa: F401  (registers the ids)
 from alloc_agents import make_policy
 from alloc_envs.ride_hailing import RideHailingEnv, RideHailingVectorEnv
+from alloc_envs.ride_hailing.kernels import ENV_VAR
 from alloc_envs.ride_hailing.sim import RideHailingSim
 from alloc_envs.ride_hailing.trips import TripTable
 
@@ -86,8 +87,15 @@ def make_pair(n: int, kwargs: dict[str, Any]):
     return vector, sync
 
 
+@pytest.mark.parametrize("kernels", ["numpy", "numba"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_copies_are_bit_identical_to_a_sync_vector_env(case: str) -> None:
+def test_copies_are_bit_identical_to_a_sync_vector_env(
+    case: str, kernels: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On both simulator paths (:mod:`alloc_envs.ride_hailing.kernels`)."""
+    if kernels == "numba":
+        pytest.importorskip("numba")
+    monkeypatch.setenv(ENV_VAR, kernels)
     kwargs = CASES[case]
     vector, sync = make_pair(3, kwargs)
     assert isinstance(vector.unwrapped, RideHailingVectorEnv)

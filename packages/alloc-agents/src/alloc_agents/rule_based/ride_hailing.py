@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from alloc_agents.policy import BatchObservation, Policy
+from alloc_envs.ride_hailing import kernels
 
 #: Column of the price in the candidate features (``alloc_envs.ride_hailing.sim``).
 PRICE = 2
@@ -37,8 +38,11 @@ def _picks_in_order(key: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(N, K) picks: the valid order slots (1-based) by increasing ``key``, then STAY (0).
 
     Columns after the last one that holds a valid slot in some row sort after every valid slot
-    and are never picked, so only the columns up to it are sorted.
+    and are never picked, so only the columns up to it are sorted. With numba, the compiled
+    :func:`alloc_envs.ride_hailing.kernels.picks_in_order` gives the same picks.
     """
+    if kernels.use_numba():
+        return kernels.picks_in_order(key, mask)
     n, k = mask.shape
     occupied = np.flatnonzero(mask.any(axis=0))
     width = int(occupied[-1]) + 1 if occupied.size else 0

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from alloc_envs.core.hexgrid import HexGrid
+from alloc_envs.ride_hailing import kernels
 from alloc_envs.ride_hailing.config import RideHailingConfig
 from alloc_envs.ride_hailing.demand import OrderStream
 from alloc_envs.ride_hailing.order_tables import PRICE_BIN_WIDTH, OrderTables
@@ -46,6 +47,8 @@ STAY_TYPE, ORDER_TYPE = 0.0, -1.0
 #: Smoothing count added to every cell in the KL diagnostic.
 KL_SMOOTHING = 1.0
 _RATIO_EPS = 1e-5
+#: The weights argument of the cell-features kernel when every histogram weight is 1 (unread).
+_NO_WEIGHTS = np.empty((3, 0))
 
 
 class RideHailingSim:
@@ -93,6 +96,9 @@ class RideHailingSim:
         # Faithful mode keeps rho_global across resets, as the reference does.
         self._rho_global = np.zeros(n_copies)
         self.t = 0
+        #: Build observations with the compiled kernels (:mod:`alloc_envs.ride_hailing.kernels`;
+        #: the same arrays bit for bit) instead of numpy calls.
+        self.use_numba = kernels.use_numba()
 
     # ------------------------------------------------------------------ episode
     def reset(self, *streams: OrderStream) -> None:
@@ -191,6 +197,14 @@ class RideHailingSim:
         else:
             start = self.orders.step_start[max(0, self.t - cfg.patience)]
             stop = self.orders.step_start[self.t + 1]
+        if self.use_numba:
+            (
+                self.pending, self.pending_count, self._pending_origin, self._pending_slot,
+                self._visible, self._visible_origin, self._visible_slot, self.slots,
+            ) = kernels.pending_orders(
+                self.served, start, stop, self.orders.origin, self._slot_base1, k
+            )  # fmt: skip
+            return
         alive = np.flatnonzero(~self.served[start:stop])
         alive += start
         origin = self.orders.origin[alive]
@@ -221,6 +235,9 @@ class RideHailingSim:
         order is served by the driver. Validation of shape and range is the caller's job.
         Returns the prices served per cell, (C,) float64.
         """
+        if self.use_numba:
+            chosen = kernels.picked_orders(picks, self.idle, self.slots, self.config.max_orders)
+            return self._serve_and_advance(chosen, moves=None)
         readable = self._pick_index < np.minimum(self.idle, self.config.max_orders)[:, None]
         hit = np.zeros(self.slots.size, dtype=bool)
         hit[(picks + self._slot_base)[readable]] = True
@@ -262,14 +279,20 @@ class RideHailingSim:
             idle_total = self.idle.reshape(per_copy).sum(axis=1)
             pending_total = self.pending_count.reshape(per_copy).sum(axis=1)
             self._rho_global = idle_total / np.maximum(1, pending_total)
-        origin = o.origin[served]
-        cell_value = np.bincount(origin, weights=o.price[served], minlength=c)
-        self.served[served] = True
-        cell_served = np.bincount(origin, minlength=c)
-        self.idle -= cell_served
-        lmax = self.config.max_trip_steps
-        ends = np.bincount(self._tables.arrival_key[served], minlength=(lmax + 1) * c)
-        self.arrivals[self.t : self.t + lmax + 1] += ends.reshape(lmax + 1, c)
+        if self.use_numba:
+            cell_value, cell_served = kernels.serve(
+                served, o.origin, o.price, self._tables.arrival_key, self.served, self.idle,
+                self.arrivals, self.t,
+            )  # fmt: skip
+        else:
+            origin = o.origin[served]
+            cell_value = np.bincount(origin, weights=o.price[served], minlength=c)
+            self.served[served] = True
+            cell_served = np.bincount(origin, minlength=c)
+            self.idle -= cell_served
+            lmax = self.config.max_trip_steps
+            ends = np.bincount(self._tables.arrival_key[served], minlength=(lmax + 1) * c)
+            self.arrivals[self.t : self.t + lmax + 1] += ends.reshape(lmax + 1, c)
         if moves is not None:
             self.idle = moves[:, 0].copy()
             moved = moves[:, 1:]
@@ -302,6 +325,13 @@ class RideHailingSim:
         """
         cfg, tables = self.config, self._tables
         c, lmax = self.n_total_cells, cfg.max_trip_steps
+        if self.use_numba:
+            weights = tables.hist_weight
+            return kernels.cell_features(
+                self.pending, tables.hist_key, _NO_WEIGHTS if weights is None else weights,
+                weights is not None, cfg.faithful, self.local_cells, self.idle,
+                self.pending_count, self._rho_global, self.n_cells, lmax,
+            )  # fmt: skip
         width = 3 * lmax
         p = self.pending
         keys = np.take(tables.hist_key, p, axis=1)
@@ -339,6 +369,12 @@ class RideHailingSim:
         (C, K + 1) int8: 1 where the slot holds a candidate (always for STAY).
         """
         o, ids = self.orders, self._visible
+        if self.use_numba:
+            return kernels.candidates(
+                ids, self._visible_origin, self._visible_slot, o.destination, o.price,
+                o.duration, o.step, self.local_cells, self.idle, self.pending_count, self._stay,
+                self.t, ORDER_TYPE, _RATIO_EPS, self.config.max_orders + 1, self.n_copies > 1,
+            )  # fmt: skip
         drivers = self.idle + _RATIO_EPS
         demand = self.pending_count + _RATIO_EPS
         cell = np.empty((self.n_total_cells, 3))

@@ -1,0 +1,283 @@
+"""Compiled (numba) versions of the simulator's per-step functions.
+
+:meth:`RideHailingSim.cell_features <alloc_envs.ride_hailing.sim.RideHailingSim.cell_features>`,
+:meth:`~alloc_envs.ride_hailing.sim.RideHailingSim.candidates`, the pending-order index, the
+dispatch's choice of orders and serving them cost a step 6-25 small numpy calls each, and the
+rule-based dispatchers' ranking (:func:`picks_in_order`) ten; the calls' overhead, not their
+arithmetic, is most of their time (a city has 36 or 100 cells and a few hundred waiting
+orders). The kernels here do the same operations in one compiled loop each: the same float64
+sums in the same order (``np.bincount`` adds its weights in input order), the same casts to
+float32, a counting sort or an insertion sort where numpy sorts stably, so observations and
+trajectories are equal bit for bit (``tests/test_ride_hailing_trajectories.py`` checks every
+stored episode digest on both paths).
+
+numba is optional (``pip install alloc-envs[fast]``). Which path a new simulator takes, and the
+rule-based dispatchers at each call, is set by the environment variable ``ALLOC_ENVS_KERNELS``:
+``auto`` (the default: numba when it is installed), ``numpy`` or ``numba`` (an error if numba
+is missing). The numpy path is always there and is the reference. The kernels are compiled at
+their first call in a process (a few seconds; cached on disk next to this module after that).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+try:
+    import numba
+except ImportError:  # the numpy path serves
+    numba = None
+
+#: The environment variable that picks the path, and its values.
+ENV_VAR = "ALLOC_ENVS_KERNELS"
+CHOICES = ("auto", "numpy", "numba")
+
+
+def use_numba() -> bool:
+    """Whether a new simulator uses the numba kernels (module docstring), or ``ValueError``
+    naming the variable and its bad value."""
+    choice = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
+    if choice not in CHOICES:
+        raise ValueError(f"{ENV_VAR} must be one of {CHOICES}, got {choice!r}")
+    if choice == "numba" and numba is None:
+        raise ValueError(f"{ENV_VAR}=numba but numba is not installed (pip install numba)")
+    return numba is not None and choice != "numpy"
+
+
+def _cell_features(
+    pending: np.ndarray,
+    hist_key: np.ndarray,
+    hist_weight: np.ndarray,
+    weighted: bool,
+    faithful: bool,
+    local_cells: np.ndarray,
+    idle: np.ndarray,
+    pending_count: np.ndarray,
+    rho_global: np.ndarray,
+    n_cells: int,
+    lmax: int,
+) -> np.ndarray:
+    """The simulator's ``cell_features``: (C, 5 + 3L) float32. ``pending`` (n,) order ids,
+    ``hist_key`` / ``hist_weight`` (3, N) the order tables' (``weighted``: read the weights),
+    ``rho_global`` (E,), ``n_cells`` G per copy."""
+    c = idle.shape[0]
+    width = 3 * lmax
+    dropped = c * width
+    hist = np.zeros(dropped)
+    for row in range(3):  # np.bincount's order: the raveled (3, n) keys
+        for i in range(pending.shape[0]):
+            key = hist_key[row, pending[i]]
+            if key < dropped:
+                hist[key] += hist_weight[row, pending[i]] if weighted else 1.0
+    out = np.empty((c, 5 + width), dtype=np.float32)
+    for g in range(c):
+        base = g * width
+        if faithful and pending_count[g] > 0:
+            hist[base] += 1.0
+            if lmax > 1:
+                hist[base + lmax + 1] += 1.0
+        rho = idle[g] / max(1, pending_count[g])
+        out[g, 0] = local_cells[g]
+        out[g, 1] = idle[g]
+        out[g, 2] = pending_count[g]
+        out[g, 3] = rho
+        out[g, 4] = abs(rho - rho_global[g // n_cells])
+        for j in range(width):
+            out[g, 5 + j] = hist[base + j]
+    return out
+
+
+def _candidates(
+    ids: np.ndarray,
+    origin: np.ndarray,
+    slot: np.ndarray,
+    destination: np.ndarray,
+    price: np.ndarray,
+    duration: np.ndarray,
+    step: np.ndarray,
+    local_cells: np.ndarray,
+    idle: np.ndarray,
+    pending_count: np.ndarray,
+    stay: np.ndarray,
+    t: int,
+    order_type: float,
+    eps: float,
+    n_slots: int,
+    local_ids: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The simulator's ``candidates``: features (C, K + 1, F) float32 and mask (C, K + 1) int8.
+    ``ids`` (n,) the visible orders, ``origin`` their cells, ``slot`` their flat slots;
+    ``destination`` ... ``step``: the day's order arrays; ``stay`` (C, F) the STAY rows;
+    ``local_ids``: write cell ids within the copy (several copies)."""
+    c = idle.shape[0]
+    n_features = stay.shape[1]
+    ratio = np.empty((c, 3))
+    for g in range(c):
+        drivers = idle[g] + eps
+        demand = pending_count[g] + eps
+        ratio[g, 0] = min(drivers, demand) / max(drivers, demand)
+        ratio[g, 1] = idle[g]
+        ratio[g, 2] = pending_count[g]
+    features = np.zeros((c * n_slots, n_features), dtype=np.float32)
+    mask = np.zeros(c * n_slots, dtype=np.int8)
+    for g in range(c):
+        features[g * n_slots] = stay[g]
+        mask[g * n_slots] = 1
+    for i in range(ids.shape[0]):
+        order, here, s = ids[i], origin[i], slot[i]
+        there = destination[order]
+        row = features[s]
+        row[0] = local_cells[here] if local_ids else here
+        row[1] = local_cells[there] if local_ids else there
+        row[2] = price[order]
+        row[3] = duration[order]
+        row[4] = order_type
+        for j in range(3):
+            row[5 + j] = ratio[there, j] - ratio[here, j]
+        row[8] = t - step[order]
+        mask[s] = 1
+    return features.reshape(c, n_slots, n_features), mask.reshape(c, n_slots)
+
+
+def _pending_orders(
+    served: np.ndarray,
+    start: int,
+    stop: int,
+    order_origin: np.ndarray,
+    slot_base1: np.ndarray,
+    max_orders: int,
+) -> tuple[np.ndarray, ...]:
+    """The simulator's pending-order index (``_refresh_pending``): the orders ``start ..
+    stop - 1`` not ``served``, grouped by origin cell, by id within a cell (a counting sort: the
+    order of ``argsort(kind="stable")``). Returns ``pending``, ``count`` (C,), ``origin``,
+    ``slot`` (each pending order's flat slot, ``slot_base1[cell] + rank``), the visible ones
+    (rank < K: ids, origins, slots) and ``slots`` (C, K + 1), all int64."""
+    c = slot_base1.shape[0]
+    count = np.zeros(c, dtype=np.int64)
+    for order in range(start, stop):
+        if not served[order]:
+            count[order_origin[order]] += 1
+    first = np.empty(c, dtype=np.int64)
+    total = 0
+    n_visible = 0
+    for g in range(c):
+        first[g] = total
+        total += count[g]
+        n_visible += min(count[g], max_orders)
+    pending = np.empty(total, dtype=np.int64)
+    origin = np.empty(total, dtype=np.int64)
+    slot = np.empty(total, dtype=np.int64)
+    fill = first.copy()
+    for order in range(start, stop):
+        if not served[order]:
+            g = order_origin[order]
+            j = fill[g]
+            fill[g] += 1
+            pending[j], origin[j] = order, g
+            slot[j] = slot_base1[g] + j - first[g]
+    visible = np.empty(n_visible, dtype=np.int64)
+    visible_origin = np.empty(n_visible, dtype=np.int64)
+    visible_slot = np.empty(n_visible, dtype=np.int64)
+    slots = np.full(c * (max_orders + 1), -1, dtype=np.int64)
+    v = 0
+    for j in range(total):
+        if slot[j] - slot_base1[origin[j]] < max_orders:
+            visible[v], visible_origin[v], visible_slot[v] = pending[j], origin[j], slot[j]
+            slots[slot[j]] = pending[j]
+            v += 1
+    shape = (c, max_orders + 1)
+    return (
+        pending,
+        count,
+        origin,
+        slot,
+        visible,
+        visible_origin,
+        visible_slot,
+        slots.reshape(shape),
+    )
+
+
+def _picked_orders(
+    picks: np.ndarray, idle: np.ndarray, slots: np.ndarray, max_orders: int
+) -> np.ndarray:
+    """The simulator's ``step_dispatch`` choice: the orders in the first ``min(idle, K)`` picked
+    slots of every cell (``picks`` (C, K), ``slots`` (C, K + 1)), each once, in slot order."""
+    c = idle.shape[0]
+    n_slots = max_orders + 1
+    hit = np.zeros(c * n_slots, dtype=np.bool_)
+    for g in range(c):
+        for j in range(min(idle[g], max_orders)):
+            hit[g * n_slots + picks[g, j]] = True
+    flat = slots.ravel()
+    n = 0
+    for s in range(hit.shape[0]):
+        if hit[s] and flat[s] >= 0:
+            n += 1
+    chosen = np.empty(n, dtype=np.int64)
+    n = 0
+    for s in range(hit.shape[0]):
+        if hit[s] and flat[s] >= 0:
+            chosen[n] = flat[s]
+            n += 1
+    return chosen
+
+
+def _serve(
+    served: np.ndarray,
+    order_origin: np.ndarray,
+    price: np.ndarray,
+    arrival_key: np.ndarray,
+    is_served: np.ndarray,
+    idle: np.ndarray,
+    arrivals: np.ndarray,
+    t: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Serve the orders ``served`` in place (flags, idle drivers, their arrivals ``arrivals``
+    (steps, C) by ``arrival_key`` = duration * C + destination, from step ``t``); returns the
+    prices served per cell (float64, summed in ``served``'s order as ``np.bincount`` does) and
+    the orders served per cell (int64), both (C,)."""
+    c = idle.shape[0]
+    value = np.zeros(c)
+    count = np.zeros(c, dtype=np.int64)
+    for i in range(served.shape[0]):
+        order = served[i]
+        g = order_origin[order]
+        value[g] += price[order]
+        count[g] += 1
+        is_served[order] = True
+        key = arrival_key[order]
+        arrivals[t + key // c, key % c] += 1
+    for g in range(c):
+        idle[g] -= count[g]
+    return value, count
+
+
+def _picks_in_order(key: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A dispatch action from a ranking: (N, K) picks, every row's valid order slots (1-based;
+    ``mask`` (N, K) bool over slots 1..K) by increasing ``key`` (N, K), ties by slot, then STAY
+    (0): what a stable ``argsort`` gives (the rule-based dispatchers' numpy path)."""
+    n, k = mask.shape
+    picks = np.zeros((n, k), dtype=np.int64)
+    for i in range(n):
+        count = 0
+        for j in range(k):
+            if mask[i, j]:
+                # Insertion sort: strictly smaller keys move ahead, so ties keep slot order.
+                p = count
+                while p > 0 and key[i, j] < key[i, picks[i, p - 1] - 1]:
+                    picks[i, p] = picks[i, p - 1]
+                    p -= 1
+                picks[i, p] = j + 1
+                count += 1
+    return picks
+
+
+if numba is not None:
+    picks_in_order = numba.njit(cache=True)(_picks_in_order)
+    picked_orders = numba.njit(cache=True)(_picked_orders)
+    serve = numba.njit(cache=True)(_serve)
+    cell_features = numba.njit(cache=True)(_cell_features)
+    candidates = numba.njit(cache=True)(_candidates)
+    pending_orders = numba.njit(cache=True)(_pending_orders)
