@@ -121,12 +121,17 @@ def _per_seed(result: Mapping[str, Any]) -> dict[int, float]:
 
 def _share(result: Mapping[str, Any], by_cell: Mapping[tuple[str, str], Any]) -> str:
     """The result's share of its scenario's limit, paired per seed
-    (:func:`alloc_bench.limits.seed_shares`): mean ± std over seeds."""
-    shares = np.array(list(seed_shares(result, by_cell).values()))
+    (:func:`alloc_bench.limits.seed_shares`): mean ± std over seeds, naming the seeds when the
+    limit has only some of the result's."""
+    by_seed = seed_shares(result, by_cell)
+    shares = np.array(list(by_seed.values()))
     if shares.size == 0:
         return "–"
     std = shares.std(ddof=1) if shares.size > 1 else 0.0
-    return f"{100 * shares.mean():.1f}% ± {100 * std:.1f}%"
+    text = f"{100 * shares.mean():.1f}% ± {100 * std:.1f}%"
+    if len(by_seed) < len(result["per_seed"]):
+        text += f" (seeds {sorted(int(s) for s in by_seed)})"
+    return text
 
 
 def score_table(

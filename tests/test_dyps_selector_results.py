@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from dyps_selector_results import counterpart_table, with_beside, with_earlier
+from dyps_selector_results import _share, counterpart_table, with_beside, with_earlier
 
 
 def _row(
@@ -109,3 +109,16 @@ def test_each_dyps_method_is_paired_with_its_ps_counterpart():
     assert len(table) == 3  # header, rule, DyPS+MAPPO (DyPS+IPPO is the reference)
     assert table[2].startswith("| DyPS+MAPPO | PS+MAPPO | [1, 2] | +2 [+2, +2] |")
     assert counterpart_table(rows, "ride-hailing-1") == []
+
+
+def test_share_of_the_oracle_names_the_seeds_when_the_oracle_has_only_some():
+    def with_days(row: dict, gmv_by_seed: dict[int, float]) -> dict:
+        row["per_episode"] = {str(s): [{"gmv": g}] for s, g in gmv_by_seed.items()}
+        row["mean"] = {"gmv": sum(gmv_by_seed.values()) / len(gmv_by_seed)}
+        return row
+
+    method = with_days(_row("ride-hailing-2", "DyPS+IPPO", [0, 1, 2]), {0: 5.0, 1: 5.0, 2: 6.0})
+    oracle = with_days(_row("ride-hailing-2", "oracle", [1, 2], steps=0), {1: 10.0, 2: 10.0})
+    by_cell = {(r["method"], r["scenario"]): r for r in (method, oracle)}
+    assert _share(method, by_cell) == "55.0% ± 7.1% (seeds [1, 2])"
+    assert _share(oracle, by_cell) == "100.0% ± 0.0%"
