@@ -84,14 +84,14 @@ def ride_hailing_oracle_lp_only() -> str:
     return _stdout("benchmarks/ride_hailing_oracle.py", "--summarize", *_oracle_days(True))
 
 
-def dyps_selector() -> str:
-    results = RESULTS / "dyps-selector" / "results.json"
-    return _stdout("benchmarks/dyps_selector_results.py", "--results", str(results))
+def selector_tables(export: str) -> Callable[[], str]:
+    """The page of ``benchmarks/dyps_selector_results.py`` on the export ``export`` (a path
+    under ``benchmarks/results/``)."""
 
+    def page() -> str:
+        return _stdout("benchmarks/dyps_selector_results.py", "--results", str(RESULTS / export))
 
-def dyps_selector_5x() -> str:
-    results = RESULTS / "dyps-selector-5x" / "results.json"
-    return _stdout("benchmarks/dyps_selector_results.py", "--results", str(results))
+    return page
 
 
 def dyps_budgets() -> str:
@@ -102,21 +102,6 @@ def dyps_budgets() -> str:
         "--scenario", "ride-hailing-1",
         "--methods", "DyPS+IPPO", "PS+IPPO", "PS-id+IPPO", "SePS+IPPO",
     )  # fmt: skip
-
-
-def dyps_ablations() -> str:
-    results = RESULTS / "dyps-ablations" / "results.json"
-    return _stdout("benchmarks/dyps_selector_results.py", "--results", str(results))
-
-
-def dyps_ablations_ride_hailing_2() -> str:
-    results = RESULTS / "dyps-ablations" / "ride-hailing-2.json"
-    return _stdout("benchmarks/dyps_selector_results.py", "--results", str(results))
-
-
-def dyps_groups() -> str:
-    results = RESULTS / "dyps-groups" / "results.json"
-    return _stdout("benchmarks/dyps_selector_results.py", "--results", str(results))
 
 
 def reward_sharing() -> str:
@@ -164,12 +149,12 @@ PAGES: dict[str, Callable[[], str]] = {
     "smoke-leaderboard.md": smoke_leaderboard,
     "ride-hailing-oracle.md": ride_hailing_oracle,
     "ride-hailing-oracle-lp-only.md": ride_hailing_oracle_lp_only,
-    "dyps-selector.md": dyps_selector,
-    "dyps-selector-5x.md": dyps_selector_5x,
+    "dyps-selector.md": selector_tables("dyps-selector/results.json"),
+    "dyps-selector-5x.md": selector_tables("dyps-selector-5x/results.json"),
     "dyps-budgets.md": dyps_budgets,
-    "dyps-ablations.md": dyps_ablations,
-    "dyps-ablations-ride-hailing-2.md": dyps_ablations_ride_hailing_2,
-    "dyps-groups.md": dyps_groups,
+    "dyps-ablations.md": selector_tables("dyps-ablations/results.json"),
+    "dyps-ablations-ride-hailing-2.md": selector_tables("dyps-ablations/ride-hailing-2.json"),
+    "dyps-groups.md": selector_tables("dyps-groups/results.json"),
     "reward-sharing.md": reward_sharing,
     "edrp-leaders.md": edrp_leaders,
     "value-based-qmix.md": value_based("QMIX"),
