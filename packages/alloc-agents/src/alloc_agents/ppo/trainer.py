@@ -517,6 +517,17 @@ def train(
     ).to(dev)
     steps_per_iter = config.n_steps * n_envs
     n_iters = math.ceil(total_env_steps / steps_per_iter)
+    buffers = [
+        GroupBuffer(
+            g, config.n_steps, n_envs, dev, gm.shared_critic is not None, gm.streams, gm.reads_lcf
+        )
+        for g, gm in zip(runner.layout.groups, model.groups, strict=True)
+    ]
+    central = (
+        torch.zeros((config.n_steps, n_envs, runner.central_dim), device=dev)
+        if algorithm == "mappo"
+        else None
+    )
     run = _Run(
         meta={
             "algorithm": algorithm,
@@ -537,6 +548,11 @@ def train(
         copo=None
         if copo_config is None
         else CoPOController(copo_config, config, model, runner, seed, dev),
+        buffers=buffers,
+        central=central,
+        n_iters=n_iters,
+        device=dev,
+        log_path=log_path,
     )
     if resume:
         run.restore(ckpt.load(ckpt_path))
@@ -552,20 +568,9 @@ def train(
         progress_interval=progress_interval,
     )
     run.hooks.start(log_path)
-    buffers = [
-        GroupBuffer(
-            g, config.n_steps, n_envs, dev, gm.shared_critic is not None, gm.streams, gm.reads_lcf
-        )
-        for g, gm in zip(runner.layout.groups, model.groups, strict=True)
-    ]
-    central = (
-        torch.zeros((config.n_steps, n_envs, runner.central_dim), device=dev)
-        if algorithm == "mappo"
-        else None
-    )
     try:
         while run.counters.iteration < n_iters:
-            row = run.iteration(buffers, central, n_iters, steps_per_iter, dev, log_path)
+            row = run.iteration()
             logger.log(row)
             it = run.counters.iteration
             if ckpt_path is not None and (it % config.checkpoint_every == 0 or it == n_iters):
@@ -597,22 +602,23 @@ class _Run:
     runner: Runner
     hooks: StrategyHooks
     copo: CoPOController | None
+    #: Per space group, the rollout buffer; MAPPO's (T, E, S) centralised inputs (else None).
+    buffers: list[GroupBuffer]
+    central: Tensor | None
+    n_iters: int
+    device: torch.device
+    log_path: Path | None
     counters: Counters = field(default_factory=Counters)
     history: list[dict[str, Any]] = field(default_factory=list)
 
-    def iteration(
-        self,
-        buffers: list[GroupBuffer],
-        central: Tensor | None,
-        n_iters: int,
-        steps_per_iter: int,
-        dev: torch.device,
-        log_path: Path | None,
-    ) -> dict[str, Any]:
+    def iteration(self) -> dict[str, Any]:
         """One PPO iteration: rollout, advantages, update, the strategy's hooks; returns (and
         appends to the history) its log row."""
         config, model, optimizer = self.config, self.model, self.optimizer
         hooks, copo, counters = self.hooks, self.copo, self.counters
+        buffers, central, n_iters = self.buffers, self.central, self.n_iters
+        dev, log_path = self.device, self.log_path
+        steps_per_iter = config.n_steps * self.meta["n_envs"]
         if config.anneal_lr:
             frac = 1.0 - counters.iteration / n_iters
             optimizer.param_groups[0]["lr"] = frac * config.lr

@@ -211,17 +211,13 @@ def _picked_orders(
         for j in range(min(idle[g], max_orders)):
             hit[g * n_slots + picks[g, j]] = True
     flat = slots.ravel()
-    n = 0
-    for s in range(hit.shape[0]):
-        if hit[s] and flat[s] >= 0:
-            n += 1
-    chosen = np.empty(n, dtype=np.int64)
+    chosen = np.empty(hit.shape[0], dtype=np.int64)
     n = 0
     for s in range(hit.shape[0]):
         if hit[s] and flat[s] >= 0:
             chosen[n] = flat[s]
             n += 1
-    return chosen
+    return chosen[:n]
 
 
 def _serve(
