@@ -13,6 +13,9 @@ In one process, alternating A, B and C ``--rounds`` times:
   holding ``batch_episodes`` days, filled before the clock starts; RODE with its roles formed,
   its forward model no longer training, as in most of a run).
 
+With ``--baseline`` a third row times RODE before its roles form (its forward model training
+at every update, the first ``role_update_steps`` of a run).
+
 Prints CPU seconds per env step of each (min and median over rounds), and each value method's
 over PS+IPPO's of the minima and of the medians.
 
@@ -64,8 +67,8 @@ def ppo_seconds(preset: str, iterations: int) -> float:
 
 
 def value_seconds(algorithm: str, preset: str, days: int) -> float:
-    """CPU seconds per env step of QMIX or RODE (``algorithm``) in steady state (module
-    docstring)."""
+    """CPU seconds per env step of ``algorithm``: ``"qmix"`` or ``"rode"`` in steady state, or
+    ``"rode-before-roles"`` (module docstring)."""
     device, generator = torch.device("cpu"), torch.Generator().manual_seed(0)
     runner = Runner(lambda: RideHailingParallelEnv(preset=preset), 1, 0, centralised=True)
     runner.reset_all()
@@ -108,8 +111,12 @@ def value_job(algorithm: str, preset: str, days: int) -> list[float]:
 def compare_with(baseline: str, preset: str, days: int, rounds: int) -> None:
     """QMIX and RODE of this checkout beside ``baseline``'s (module docstring)."""
     jobs = [
-        (name, "value", {"algorithm": name.lower(), "preset": preset, "days": days})
-        for name in ("QMIX", "RODE")
+        (name, "value", {"algorithm": algorithm, "preset": preset, "days": days})
+        for name, algorithm in (
+            ("QMIX", "qmix"),
+            ("RODE", "rode"),
+            ("RODE, before the roles", "rode-before-roles"),
+        )
     ]
     rows = side_by_side.compare(Path(__file__), jobs, baseline, rounds)
     print(

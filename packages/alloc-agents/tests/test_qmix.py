@@ -25,7 +25,8 @@ from alloc_agents.qmix import QMIXConfig, load_qmix_policy, train_qmix
 from alloc_agents.qmix.acting import QMIXActor, play_episodes
 from alloc_agents.qmix.action_values import DiscreteValues, PickValues
 from alloc_agents.qmix.episodes import collate
-from alloc_agents.qmix.learner import QMIXLearner
+from alloc_agents.qmix.learner import QMIXLearner, masked_mean_square
+from alloc_agents.qmix.learner import step_rows as learner_step_rows
 from alloc_agents.qmix.mixer import QMixer
 from alloc_agents.qmix.model import QMIXModel
 from alloc_envs.ride_hailing import RideHailingEnv, RideHailingParallelEnv
@@ -204,6 +205,65 @@ def test_td_target_reads_the_target_networks_and_stops_at_terminal_steps(double_
     mixed = learner.target.mixer(u.reshape(-1, u.shape[-1]), batch.state[:, 1:].reshape(-1, 3))
     by_hand = batch.reward + 0.9 * (~batch.terminal) * mixed.reshape(batch.reward.shape)
     torch.testing.assert_close(after[batch.filled], by_hand[batch.filled])
+
+
+@pytest.mark.parametrize("double_q", [True, False])
+def test_scoring_only_the_picked_orders_gives_the_loss_and_gradient_of_scoring_all(double_q):
+    config = TINY.replace(double_q=double_q, gamma=0.9)
+    torch.manual_seed(1)
+    runner = Runner(
+        lambda: RideHailingParallelEnv(preset="ride-hailing-1", episode_steps=6),
+        2,
+        1,
+        centralised=True,
+    )
+    runner.reset_all()
+    model = QMIXModel(runner.layout, "ps", runner.central_dim, config)
+    episodes, _ = play_episodes(
+        runner,
+        QMIXActor(model),
+        0.5,
+        torch.Generator().manual_seed(1),
+        1.0,
+        False,
+        torch.device("cpu"),
+    )
+    batch = collate(episodes, torch.device("cpu"))
+    learner = QMIXLearner(model, config)
+    with torch.no_grad():  # a target unlike the online networks
+        for p in learner.target.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    (orders,) = batch.orders
+    taken = orders.picked(learner_step_rows(batch.actions[0], 0))
+    assert 0 < int(taken.sum()) < taken.numel()  # the batch scores a strict subset
+    # By hand, every order scored: Q_tot and y as the module docstring writes them.
+    t = batch.steps
+    (online,) = learner.unroll_online(batch)
+    q_by_hand = learner.model.mixer(
+        (online.map(lambda x: x[:, :, :t]).chosen(batch.actions[0]) * batch.acting[0][:, :, :t])
+        .permute(1, 2, 0)
+        .reshape(-1, online.q.shape[0]),
+        batch.state[:, :t].reshape(-1, batch.state.shape[-1]),
+    ).reshape(batch.reward.shape)
+    with torch.no_grad():
+        target = learner.target.unroll(0, batch.obs[0], orders).map(lambda x: x[:, :, 1:])
+        chooser = online.map(lambda x: x[:, :, 1:].detach()) if double_q else target
+        u = target.chosen(chooser.greedy()) * batch.acting[0][:, :, 1:]
+        mix = learner.target.mixer(
+            u.permute(1, 2, 0).reshape(-1, u.shape[0]),
+            batch.state[:, 1:].reshape(-1, batch.state.shape[-1]),
+        )
+        y_by_hand = batch.reward + 0.9 * (~batch.terminal) * mix.reshape(batch.reward.shape)
+    q_tot, y = learner.q_tot(batch), learner.targets(batch)
+    torch.testing.assert_close(q_tot, q_by_hand)
+    torch.testing.assert_close(y, y_by_hand)
+    params = list(learner.model.parameters())
+    grads = torch.autograd.grad(masked_mean_square(q_tot - y, batch.filled), params)
+    by_hand = torch.autograd.grad(
+        masked_mean_square(q_by_hand - y_by_hand, batch.filled), params, allow_unused=True
+    )
+    for g, h in zip(grads, by_hand, strict=True):
+        torch.testing.assert_close(g, torch.zeros_like(g) if h is None else h)
 
 
 def test_agents_that_left_contribute_nothing_to_the_mix() -> None:

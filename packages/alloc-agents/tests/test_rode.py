@@ -16,7 +16,7 @@ from pettingzoo import ParallelEnv
 
 from alloc_agents import train
 from alloc_agents.ppo import checkpoint as ckpt
-from alloc_agents.ppo.ride_hailing import symlog
+from alloc_agents.ppo.ride_hailing import IDLE, symlog
 from alloc_agents.ppo.runner import Runner
 from alloc_agents.qmix import load_qmix_policy
 from alloc_agents.qmix.acting import play_episodes
@@ -257,6 +257,32 @@ def test_target_reuses_the_online_order_codes_only_when_they_are_the_same(monkey
     with torch.no_grad():
         target.encoder.action_net[0].weight.add_(1.0)
     assert not target.same_order_codes(online)
+
+
+def test_a_picks_representation_is_the_mean_of_its_counted_orders_or_stays() -> None:
+    _, learner, buffer, _ = _filled_buffer(tiny_ride_hailing, TINY.replace(reward_scale=1e-2), 2)
+    agents = learner.model.groups[0]
+    batch = collate(list(buffer.episodes), CPU)
+    t = batch.steps
+    obs = {k: v[:, :, :t].flatten(1, 2) for k, v in batch.obs[0].items()}
+    orders = batch.orders[0].first_steps(t + 1, t)
+    actions = batch.actions[0].flatten(1, 2)  # (A, X, K) slots
+    u = agents.action_representation(obs, actions, orders)
+    # By hand: every slot's representation laid out densely, STAY's at slot 0.
+    z = orders.scatter(agents.encoder.order_representations(orders.features))
+    z = torch.cat([agents.encoder.stay.expand(*z.shape[:2], 1, -1), z], dim=2)
+    picked = z.gather(2, actions.unsqueeze(-1).expand(-1, -1, -1, z.shape[-1]))
+    n = torch.round(obs["observation"][..., IDLE]).long().clamp(0, actions.shape[-1])
+    counted = (torch.arange(actions.shape[-1]) < n.unsqueeze(-1)).unsqueeze(-1)
+    mean = (picked * counted).sum(2) / n.clamp_min(1).unsqueeze(-1)
+    by_hand = torch.where((n > 0).unsqueeze(-1), mean, agents.encoder.stay.expand_as(mean))
+    assert int((actions > 0).sum()) > 0 and int((n == 0).sum()) > 0
+    torch.testing.assert_close(u, by_hand)
+    params = [*agents.encoder.action_net.parameters(), agents.encoder.stay]
+    grads = torch.autograd.grad(u.square().sum(), params)
+    expected = torch.autograd.grad(by_hand.square().sum(), params)
+    for g, h in zip(grads, expected, strict=True):  # sums of the same terms in other orders
+        torch.testing.assert_close(g, h, rtol=1e-4, atol=1e-4)
 
 
 # ---------------------------------------------------------------------------- role TD target

@@ -51,6 +51,34 @@ class PackedOrders:
         out = values.new_zeros(a * x_rows * (slots - 1), *values.shape[1:])
         return out.index_put((self.index,), values).reshape(a, x_rows, slots - 1, *values.shape[1:])
 
+    def taken(self, picks: Tensor) -> tuple[Tensor, Tensor]:
+        """The picks of orders among ``picks`` (A, X, K) long (slots, 0 = STAY): their flat
+        indices (m,) in ``picks`` and the packed indices (m,) of the orders they take."""
+        slots = self.mask.shape[-1]
+        flat = picks.reshape(-1)
+        where = (flat > 0).nonzero().squeeze(1)
+        row = torch.div(where, picks.shape[-1], rounding_mode="floor")
+        key = row * (slots - 1) + flat.index_select(0, where) - 1  # flat (A, X, S - 1) index
+        if not len(self.index):  # no order anywhere
+            return where[:0], where[:0]
+        position = torch.searchsorted(self.index, key).clamp_max(len(self.index) - 1)
+        found = self.index[position] == key  # (a pick of an empty slot takes nothing)
+        return where[found], position[found]
+
+    def picked(self, picks: Tensor) -> Tensor:
+        """``(n,)`` bool: the packed orders that ``picks`` (A, X, K) long (slots, 0 = STAY)
+        take in their row."""
+        named = torch.zeros(self.index.shape[0], dtype=torch.bool, device=picks.device)
+        named[self.taken(picks)[1]] = True
+        return named
+
+    def subset(self, keep: Tensor) -> PackedOrders:
+        """Only the packed orders where ``keep`` (n,) bool is set; the mask is unchanged, so a
+        network scoring the subset gives the other orders utility 0 (:meth:`scatter`): only
+        the utilities of the kept orders are meaningful (e.g. of the picks taken, for
+        :meth:`~alloc_agents.qmix.action_values.PickValues.chosen`), not its greedy action."""
+        return PackedOrders(self.mask, self.index[keep], self.row[keep], self.features[keep])
+
     def first_steps(self, steps: int, keep: int) -> PackedOrders:
         """The orders of the first ``keep`` of every ``steps`` rows, for rows that are (episode,
         step) pairs ``X = B * steps``: what :func:`pack_orders` gives on the observations of

@@ -158,16 +158,22 @@ class RODEAgents(nn.Module):
         if self.kind == "discrete":
             return self.encoder.discrete_representations()[actions]
         orders = pack_orders(obs) if orders is None else orders
-        a, x_rows, slots = orders.mask.shape
-        z_orders = orders.scatter(self.encoder.order_representations(orders.features))
-        stay = self.encoder.stay.expand(a, x_rows, 1, -1)
-        z = torch.cat([stay, z_orders], dim=2)  # (A, X, S, d)
-        index = actions.clamp_max(slots - 1).unsqueeze(-1).expand(-1, -1, -1, z.shape[-1])
-        picked = z.gather(2, index)  # (A, X, K, d)
+        where, position = orders.taken(actions)
+        # Only the taken orders are encoded: row 0 is STAY's representation, row i + 1 the
+        # i-th taken order's.
+        z = torch.cat(
+            [
+                self.encoder.stay.unsqueeze(0),
+                self.encoder.order_representations(orders.features[position]),
+            ]
+        )
+        index = torch.zeros(actions.numel(), dtype=torch.long, device=actions.device)
+        index[where] = torch.arange(1, z.shape[0], device=index.device)
+        picked = z[index.reshape(actions.shape)]  # (A, X, K, d)
         n_picks = idle_picks(obs, self.max_picks)
         counted = torch.arange(self.max_picks, device=actions.device) < n_picks.unsqueeze(-1)
         mean = (picked * counted.unsqueeze(-1)).sum(2) / n_picks.clamp_min(1).unsqueeze(-1)
-        return torch.where((n_picks > 0).unsqueeze(-1), mean, stay.squeeze(2))
+        return torch.where((n_picks > 0).unsqueeze(-1), mean, self.encoder.stay.expand_as(mean))
 
     def form_roles(self, centres: Tensor, action_roles: Tensor | None) -> None:
         """Set the roles: their centres (K, d) and, for a Discrete group, every action's role
