@@ -22,6 +22,8 @@ checked against the store's). Per day:
   and of the candidate orders that belong to it.
 
 ``--export`` writes them as JSON; ``--results`` prints the per-seed means (Markdown).
+``--earlier EXPORT`` keeps the runs of an earlier export that the store does not hold (the same
+scenario and seed), e.g. Ride-Hailing (1)'s when the store holds only (2)'s runs.
 """
 
 from __future__ import annotations
@@ -110,6 +112,15 @@ def collect_roles(store_path: Path) -> list[dict[str, Any]]:
     return out
 
 
+def with_earlier(
+    runs: list[dict[str, Any]], earlier: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``runs`` and the ``earlier`` runs of a (scenario, seed) that ``runs`` lacks, sorted."""
+    have = {(r["scenario"], r["seed"]) for r in runs}
+    kept = [r for r in earlier if (r["scenario"], r["seed"]) not in have]
+    return sorted(runs + kept, key=lambda r: (r["scenario"], r["seed"]))
+
+
 def print_table(runs: list[dict[str, Any]]) -> None:
     print("| scenario | seed | GMV | roles used | switching | coverage | decisions per role "
           "| orders per role |")  # fmt: skip
@@ -139,8 +150,13 @@ def main() -> None:
     source.add_argument("--store", type=Path, help="the results store (SQLite)")
     source.add_argument("--results", type=Path, help="an exported JSON (--export)")
     parser.add_argument("--export", type=Path, help="write the per-day statistics here")
+    parser.add_argument(
+        "--earlier", type=Path, help="an earlier export whose runs the store lacks are kept"
+    )
     args = parser.parse_args()
     runs = collect_roles(args.store) if args.store else json.loads(args.results.read_text())
+    if args.earlier:
+        runs = with_earlier(runs, json.loads(args.earlier.read_text()))
     if args.export:
         args.export.parent.mkdir(parents=True, exist_ok=True)
         args.export.write_text(json.dumps(runs, indent=1) + "\n")
