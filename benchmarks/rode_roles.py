@@ -112,9 +112,7 @@ def collect_roles(store_path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def with_earlier(
-    runs: list[dict[str, Any]], earlier: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+def with_earlier(runs: list[dict[str, Any]], earlier: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``runs`` and the ``earlier`` runs of a (scenario, seed) that ``runs`` lacks, sorted."""
     have = {(r["scenario"], r["seed"]) for r in runs}
     kept = [r for r in earlier if (r["scenario"], r["seed"]) not in have]
