@@ -135,11 +135,13 @@ def print_table(runs: list[dict[str, Any]]) -> None:
             f"| {run['scenario']} | {run['seed']} | {mean('gmv'):,.0f} | {mean('roles_used'):.1f} "
             f"| {mean('switching'):.3f} | {mean('coverage'):.3f} | {shares} | {orders} |"
         )
-    coverage = [np.mean([d["coverage"] for d in r["days"]]) for r in runs]
-    switching = [np.mean([d["switching"] for d in r["days"]]) for r in runs]
-    print(f"\nOver {len(runs)} seeds: coverage {np.mean(coverage):.3f} "
-          f"(min {np.min(coverage):.3f}, max {np.max(coverage):.3f}), switching "
-          f"{np.mean(switching):.3f}.")  # fmt: skip
+    for scenario in sorted({r["scenario"] for r in runs}):
+        mine = [r for r in runs if r["scenario"] == scenario]
+        coverage = [np.mean([d["coverage"] for d in r["days"]]) for r in mine]
+        switching = [np.mean([d["switching"] for d in r["days"]]) for r in mine]
+        print(f"\n{scenario}, over {len(mine)} seeds: coverage {np.mean(coverage):.3f} "
+              f"(min {np.min(coverage):.3f}, max {np.max(coverage):.3f}), switching "
+              f"{np.mean(switching):.3f}.")  # fmt: skip
 
 
 def main() -> None:
