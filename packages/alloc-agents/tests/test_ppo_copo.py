@@ -105,8 +105,8 @@ def test_networks_read_the_lcf_feature_as_their_last_input() -> None:
     gm = model.groups[0]
     lcf = torch.linspace(-1, 1, 36).unsqueeze(1).expand(36, 3)
     inputs = gm.agent_inputs(3, gm.actor_ids, lcf)
-    assert inputs.shape == (36, 3, 1)
-    torch.testing.assert_close(inputs[..., -1], (lcf + 1) / 2)
+    assert inputs is not None and not inputs.one_hot_id and inputs.dense.shape == (36, 3, 1)
+    torch.testing.assert_close(inputs.dense[..., -1], (lcf + 1) / 2)
     with pytest.raises(ValueError, match="lcf"):
         gm.agent_inputs(3, gm.actor_ids, None)
     obs = {k: torch.as_tensor(v) for k, v in runner.group_obs()[0].items()}

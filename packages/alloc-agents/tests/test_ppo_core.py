@@ -13,7 +13,7 @@ from gymnasium import spaces
 from torch import nn
 
 from alloc_agents.ppo import PPOConfig, make_sharing
-from alloc_agents.ppo.batched import BatchedMLP
+from alloc_agents.ppo.batched import AgentInputs, BatchedMLP
 from alloc_agents.ppo.buffer import GroupBuffer
 from alloc_agents.ppo.distributions import (
     DiagGaussian,
@@ -343,6 +343,68 @@ def test_per_column_routes_equal_each_column_on_its_own_members() -> None:
         per_column.normalize(values, route),
         flat.normalize(values.reshape(-1, 1), route.reshape(-1)).reshape(4, 6),
     )
+
+
+def test_a_route_of_few_members_per_agent_equals_each_agent_on_its_member() -> None:
+    """SePS's and DyPS's deployed groups: 6 agents on 3 members, the rows sorted into one block
+    per member, equal each agent evaluated alone on its member's weights (a per-agent weight
+    gather); gradients too, into the shared members."""
+    torch.manual_seed(0)
+    mlp = BatchedMLP(3, 5, (8,), 2, "tanh")
+    x = torch.randn(6, 4, 2, 5)  # (A, B, extra, in)
+    route = torch.tensor([2, 0, 2, 1, 0, 2])
+    y = mlp(x, route)
+    ref = torch.cat([mlp(x[i : i + 1], route[i : i + 1]) for i in range(6)])
+    torch.testing.assert_close(y, ref)
+    layer = mlp.hidden[0]
+    torch.testing.assert_close(
+        layer(x, route), torch.cat([layer(x[i : i + 1], route[i : i + 1]) for i in range(6)])
+    )
+    params = list(mlp.parameters())
+    for got, want in zip(
+        torch.autograd.grad(y.square().sum(), params),
+        torch.autograd.grad(ref.square().sum(), params),
+        strict=True,
+    ):
+        torch.testing.assert_close(got, want)
+
+
+ID_ROUTES = {
+    "shared": (1, lambda: None),
+    "one per agent": (5, lambda: None),
+    "per agent": (3, lambda: torch.tensor([2, 0, 2, 1, 0])),
+    "per agent and column": (3, lambda: torch.randint(0, 3, (5, 4))),
+}
+
+
+@pytest.mark.parametrize("hidden", [(8, 6), ()])
+@pytest.mark.parametrize("case", list(ID_ROUTES))
+def test_gathered_one_hot_ids_equal_the_concatenated_identity(case: str, hidden) -> None:
+    """PS-id's one-hot id is never built: the first layer adds agent i's weight row instead
+    (:class:`AgentInputs`), with the values and gradients of the MLP on ``x ++ eye ++ dense``
+    for every kind of route, the output layer being the first when there are no hidden ones."""
+    n_members, make_route = ID_ROUTES[case]
+    a, b, f, d = 5, 4, 3, 2
+    mlp = BatchedMLP(n_members, f + a + d, hidden, 2, "tanh")
+    with torch.no_grad():
+        for p in mlp.parameters():
+            p.normal_()
+    x, dense, route = torch.randn(a, b, f), torch.randn(a, b, d), make_route()
+    got = mlp(x, route, agent=AgentInputs(a, b, True, dense))
+    eye = torch.eye(a).unsqueeze(1).expand(-1, b, -1)
+    want = mlp(torch.cat([x, eye, dense], -1), route)
+    torch.testing.assert_close(got, want)
+    params = list(mlp.parameters())
+    for g_got, g_want in zip(
+        torch.autograd.grad(got.square().sum(), params),
+        torch.autograd.grad(want.square().sum(), params),
+        strict=True,
+    ):
+        torch.testing.assert_close(g_got, g_want, rtol=1e-4, atol=1e-4)  # summation order
+    with pytest.raises(ValueError, match=r"agent inputs are for \(5, 4\) rows"):
+        mlp(x[:, :3], route, agent=AgentInputs(a, b, True, dense))
+    with pytest.raises(ValueError, match="do not fit"):
+        BatchedMLP(n_members, f + a - 1, hidden, 2)(x, route, agent=AgentInputs(a, b, True))
 
 
 def _ride_hailing_group():

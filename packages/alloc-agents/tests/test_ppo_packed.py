@@ -169,16 +169,12 @@ def test_mode_is_the_greedy_rule() -> None:
 def _dense_forward(actor: DispatchActor, obs, ids, route) -> SequentialPicks:
     """The actor evaluated on every slot (the layout before packing), for reference."""
     mask = obs["candidate_mask"] > 0
-    s = actor.act(actor.state_mlp(_with_ids(actor.state(obs), ids), route))
+    s = actor.act(actor.state_mlp(actor.state(obs), route, agent=ids))
     x = symlog(obs["candidates"][..., CANDIDATE_COLUMNS])
     h = actor.act(actor.query(s, route).unsqueeze(2) + actor.key(x, route))
     scores = actor.score(h, route).squeeze(-1)
     idle = torch.round(obs["observation"][..., 1])
     return SequentialPicks(scores, mask, idle, actor.max_picks)
-
-
-def _with_ids(x: torch.Tensor, ids: torch.Tensor | None) -> torch.Tensor:
-    return x if ids is None else torch.cat([x, ids], -1)
 
 
 def _env() -> RideHailingParallelEnv:

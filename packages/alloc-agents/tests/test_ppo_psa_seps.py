@@ -20,6 +20,7 @@ from alloc_agents import PPOConfig, load_policy, train
 from alloc_agents.cli import main as cli_main
 from alloc_agents.ppo import checkpoint as ckpt
 from alloc_agents.ppo.seps import (
+    AgentVAE,
     SePSPhase,
     davies_bouldin,
     fit_agent_embeddings,
@@ -139,6 +140,23 @@ def test_vae_embeddings_separate_agent_kinds_by_reward_function() -> None:
     )
     labels, _, _ = kmeans(mu, 2, generator=torch.Generator().manual_seed(0))
     assert labels.tolist() == kinds.tolist()
+
+
+def test_vae_encoder_reads_an_agents_weight_column_as_the_one_hot_id_would() -> None:
+    """q(z | id) gathers the agent's column of the first layer instead of multiplying a
+    one-hot: the encoder's plain forward on the one-hot ids gives the same (μ, log σ²) and
+    gradients, bit for bit (a one-hot product adds exact zeros)."""
+    torch.manual_seed(0)
+    vae = AgentVAE(7, 3, 2, z_dim=4, hidden=16)
+    ids = torch.tensor([6, 0, 3, 3, 1])
+    mu, logvar = vae.encode(ids)
+    out = vae.encoder(torch.eye(7)[ids])
+    assert torch.equal(torch.cat([mu, logvar], -1), out)
+    (got,) = torch.autograd.grad((mu.sum() + logvar.square().sum()), vae.encoder[0].weight)
+    (want,) = torch.autograd.grad(
+        out[:, :4].sum() + out[:, 4:].square().sum(), vae.encoder[0].weight
+    )
+    assert torch.equal(got, want)
 
 
 # ------------------------------------------------------------------------------ validation

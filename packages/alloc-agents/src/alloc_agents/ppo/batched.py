@@ -8,8 +8,11 @@ member each agent uses:
 * ``None`` with ``A`` members: agent i uses member i (no sharing) — one batched matmul
   (``torch.baddbmm``) over the stacked ``(A, in, out)`` weights, so 100 agents cost one call;
 * an ``(A,)`` long tensor: agent i uses member ``route[i]`` (grouped sharing, e.g. SePS or
-  DyPS's deployed groups): the member weights are gathered per agent, then one batched matmul.
-  Gradients flow back to the shared members;
+  DyPS's deployed groups). With fewer members than agents the rows are sorted by member and
+  each member's rows take one matmul, as for an ``(A, B)`` route below (gathering a weight copy
+  per agent would cost A·in·out numbers a layer: 3,130 copies on Medical); with as many or more
+  members, the member weights are gathered per agent, then one batched matmul. Gradients flow
+  back to the shared members;
 * an ``(A, B)`` long tensor, for inputs ``(A, B, ..., in)``: agent i in batch column j uses
   member ``route[i, j]`` (DyPS's rollouts, where every env copy has its own assignment): the rows
   are sorted by member and each member's rows take one matmul (:meth:`BatchedLinear.rows`). A
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import pairwise
 
 import torch
@@ -53,6 +57,55 @@ class MemberBlocks:
         return torch.empty_like(y).index_copy(0, self.order, y)
 
 
+def row_members(route: Route, x: Tensor, n_members: int) -> Tensor | None:
+    """The member of every row of ``x`` (A, ..., in), shape ``x.shape[:-1]``, when its rows are
+    best sorted into per-member blocks: an (A, B) route, or an (A,) route with fewer members
+    than agents (module docstring); else ``None``."""
+    if route is None or (route.dim() == 1 and n_members >= x.shape[0]):
+        return None
+    return route.reshape(*route.shape, *(1,) * (x.dim() - 1 - route.dim())).expand(x.shape[:-1])
+
+
+def agent_rows(id_weight: Tensor, route: Route, ndim: int) -> Tensor:
+    """Every agent's row of its member's one-hot-id weight: ``id_weight`` (M, A, out), row i
+    read by agent i -> (A, 1, ..., out) with ``ndim`` dimensions, or (A, B, 1, ..., out) with a
+    per-column route (A, B)."""
+    m, a = id_weight.shape[:2]
+    agents = torch.arange(a, device=id_weight.device)
+    if route is None:
+        rows = id_weight[0] if m == 1 else id_weight[agents, agents]
+    elif route.dim() == 1:
+        rows = id_weight[route, agents]
+    else:
+        rows = id_weight[route, agents.unsqueeze(1)]
+    lead = rows.shape[:-1]
+    return rows.reshape(*lead, *(1,) * (ndim - len(lead) - 1), rows.shape[-1])
+
+
+@dataclass(frozen=True)
+class AgentInputs:
+    """What a network appends to each agent's own features, in this order: the agent's one-hot
+    id (``one_hot_id``: ``n_agents`` columns, never built, see :meth:`BatchedLinear.forward`'s
+    ``one_hot_at``), then ``dense`` (A, B, D) features (e.g. Role-As-State roles, CoPO's LCF)
+    or ``None``."""
+
+    n_agents: int
+    batch: int
+    one_hot_id: bool
+    dense: Tensor | None = None
+
+    def append_to(self, x: Tensor) -> tuple[Tensor, int | None]:
+        """``x`` (A, B, F) -> (``x`` with the dense features appended, the column F at which
+        the first layer reads the one-hot id, or ``None`` without one)."""
+        if tuple(x.shape[:2]) != (self.n_agents, self.batch):
+            raise ValueError(
+                f"agent inputs are for ({self.n_agents}, {self.batch}) rows, the features "
+                f"have {tuple(x.shape[:2])}"
+            )
+        at = x.shape[-1] if self.one_hot_id else None
+        return (x if self.dense is None else torch.cat([x, self.dense], -1)), at
+
+
 class BatchedLinear(nn.Module):
     """``y = x W[m] + b[m]`` with ``M`` members; weights ``(M, in, out)``, bias ``(M, out)``.
 
@@ -74,24 +127,49 @@ class BatchedLinear(nn.Module):
         self.weight = nn.Parameter(weight)
         self.bias = nn.Parameter(torch.zeros(n_members, out_features))
 
-    def forward(self, x: Tensor, route: Route = None, inputs: slice | None = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        route: Route = None,
+        inputs: slice | None = None,
+        one_hot_at: int | None = None,
+    ) -> Tensor:
         """``x`` (A, ..., in) -> (A, ..., out). ``inputs``: only these of the layer's inputs
         (rows of W) are given, ``x`` (A, ..., n_given): the layer's part on them, bias
-        included (the rest of the inputs' part is added by the caller)."""
+        included (the rest of the inputs' part is added by the caller). ``one_hot_at``: from
+        that column of the given inputs come A columns holding the agent's one-hot id, which
+        ``x`` leaves out (``x`` (A, ..., n_given - A)): agent i's part is row
+        ``one_hot_at + i`` of its member's weight, gathered instead of multiplied by the
+        identity (the same values up to float rounding, A·B·A·out fewer multiply-adds)."""
         weight = self.weight if inputs is None else self.weight[:, inputs]
+        if one_hot_at is None:
+            return self._affine(x, route, weight)
+        end = one_hot_at + x.shape[0]
+        if end > weight.shape[1]:
+            raise ValueError(
+                f"{x.shape[0]} agents' one-hot ids from input {one_hot_at} do not fit in "
+                f"{weight.shape[1]} inputs"
+            )
+        rest = torch.cat([weight[:, :one_hot_at], weight[:, end:]], 1)
+        y = self._affine(x, route, rest)
+        return y + agent_rows(weight[:, one_hot_at:end], route, y.dim())
+
+    def _affine(self, x: Tensor, route: Route, weight: Tensor) -> Tensor:
+        """``x W[m] + b[m]`` routed (module docstring); ``weight`` (M, n_in, out)."""
         n_in = weight.shape[1]
         if route is None and self.n_members == 1:
             if x.dim() < 2:
                 return torch.matmul(x, weight[0]) + self.bias[0]
             y = torch.addmm(self.bias[0], x.flatten(0, -2), weight[0])  # bias in the GEMM
             return y.reshape(*x.shape[:-1], self.out_features)
-        if route is not None and route.dim() == 2:
-            member = route.reshape(*route.shape, *(1,) * (x.dim() - 3)).expand(x.shape[:-1])
-            y = self.rows(x.reshape(-1, n_in), member.reshape(-1), weight)
+        member = row_members(route, x, self.n_members)
+        if member is not None:
+            rows = x.reshape(math.prod(x.shape[:-1]), n_in)  # explicit: n_in may be 0
+            y = self.rows(rows, member.reshape(-1), weight)
             return y.reshape(*x.shape[:-1], self.out_features)
         a = x.shape[0]
         lead = x.shape[1:-1]
-        x3 = x.reshape(a, -1, n_in)
+        x3 = x.reshape(a, math.prod(lead), n_in)  # explicit: n_in may be 0
         if route is None:
             if a != self.n_members:
                 raise ValueError(f"{a} agents but {self.n_members} members and no route")
@@ -161,12 +239,28 @@ class BatchedMLP(nn.Module):
         self.out = BatchedLinear(n_members, sizes[-1], out_dim, out_gain)
         self.act = ACTIVATION_FNS[activation]
 
-    def forward(self, x: Tensor, route: Route = None, start: int = 0) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        route: Route = None,
+        start: int = 0,
+        agent: AgentInputs | None = None,
+    ) -> Tensor:
         """``x`` (A, ..., in_dim) -> (A, ..., out_dim). ``start``: begin at that hidden layer,
-        ``x`` being the activation of the one before it (its caller computed the first ones)."""
+        ``x`` being the activation of the one before it (its caller computed the first ones).
+        ``agent``: inputs appended to ``x`` (A, B, F) (:class:`AgentInputs`), ``in_dim``
+        counting them."""
+        if agent is not None:
+            x, one_hot_at = agent.append_to(x)
+            if one_hot_at is not None:
+                first = self.hidden[start] if start < len(self.hidden) else self.out
+                x = first(x, route, one_hot_at=one_hot_at)
+                if first is self.out:
+                    return x
+                x, start = self.act(x), start + 1
         hidden = self.hidden[start:]
-        if route is not None and route.dim() == 2:  # one sort for every layer
-            member = route.reshape(*route.shape, *(1,) * (x.dim() - 3)).expand(x.shape[:-1])
+        member = row_members(route, x, self.out.n_members)
+        if member is not None:  # one sort for every layer
             blocks = MemberBlocks(member.reshape(-1), self.out.n_members)
             y = blocks.sort(x.reshape(-1, x.shape[-1]))
             for layer in hidden:

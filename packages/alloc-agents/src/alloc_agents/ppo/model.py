@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from alloc_agents.ppo.batched import Route, copy_member
+from alloc_agents.ppo.batched import AgentInputs, Route, copy_member
 from alloc_agents.ppo.config import PPOConfig
 from alloc_agents.ppo.copo_lcf import LCF, STREAMS, CoPOConfig
 from alloc_agents.ppo.networks import Actor, CentralCritic, Critic, MLPActor, ObsBatch
@@ -104,7 +104,6 @@ class GroupModel(nn.Module):
         #: (A, E) the member of every agent in every env copy during a rollout (DyPS: one
         #: assignment per copy); ``None``: every copy uses :attr:`assignment`.
         self.rollout_members: Tensor | None = None
-        self.register_buffer("eye", torch.eye(n_agents), persistent=False)
         if self.role_dim:
             self.register_buffer("roles", torch.zeros(n_agents, self.role_dim))
         self._update_route()
@@ -136,22 +135,22 @@ class GroupModel(nn.Module):
         super()._load_from_state_dict(*args, **kwargs)
         self._update_route()
 
-    def ids(self, batch: int) -> Tensor:
-        """One-hot agent ids (A, batch, A)."""
-        return self.eye.unsqueeze(1).expand(-1, batch, -1)
-
-    def agent_inputs(self, batch: int, ids: bool, lcf: Tensor | None = None) -> Tensor | None:
-        """The per-agent features appended to a network's input, (A, batch, D): the one-hot id
-        (when ``ids``), the role (Role-As-State), then the LCF feature ``(φ + 1) / 2`` (CoPO;
-        ``lcf``: the agents' φ, (A, batch)); ``None`` when there are none."""
-        parts = [self.ids(batch)] if ids else []
+    def agent_inputs(self, batch: int, ids: bool, lcf: Tensor | None = None) -> AgentInputs | None:
+        """The per-agent inputs a network reads after its own features, for ``batch`` columns:
+        the one-hot id (when ``ids``), the role (Role-As-State), then the LCF feature
+        ``(φ + 1) / 2`` (CoPO; ``lcf``: the agents' φ, (A, batch)); ``None`` when there are
+        none."""
+        parts = []
         if self.role_dim:
             parts.append(self.roles.unsqueeze(1).expand(-1, batch, -1))
         if self.reads_lcf:
             if lcf is None:
                 raise ValueError("CoPO networks read the agents' LCFs: pass lcf, (A, batch)")
-            parts.append(LCF.feature(lcf).to(self.eye.dtype).unsqueeze(-1))
-        return torch.cat(parts, -1) if len(parts) > 1 else (parts[0] if parts else None)
+            parts.append(LCF.feature(lcf).float().unsqueeze(-1))
+        if not ids and not parts:
+            return None
+        dense = torch.cat(parts, -1) if parts else None
+        return AgentInputs(self.group.n_agents, batch, ids, dense)
 
     def set_roles(self, roles: Tensor) -> None:
         """Set every agent's role (Role-As-State): ``roles`` (A, input_role_dim), finite."""

@@ -1,7 +1,8 @@
 """Generic actors and critics for any supported space: MLPs on the flat observation features.
 
-An actor maps a group's observation dict ``{key: (A, B, *shape)}`` (plus optional agent-id
-features ``(A, B, id_dim)``) to an action distribution over ``(A, B)``; a critic maps its input
+An actor maps a group's observation dict ``{key: (A, B, *shape)}`` (plus optional per-agent
+inputs, :class:`~alloc_agents.ppo.batched.AgentInputs`: a one-hot id, roles, an LCF; ``id_dim``
+columns of the first layer) to an action distribution over ``(A, B)``; a critic maps its input
 features to values ``(A, B)`` (in the value normaliser's units). All layers are batched over the
 group's parameter members (see :mod:`alloc_agents.ppo.batched`).
 """
@@ -15,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from alloc_agents.ppo.batched import BatchedMLP, Route, route_columns, route_rows
+from alloc_agents.ppo.batched import AgentInputs, BatchedMLP, Route, route_columns, route_rows
 from alloc_agents.ppo.distributions import (
     DiagGaussian,
     IndependentCategoricals,
@@ -47,11 +48,6 @@ def flat_key_features(key: ObsKey, value: Tensor) -> Tensor:
 def flat_features(spec: ObsSpec, obs: ObsBatch) -> Tensor:
     """The non-mask keys of ``obs`` concatenated: ``(A, B, spec.flat_dim)``."""
     return torch.cat([flat_key_features(k, obs[k.name]) for k in spec.feature_keys], dim=-1)
-
-
-def with_ids(x: Tensor, ids: Tensor | None) -> Tensor:
-    """Append agent-id features ``ids`` (A, B, id_dim) to ``x`` (A, B, F) when given."""
-    return x if ids is None else torch.cat([x, ids], dim=-1)
 
 
 class Actor(nn.Module):
@@ -128,8 +124,8 @@ class MLPActor(Actor):
             return key.shape == (sum(self.action.nvec),)
         return False
 
-    def forward(self, obs: ObsBatch, ids: Tensor | None, route: Route) -> Distribution:
-        out = self.mlp(with_ids(flat_features(self.obs, obs), ids), route)
+    def forward(self, obs: ObsBatch, ids: AgentInputs | None, route: Route) -> Distribution:
+        out = self.mlp(flat_features(self.obs, obs), route, agent=ids)
         mask = obs[ACTION_MASK] > 0 if self.use_mask else None
         if self.action.kind == "discrete":
             return MaskedCategorical(out, mask)
@@ -163,18 +159,19 @@ class Critic(nn.Module):
         self.features = features
         self.mlp = BatchedMLP(n_members, in_dim, hidden, 1, activation, out_gain=1.0)
 
-    def forward(self, inputs: object, ids: Tensor | None, route: Route) -> Tensor:
-        return self.mlp(with_ids(self.features(inputs), ids), route).squeeze(-1)
+    def forward(self, inputs: object, ids: AgentInputs | None, route: Route) -> Tensor:
+        return self.mlp(self.features(inputs), route, agent=ids).squeeze(-1)
 
 
 class CentralCritic(Critic):
     """MAPPO's critic: value = MLP(transform(state) ++ agent inputs) -> (A, B), with the first
     layer taken apart by input. The state (B, S) is the same for every agent, so its part,
     ``transform(state) W_s[m]``, is computed once per member and batch row, (M, B, H), not once
-    per agent; each agent adds its own part ``ids W_id[m] + b[m]`` (``ids`` (A, B, K): the
-    one-hot id and the agent's other inputs). Parameters, initialisation and values are those
-    of :class:`Critic` on the concatenation ``state ++ ids`` (values up to float rounding);
-    the first layer's multiply-adds fall from A·B·(S + K)·H to M·B·S·H + A·B·K·H.
+    per agent; each agent adds its own part ``ids W_id[m] + b[m]`` (``ids``: K columns per
+    agent, the one-hot id, gathered rather than multiplied, and the agent's other inputs).
+    Parameters, initialisation and values are those of :class:`Critic` on the concatenation
+    ``state ++ ids`` (values up to float rounding); the first layer's multiply-adds
+    fall from A·B·(S + K)·H to M·B·S·H + A·B·K·H.
     """
 
     def __init__(
@@ -189,12 +186,13 @@ class CentralCritic(Critic):
         super().__init__(transform, state_dim + ids_dim, n_members, hidden, activation)
         self.state_dim = state_dim
 
-    def forward(self, inputs: object, ids: Tensor | None, route: Route) -> Tensor:
-        """``inputs``: the state (B, S); ``ids`` (A, B, K), required."""
+    def forward(self, inputs: object, ids: AgentInputs | None, route: Route) -> Tensor:
+        """``inputs``: the state (B, S); ``ids``: K columns per agent, required."""
         if ids is None:
             raise ValueError("the centralised critic reads every agent's inputs: pass ids")
         first = self.mlp.hidden[0]
         state_part = torch.matmul(self.features(inputs), first.weight[:, : self.state_dim])
-        pre = first(ids, route, inputs=slice(self.state_dim, None))
+        dense, one_hot_at = ids.append_to(state_part.new_zeros(ids.n_agents, ids.batch, 0))
+        pre = first(dense, route, inputs=slice(self.state_dim, None), one_hot_at=one_hot_at)
         hidden = self.mlp.act(pre + route_columns(state_part, route))
         return self.mlp(hidden, route, start=1).squeeze(-1)

@@ -40,13 +40,14 @@ from torch.nn import functional as F
 
 from alloc_agents.ppo.batched import (
     ACTIVATION_FNS,
+    AgentInputs,
     BatchedLinear,
     BatchedMLP,
     Route,
     routed_scores,
 )
 from alloc_agents.ppo.distributions import MaskedDirichlet, SequentialPicks
-from alloc_agents.ppo.networks import Actor, ObsBatch, flat_features, with_ids
+from alloc_agents.ppo.networks import Actor, ObsBatch, flat_features
 from alloc_agents.ppo.spaces import SpaceGroup
 
 #: Candidate-feature columns used by the scorer (price .. age of ``CANDIDATE_FEATURES``).
@@ -131,7 +132,7 @@ class DispatchActor(Actor):
         self.key = BatchedLinear(n_members, N_CANDIDATE_FEATURES, width, 1.0)
         self.score = BatchedLinear(n_members, width, 1, 0.01)
 
-    def forward(self, obs: ObsBatch, ids: Tensor | None, route: Route) -> SequentialPicks:
+    def forward(self, obs: ObsBatch, ids: AgentInputs | None, route: Route) -> SequentialPicks:
         mask = obs["candidate_mask"] > 0
         a, b, _ = mask.shape
         # Slots past the last one holding a candidate anywhere in the batch are empty
@@ -139,7 +140,7 @@ class DispatchActor(Actor):
         occupied = mask.reshape(-1, mask.shape[-1]).any(0).nonzero()
         n_slots = int(occupied.max()) + 1 if occupied.numel() else 1
         mask = mask[..., :n_slots]
-        s = self.act(self.state_mlp(with_ids(self.state(obs), ids), route))  # (A, B, H)
+        s = self.act(self.state_mlp(self.state(obs), route, agent=ids))  # (A, B, H)
         query = self.query(s, route).reshape(a * b, -1)  # (A * B, H)
         # Only the slots that hold a candidate are scored (packed rows, ordered by agent).
         packed = mask.reshape(-1).nonzero().squeeze(1)  # (n,) flat (agent, batch, slot) ids
@@ -195,8 +196,8 @@ class RepositionActor(Actor):
         n_moves = group.action.size
         self.mlp = BatchedMLP(n_members, self.state.dim + id_dim, hidden, n_moves, activation, 0.01)
 
-    def forward(self, obs: ObsBatch, ids: Tensor | None, route: Route) -> MaskedDirichlet:
-        alpha = 1.0 + F.softplus(self.mlp(with_ids(self.state(obs), ids), route))
+    def forward(self, obs: ObsBatch, ids: AgentInputs | None, route: Route) -> MaskedDirichlet:
+        alpha = 1.0 + F.softplus(self.mlp(self.state(obs), route, agent=ids))
         return MaskedDirichlet(alpha, obs["move_mask"] > 0)
 
     def env_action(self, action: Tensor) -> np.ndarray:
