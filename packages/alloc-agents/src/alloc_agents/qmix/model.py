@@ -8,9 +8,12 @@ mixer sees the agents of every group, in group order (:meth:`QMIXModel.agent_ord
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
+from alloc_agents.ppo.batched import AgentInputs
 from alloc_agents.ppo.spaces import AgentLayout
 from alloc_agents.qmix.action_values import ActionValues
 from alloc_agents.qmix.config import QMIXConfig
@@ -23,11 +26,11 @@ from alloc_agents.qmix.q_networks import AgentQNetwork
 QMIX_SHARING = ("ps", "ps-id", "nops")
 
 
-def agent_ids(n_agents: int, lead: tuple[int, ...], device: torch.device) -> Tensor:
-    """``(A, *lead, A)``: every agent's one-hot id (its position in its group), repeated over
-    the ``lead`` axes."""
-    eye = torch.eye(n_agents, device=device).reshape(n_agents, *(1,) * len(lead), n_agents)
-    return eye.expand(n_agents, *lead, n_agents)
+def agent_ids(n_agents: int, lead: tuple[int, ...]) -> AgentInputs:
+    """Every agent's one-hot id (its position in its group) for inputs ``(A, *lead, ...)``
+    flattened to ``(A, prod(lead), ...)``; never built: the trunk's first layer gathers the
+    agent's weight row (:class:`~alloc_agents.ppo.batched.AgentInputs`)."""
+    return AgentInputs(n_agents, math.prod(lead), True)
 
 
 class QMIXModel(nn.Module):
@@ -66,16 +69,16 @@ class QMIXModel(nn.Module):
         """Indices in ``possible_agents`` of the mixer's inputs, in order."""
         return [i for group in self.layout.groups for i in group.agents]
 
-    def ids(self, g: int, lead: tuple[int, ...], device: torch.device) -> Tensor | None:
-        """``(A, *lead, A)`` one-hot agent ids of group ``g`` for ``ps-id``, else ``None``."""
+    def ids(self, g: int, lead: tuple[int, ...]) -> AgentInputs | None:
+        """Group ``g``'s one-hot agent ids (:func:`agent_ids`) for ``ps-id``, else ``None``."""
         if not self.agent_id:
             return None
-        return agent_ids(self.layout.groups[g].n_agents, lead, device)
+        return agent_ids(self.layout.groups[g].n_agents, lead)
 
     def step(self, g: int, obs: dict[str, Tensor], hidden: Tensor) -> tuple[ActionValues, Tensor]:
         """Group ``g``'s action values for one step (``obs`` ``{key: (A, X, ...)}``)."""
         rows = next(iter(obs.values())).shape[1]
-        return self.agents[g](obs, self.ids(g, (rows,), hidden.device), None, hidden)
+        return self.agents[g](obs, self.ids(g, (rows,)), None, hidden)
 
     def unroll(
         self, g: int, obs: dict[str, Tensor], orders: PackedOrders | None = None
@@ -83,8 +86,7 @@ class QMIXModel(nn.Module):
         """Group ``g``'s action values over whole episodes (``obs`` ``{key: (A, B, T, ...)}``;
         ``orders``: their packed orders, :attr:`~alloc_agents.qmix.episodes.Batch.orders`)."""
         lead = tuple(next(iter(obs.values())).shape[1:3])
-        device = next(iter(obs.values())).device
-        return self.agents[g].unroll(obs, self.ids(g, lead, device), None, orders)
+        return self.agents[g].unroll(obs, self.ids(g, lead), None, orders)
 
     def initial_hidden(self, rows: int, device: torch.device) -> list[Tensor]:
         """Per group the ``(A_g, rows, H)`` hidden state at an episode's start."""

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from alloc_agents.ppo.batched import BatchedLinear, Route, routed_scores
+from alloc_agents.ppo.batched import AgentInputs, BatchedLinear, Route, routed_scores
 from alloc_agents.ppo.fast_tanh import tanh
 from alloc_agents.ppo.ride_hailing import (
     IDLE,
@@ -99,27 +99,29 @@ class AgentTrunk(nn.Module):
         """``(A, X, H)`` zeros: the hidden state at an episode's start."""
         return torch.zeros(n_agents, rows, self.hidden_size, device=device)
 
-    def encode(self, obs: ObsBatch, ids: Tensor | None, route: Route) -> Tensor:
-        """``obs`` ``{key: (A, X, ...)}``, ``ids`` (A, X, id_dim) or ``None`` -> the encoder's
-        output ``e`` (A, X, H)."""
-        x = self.features(obs)
+    def encode(self, obs: ObsBatch, ids: AgentInputs | None, route: Route) -> Tensor:
+        """``obs`` ``{key: (A, X, ...)}``, ``ids``: the agents' one-hot ids for X rows
+        (``id_dim`` inputs, gathered rather than multiplied) or ``None`` -> the encoder's output
+        ``e`` (A, X, H)."""
+        x, one_hot_at = self.features(obs), None
         if ids is not None:
-            x = torch.cat([x, ids], dim=-1)
-        return F.relu(self.encoder(x, route))
+            x, one_hot_at = ids.append_to(x)
+        return F.relu(self.encoder(x, route, one_hot_at=one_hot_at))
 
-    def trunk_step(self, obs: ObsBatch, ids: Tensor | None, route: Route, hidden: Tensor) -> Tensor:
+    def trunk_step(
+        self, obs: ObsBatch, ids: AgentInputs | None, route: Route, hidden: Tensor
+    ) -> Tensor:
         """One step: the trunk's output ``h'`` (A, X, H) (also the next hidden state)."""
         e = self.encode(obs, ids, route)
         return e if self.gru is None else self.gru(e, hidden, route)
 
-    def trunk_unroll(self, obs: ObsBatch, ids: Tensor | None, route: Route) -> Tensor:
-        """Whole episodes: ``obs`` ``{key: (A, B, T, ...)}``, ``ids`` (A, B, T, id_dim) or
-        ``None`` -> the trunk's output at every step (A, B, T, H), the hidden state starting at
-        zero at step 0."""
+    def trunk_unroll(self, obs: ObsBatch, ids: AgentInputs | None, route: Route) -> Tensor:
+        """Whole episodes: ``obs`` ``{key: (A, B, T, ...)}``, ``ids`` for B·T rows or ``None``
+        -> the trunk's output at every step (A, B, T, H), the hidden state starting at zero at
+        step 0."""
         a, b, t = next(iter(obs.values())).shape[:3]
         flat = {k: v.flatten(1, 2) for k, v in obs.items()}
-        flat_ids = None if ids is None else ids.flatten(1, 2)
-        e = self.encode(flat, flat_ids, route).unflatten(1, (b, t))
+        e = self.encode(flat, ids, route).unflatten(1, (b, t))
         if self.gru is None:
             return e
         h = self.initial_hidden(a, b, e.device)
@@ -151,7 +153,7 @@ class AgentQNetwork(AgentTrunk):
             self.score = BatchedLinear(n_members, hidden, 1, 0.01)
 
     def forward(
-        self, obs: ObsBatch, ids: Tensor | None, route: Route, hidden: Tensor
+        self, obs: ObsBatch, ids: AgentInputs | None, route: Route, hidden: Tensor
     ) -> tuple[ActionValues, Tensor]:
         """One step: ``obs`` ``{key: (A, X, ...)}``, ``hidden`` (A, X, H) -> the action values
         and the next hidden state."""
@@ -161,7 +163,7 @@ class AgentQNetwork(AgentTrunk):
     def unroll(
         self,
         obs: ObsBatch,
-        ids: Tensor | None,
+        ids: AgentInputs | None,
         route: Route,
         orders: PackedOrders | None = None,
     ) -> ActionValues:

@@ -48,7 +48,7 @@ class RODEActor:
     ) -> tuple[Tensor, Any, dict[str, Tensor]]:
         hidden, role_hidden, roles = state
         agents = self.model.groups[g]
-        ids = self.model.ids(g, (hidden.shape[1],), hidden.device)
+        ids = self.model.ids(g, (hidden.shape[1],))
         role_hidden = agents.role_trunk.trunk_step(obs, ids, None, role_hidden)
         if step % self.role_interval == 0:
             roles = epsilon_greedy(agents.role_values(role_hidden), epsilon, generator)

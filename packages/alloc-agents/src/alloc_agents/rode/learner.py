@@ -96,7 +96,7 @@ class RODELearner(TargetNetworkLearner):
         for g, obs in enumerate(batch.obs):
             agents = net.groups[g]
             b, t1 = next(iter(obs.values())).shape[1:3]
-            ids = net.ids(g, (b, t1), batch.state.device)
+            ids = net.ids(g, (b, t1))
             h = agents.trunk.trunk_unroll(obs, ids, None)
             h_role = agents.role_trunk.trunk_unroll(obs, ids, None)
             flat = {k: v.flatten(1, 2) for k, v in obs.items()}

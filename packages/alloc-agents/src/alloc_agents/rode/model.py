@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from alloc_agents.ppo.batched import BatchedLinear
+from alloc_agents.ppo.batched import AgentInputs, BatchedLinear
 from alloc_agents.ppo.spaces import ACTION_MASK, AgentLayout, SpaceGroup
 from alloc_agents.qmix.action_values import ActionValues, DiscreteValues, PickValues
 from alloc_agents.qmix.mixer import QMixer
@@ -216,11 +216,12 @@ class RODEModel(nn.Module):
         self.mixer = QMixer(n, state_dim, config.mixer_embed, config.hypernet_embed)
         self.role_mixer = QMixer(n, state_dim, config.mixer_embed, config.hypernet_embed)
 
-    def ids(self, g: int, lead: tuple[int, ...], device: torch.device) -> Tensor | None:
-        """``(A, *lead, A)`` one-hot agent ids of group ``g`` for ``ps-id``, else ``None``."""
+    def ids(self, g: int, lead: tuple[int, ...]) -> AgentInputs | None:
+        """Group ``g``'s one-hot agent ids (:func:`~alloc_agents.qmix.model.agent_ids`) for
+        ``ps-id``, else ``None``."""
         if not self.agent_id:
             return None
-        return agent_ids(self.layout.groups[g].n_agents, lead, device)
+        return agent_ids(self.layout.groups[g].n_agents, lead)
 
     def encoder_parameters(self) -> list[nn.Parameter]:
         """The action encoders' parameters (trained on the forward model's loss)."""
