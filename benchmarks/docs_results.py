@@ -10,6 +10,11 @@ hand; ``tests/test_docs.py`` runs ``--check``. The commands (run from the reposi
 - ``smoke-leaderboard.md``: ``alloc-bench report --suite smoke --store
   benchmarks/results/smoke/store.sqlite --no-plots``, its ``leaderboard.md`` (the store is the
   one ``alloc-bench run --suite smoke`` filled);
+- ``table2-small-envs-leaderboard.md``: the same for the suite ``table2-small-envs`` and its
+  store ``benchmarks/results/table2-small-envs/store.sqlite``;
+- ``table2-small-envs-dyps.md``: ``alloc-bench compare DyPS+IPPO X --store
+  benchmarks/results/table2-small-envs/store.sqlite`` for X = NoPS+IPPO, PS+IPPO, PS-id+IPPO,
+  PSA+IPPO, SePS+IPPO and random, one after the other;
 - ``ride-hailing-oracle.md``: ``python benchmarks/ride_hailing_oracle.py --summarize`` on every
   ``benchmarks/results/ride-hailing-oracle/days*.json`` file except ``days-lp-only.json``;
 - ``ride-hailing-oracle-lp-only.md``: the same on ``days-lp-only.json``;
@@ -59,13 +64,35 @@ def _stdout(*args: str) -> str:
     return done.stdout
 
 
-def smoke_leaderboard() -> str:
-    with tempfile.TemporaryDirectory() as out:
-        _stdout(
-            "-m", "alloc_bench", "report", "--suite", "smoke", "--no-plots",
-            "--store", str(RESULTS / "smoke" / "store.sqlite"), "--out", out,
-        )  # fmt: skip
-        return (Path(out) / "leaderboard.md").read_text(encoding="utf-8")
+def leaderboard(suite: str) -> Callable[[], str]:
+    """The ``leaderboard.md`` of ``alloc-bench report --suite SUITE`` on the suite's committed
+    store, ``benchmarks/results/SUITE/store.sqlite``."""
+
+    def page() -> str:
+        with tempfile.TemporaryDirectory() as out:
+            _stdout(
+                "-m", "alloc_bench", "report", "--suite", suite, "--no-plots",
+                "--store", str(RESULTS / suite / "store.sqlite"), "--out", out,
+            )  # fmt: skip
+            return (Path(out) / "leaderboard.md").read_text(encoding="utf-8")
+
+    return page
+
+
+def compared_with(suite: str, reference: str, others: tuple[str, ...]) -> Callable[[], str]:
+    """``alloc-bench compare REFERENCE OTHER --store benchmarks/results/SUITE/store.sqlite``
+    for each of ``others``, in that order: the difference on every scenario both ran, its
+    bootstrap CI (paired over seeds when both ran the same seeds) and the verdict."""
+
+    def page() -> str:
+        store = str(RESULTS / suite / "store.sqlite")
+        outputs = [
+            _stdout("-m", "alloc_bench", "compare", reference, other, "--store", store)
+            for other in others
+        ]
+        return "```text\n" + "\n".join(outputs) + "```\n"
+
+    return page
 
 
 def _oracle_days(lp_only: bool) -> list[str]:
@@ -146,7 +173,13 @@ def ppo_speedup_learning() -> str:
 
 
 PAGES: dict[str, Callable[[], str]] = {
-    "smoke-leaderboard.md": smoke_leaderboard,
+    "smoke-leaderboard.md": leaderboard("smoke"),
+    "table2-small-envs-leaderboard.md": leaderboard("table2-small-envs"),
+    "table2-small-envs-dyps.md": compared_with(
+        "table2-small-envs",
+        "DyPS+IPPO",
+        ("NoPS+IPPO", "PS+IPPO", "PS-id+IPPO", "PSA+IPPO", "SePS+IPPO", "random"),
+    ),
     "ride-hailing-oracle.md": ride_hailing_oracle,
     "ride-hailing-oracle-lp-only.md": ride_hailing_oracle_lp_only,
     "dyps-selector.md": selector_tables("dyps-selector/results.json"),
