@@ -59,6 +59,42 @@ def test_several_budgets_need_a_suite(filled: Store, tiny: Suite) -> None:
     assert item["a"]["seeds"] == [0, 1, 2]
 
 
+def _seeds_of(method: str, seeds: str) -> Suite:
+    """A suite of one rule-based method on the tiny suite's scenario and budget."""
+    text = f'[[runs]]\nscenarios = ["ride-hailing-1"]\nmethods = ["{method}"]\nseeds = "{seeds}"\n'
+    return parse_suite(text, f"{method}.toml")
+
+
+def test_different_seed_sets_pair_over_the_seeds_both_ran(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """greedy ran seeds 0-2 and random 1-3: the CI pairs seeds 1 and 2 and names the others."""
+    run_suite(_seeds_of("greedy", "0-2"), store, jobs=1)
+    run_suite(_seeds_of("random", "1-3"), store, jobs=1)
+    (item,) = compare_methods(store, "greedy", "random")
+    assert item["paired"]
+    assert item["a"]["seeds"] == item["b"]["seeds"] == [1, 2]
+    assert item["a"]["left_out"] == [0] and item["b"]["left_out"] == [3]
+    gmv = {(r["method"], r["seed"]): r["metrics"]["gmv"] for r in store.find("greedy")}
+    assert item["a"]["mean"] == pytest.approx((gmv["greedy", 1] + gmv["greedy", 2]) / 2)
+    assert main(["compare", "greedy", "random", "--store", str(store.path)]) == 0
+    out = capsys.readouterr().out
+    assert "  greedy: " in out and "(n=2)" in out
+    assert (
+        "paired over seeds; left out, not run by the other: greedy's seed 0; random's seed 3)"
+        in out
+    )
+
+
+def test_fewer_than_two_shared_seeds_compare_unpaired_over_all(store: Store) -> None:
+    run_suite(_seeds_of("greedy", "0-2"), store, jobs=1)
+    run_suite(_seeds_of("random", "2-4"), store, jobs=1)
+    (item,) = compare_methods(store, "greedy", "random")
+    assert not item["paired"]
+    assert item["a"]["seeds"] == [0, 1, 2] and item["b"]["seeds"] == [2, 3, 4]
+    assert item["a"]["left_out"] == item["b"]["left_out"] == []
+
+
 def test_cli_compare_prints_the_verdict(filled: Store, capsys: pytest.CaptureFixture[str]) -> None:
     store = str(filled.path)
     assert main(["compare", "greedy", "random", "--store", store, "--resamples", "2000"]) == 0

@@ -3,9 +3,10 @@
 For each scenario and option set where both methods have finished runs in the store, the
 difference of their means over seeds (A − B) on one metric (default: the scenario's ranking
 metric) with a bootstrap confidence interval (:func:`alloc_bench.bootstrap.bootstrap_diff_ci`;
-paired over seeds when both ran the same seeds). Verdict: "A beats B" only if the interval
-excludes 0 on A's side (above 0 for a higher-is-better metric, below 0 otherwise), "B beats A"
-if it excludes 0 on B's side, else "no clear difference".
+paired over the seeds both ran when they share at least :data:`MIN_PAIRED_SEEDS`, the seeds
+only one of them ran left out and named; otherwise unpaired over all). Verdict: "A beats B"
+only if the interval excludes 0 on A's side (above 0 for a higher-is-better metric, below 0
+otherwise), "B beats A" if it excludes 0 on B's side, else "no clear difference".
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from alloc_bench.rows import skip_note, unusable
 from alloc_bench.scenarios import get_scenario
 from alloc_bench.store import Store
 from alloc_bench.suites import Suite
+
+#: The fewest seeds two methods must share for a paired comparison (one pair has no spread).
+MIN_PAIRED_SEEDS = 2
 
 
 def _usable(rows: list[dict[str, Any]], warn: Callable[[str], None]) -> list[dict[str, Any]]:
@@ -88,7 +92,8 @@ def compare_methods(
 
     Returns:
         Dicts with ``scenario``, ``options``, ``metric``, ``higher_is_better``, ``a`` / ``b``
-        (``method``, ``mean``, ``std``, ``seeds``), ``difference``, ``ci`` ([low, high]),
+        (``method``, ``mean``, ``std``, ``seeds`` compared, ``left_out``: the seeds only that
+        method ran, left out of a paired comparison), ``difference``, ``ci`` ([low, high]),
         ``paired``, ``confidence``, ``resamples`` and ``verdict``.
 
     Raises:
@@ -124,9 +129,10 @@ def compare_methods(
             ) from None
         by_seed_a = {row["seed"]: row["metrics"][name] for row in rows_a}
         by_seed_b = {row["seed"]: row["metrics"][name] for row in rows_b}
-        paired = set(by_seed_a) == set(by_seed_b)
-        seeds_b = sorted(by_seed_a) if paired else sorted(by_seed_b)
-        values_a = [by_seed_a[s] for s in sorted(by_seed_a)]
+        common = sorted(set(by_seed_a) & set(by_seed_b))
+        paired = len(common) >= MIN_PAIRED_SEEDS
+        seeds_a, seeds_b = (common, common) if paired else (sorted(by_seed_a), sorted(by_seed_b))
+        values_a = [by_seed_a[s] for s in seeds_a]
         values_b = [by_seed_b[s] for s in seeds_b]
         diff, low, high = bootstrap_diff_ci(
             values_a, values_b, paired=paired, resamples=resamples, confidence=confidence
@@ -137,8 +143,8 @@ def compare_methods(
                 "options": rows_a[0]["options"],
                 "metric": name,
                 "higher_is_better": higher,
-                "a": _side(a, values_a, sorted(by_seed_a)),
-                "b": _side(b, values_b, seeds_b),
+                "a": _side(a, values_a, seeds_a, sorted(set(by_seed_a) - set(seeds_a))),
+                "b": _side(b, values_b, seeds_b, sorted(set(by_seed_b) - set(seeds_b))),
                 "difference": diff,
                 "ci": [low, high],
                 "paired": paired,
@@ -150,9 +156,11 @@ def compare_methods(
     return out
 
 
-def _side(method: str, values: list[float], seeds: list[int]) -> dict[str, Any]:
+def _side(
+    method: str, values: list[float], seeds: list[int], left_out: list[int]
+) -> dict[str, Any]:
     mean, std = mean_std(values)
-    return {"method": method, "mean": mean, "std": std, "seeds": seeds}
+    return {"method": method, "mean": mean, "std": std, "seeds": seeds, "left_out": left_out}
 
 
 def verdict(a: str, b: str, low: float, high: float, higher_is_better: bool) -> str:
@@ -171,6 +179,14 @@ def format_comparison(item: Mapping[str, Any]) -> str:
     low, high = item["ci"]
     fmt = spec.fmt
     pairing = "paired over seeds" if item["paired"] else "unpaired"
+    left_out = [
+        f"{side['method']}'s seed{'s' if len(side['left_out']) > 1 else ''} "
+        + ", ".join(map(str, side["left_out"]))
+        for side in (a, b)
+        if side.get("left_out")
+    ]
+    if left_out:  # paired over the seeds both ran
+        pairing += f"; left out, not run by the other: {'; '.join(left_out)}"
     return "\n".join(
         [
             f"{item['scenario']} [{format_options(item['options'])}], {spec.label} "

@@ -22,16 +22,21 @@ PRICE = 2
 DELTA_DRIVERS = 6
 
 
-def _dispatch_inputs(observation: BatchObservation, policy: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(mask, price)`` of the order slots 1..K, or a ``ValueError`` for a non-dispatch obs."""
+def _dispatch_arrays(observation: BatchObservation, policy: str) -> tuple[np.ndarray, np.ndarray]:
+    """The observation's ``candidates`` (N, K + 1, F) and ``candidate_mask`` (N, K + 1), slot 0
+    STAY, or a ``ValueError`` for a non-dispatch observation."""
     if not isinstance(observation, Mapping) or "candidates" not in observation:
         raise ValueError(
             f"{policy} is a dispatch policy: it needs the ride-hailing observation with "
             f"'candidates' (action_mode='dispatch')"
         )
-    mask = np.asarray(observation["candidate_mask"])[:, 1:] > 0
-    price = np.asarray(observation["candidates"])[:, 1:, PRICE]
-    return mask, price
+    return np.asarray(observation["candidates"]), np.asarray(observation["candidate_mask"])
+
+
+def _dispatch_inputs(observation: BatchObservation, policy: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(mask, price)`` of the order slots 1..K, or a ``ValueError`` for a non-dispatch obs."""
+    candidates, candidate_mask = _dispatch_arrays(observation, policy)
+    return candidate_mask[:, 1:] > 0, candidates[:, 1:, PRICE]
 
 
 def _picks_in_order(key: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -62,8 +67,11 @@ class GreedyDispatch(Policy):
     name = "greedy"
 
     def act(self, observation: BatchObservation) -> np.ndarray:
-        mask, price = _dispatch_inputs(observation, self.name)
-        return _picks_in_order(-price, mask)
+        candidates, candidate_mask = _dispatch_arrays(observation, self.name)
+        if kernels.use_numba() and candidates.ndim == 3 and candidate_mask.ndim == 2:
+            # The same picks in one compiled call on the observation's arrays.
+            return kernels.ranked_picks(candidates, candidate_mask, PRICE, -1.0)
+        return _picks_in_order(-candidates[:, 1:, PRICE], candidate_mask[:, 1:] > 0)
 
 
 class NearestDispatch(Policy):

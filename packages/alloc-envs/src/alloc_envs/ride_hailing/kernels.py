@@ -20,6 +20,7 @@ their first call in a process (a few seconds; cached on disk next to this module
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -37,12 +38,20 @@ CHOICES = ("auto", "numpy", "numba")
 def use_numba() -> bool:
     """Whether a new simulator uses the numba kernels (module docstring), or ``ValueError``
     naming the variable and its bad value."""
-    choice = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
-    if choice not in CHOICES:
-        raise ValueError(f"{ENV_VAR} must be one of {CHOICES}, got {choice!r}")
+    choice = _parse_choice(os.environ.get(ENV_VAR, "auto"))
     if choice == "numba" and numba is None:
         raise ValueError(f"{ENV_VAR}=numba but numba is not installed (pip install numba)")
     return numba is not None and choice != "numpy"
+
+
+@functools.cache
+def _parse_choice(value: str) -> str:
+    """The choice in :data:`CHOICES` that the variable's raw ``value`` names, or ``ValueError``
+    (parsed once per value: the rule-based dispatchers ask at every step)."""
+    choice = value.strip().lower() or "auto"
+    if choice not in CHOICES:
+        raise ValueError(f"{ENV_VAR} must be one of {CHOICES}, got {choice!r}")
+    return choice
 
 
 def _cell_features(
@@ -270,10 +279,112 @@ def _picks_in_order(key: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return picks
 
 
+def _ranked_picks(
+    candidates: np.ndarray, candidate_mask: np.ndarray, column: int, sign: float
+) -> np.ndarray:
+    """:func:`_picks_in_order` read straight from a dispatch observation: ``candidates``
+    (N, K + 1, F) and ``candidate_mask`` (N, K + 1) with slot 0 STAY, the key of slot j being
+    ``sign * candidates[:, j, column]``: ``sign`` -1.0 ranks the highest feature first, +1.0
+    the lowest. Either product is exact, so the picks are those of
+    ``_picks_in_order(sign * candidates[:, 1:, column], candidate_mask[:, 1:] > 0)`` (the
+    greedy dispatcher's, one call instead of ten)."""
+    n, k = candidate_mask.shape[0], candidate_mask.shape[1] - 1
+    picks = np.zeros((n, k), dtype=np.int64)
+    for i in range(n):
+        count = 0
+        for j in range(1, k + 1):
+            if candidate_mask[i, j] > 0:
+                key = sign * candidates[i, j, column]
+                p = count
+                while p > 0 and key < sign * candidates[i, picks[i, p - 1], column]:
+                    picks[i, p] = picks[i, p - 1]
+                    p -= 1
+                picks[i, p] = j
+                count += 1
+    return picks
+
+
+def _kl_ratios(
+    pending_count: np.ndarray, idle: np.ndarray, n_cells: int, smoothing: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(p, p / q)``, each (E, G) float64: every copy's smoothed distributions of waiting
+    orders ``p`` and idle drivers ``q`` over its ``n_cells`` cells, from ``pending_count`` and
+    ``idle`` (E * G,) int64. The same operations as the numpy path of
+    :meth:`~alloc_envs.ride_hailing.sim.RideHailingSim.copy_kl_orders_idle` (integer totals,
+    then ``(count + smoothing) / (total + G * smoothing)``); the logarithm is left to numpy,
+    whose last bit can differ from libm's."""
+    n_copies = pending_count.shape[0] // n_cells
+    p = np.empty((n_copies, n_cells))
+    ratio = np.empty((n_copies, n_cells))
+    spread = n_cells * smoothing
+    for e in range(n_copies):
+        first = e * n_cells
+        pending_total, idle_total = 0, 0
+        for g in range(first, first + n_cells):
+            pending_total += pending_count[g]
+            idle_total += idle[g]
+        p_total, q_total = pending_total + spread, idle_total + spread
+        for g in range(n_cells):
+            p[e, g] = (pending_count[first + g] + smoothing) / p_total
+            ratio[e, g] = p[e, g] / ((idle[first + g] + smoothing) / q_total)
+    return p, ratio
+
+
+#: The most terms :func:`_block_sum` adds as numpy does (numpy's pairwise block).
+PAIRWISE_BLOCK = 128
+
+
+def _block_sum(x: np.ndarray) -> float:
+    """``x.sum()`` of an (n,) float64 array, n <= :data:`PAIRWISE_BLOCK`, with the same float64
+    bits as numpy's pairwise summation: in order below 8 terms, else 8 interleaved partial sums
+    combined pairwise, then the terms left over. (Above the block numpy splits the array in
+    halves, a recursion this module does not compile: callers keep to the block.)"""
+    n = x.shape[0]
+    if n < 8:
+        total = 0.0
+        for i in range(n):
+            total += x[i]
+        return total
+    r0, r1, r2, r3, r4, r5, r6, r7 = x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]
+    whole = n - n % 8
+    for i in range(8, whole, 8):
+        r0 += x[i]
+        r1 += x[i + 1]
+        r2 += x[i + 2]
+        r3 += x[i + 3]
+        r4 += x[i + 4]
+        r5 += x[i + 5]
+        r6 += x[i + 6]
+        r7 += x[i + 7]
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(whole, n):
+        total += x[i]
+    return total
+
+
+def _weighted_row_sums(log_ratio: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """(E,) ``(p * log_ratio).sum(axis=1)`` of two (E, G) float64 arrays, G <=
+    :data:`PAIRWISE_BLOCK`, summed as numpy does (:func:`_block_sum`): each row's KL
+    divergence."""
+    n_rows, n = p.shape
+    terms = np.empty(n)
+    out = np.empty(n_rows)
+    for e in range(n_rows):
+        for g in range(n):
+            terms[g] = log_ratio[e, g] * p[e, g]
+        out[e] = _block_sum(terms)
+    return out
+
+
 if numba is not None:
     picks_in_order = numba.njit(cache=True)(_picks_in_order)
+    ranked_picks = numba.njit(cache=True)(_ranked_picks)
     picked_orders = numba.njit(cache=True)(_picked_orders)
     serve = numba.njit(cache=True)(_serve)
     cell_features = numba.njit(cache=True)(_cell_features)
     candidates = numba.njit(cache=True)(_candidates)
     pending_orders = numba.njit(cache=True)(_pending_orders)
+    kl_ratios = numba.njit(cache=True)(_kl_ratios)
+    # Rebound so that the compiled weighted_row_sums calls the compiled sum.
+    _block_sum = numba.njit(cache=True)(_block_sum)
+    weighted_row_sums = numba.njit(cache=True)(_weighted_row_sums)

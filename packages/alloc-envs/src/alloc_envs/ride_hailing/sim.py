@@ -409,6 +409,10 @@ class RideHailingSim:
     def copy_kl_orders_idle(self) -> np.ndarray:
         """(E,) KL(order distribution || idle-driver distribution) over each copy's cells,
         add-one smoothed."""
+        if self.use_numba and self.n_cells <= kernels.PAIRWISE_BLOCK:
+            p, ratio = kernels.kl_ratios(self.pending_count, self.idle, self.n_cells, KL_SMOOTHING)
+            np.log(ratio, out=ratio)  # numpy's logarithm: libm's can differ in the last bit
+            return kernels.weighted_row_sums(ratio, p)
         # Sums of whole numbers below 2**53 are exact in any order.
         per_copy = (self.n_copies, self.n_cells)
         g = self.n_cells * KL_SMOOTHING
@@ -424,6 +428,8 @@ class RideHailingSim:
         """KL(order distribution || idle-driver distribution) over cells, add-one smoothed."""
         if self.n_copies != 1:
             raise self._several_copies("kl_orders_idle")
+        if self.use_numba and self.n_cells <= kernels.PAIRWISE_BLOCK:
+            return float(self.copy_kl_orders_idle()[0])
         g = self.n_cells * KL_SMOOTHING
         p = self.pending_count + KL_SMOOTHING
         p /= self.pending.shape[0] + g
