@@ -10,11 +10,12 @@ hand; ``tests/test_docs.py`` runs ``--check``. The commands (run from the reposi
 - ``smoke-leaderboard.md``: ``alloc-bench report --suite smoke --store
   benchmarks/results/smoke/store.sqlite --no-plots``, its ``leaderboard.md`` (the store is the
   one ``alloc-bench run --suite smoke`` filled);
-- ``table2-small-envs-leaderboard.md``: the same for the suite ``table2-small-envs`` and its
-  store ``benchmarks/results/table2-small-envs/store.sqlite``;
-- ``table2-small-envs-dyps.md``: ``alloc-bench compare DyPS+IPPO X --store
-  benchmarks/results/table2-small-envs/store.sqlite`` for X = NoPS+IPPO, PS+IPPO, PS-id+IPPO,
-  PSA+IPPO, SePS+IPPO and random, one after the other;
+- ``table2-small-envs-leaderboard.md``: the same for the suite ``table2-small-envs`` on the
+  Table 2 store ``benchmarks/results/table2-reduced/store.sqlite`` (the runs of every suite
+  ``table2-reduced`` includes);
+- ``table2-small-envs-dyps.md``: ``alloc-bench compare DyPS+IPPO X --suite table2-small-envs
+  --store benchmarks/results/table2-reduced/store.sqlite`` for X = NoPS+IPPO, PS+IPPO,
+  PS-id+IPPO, PSA+IPPO, SePS+IPPO and random, one after the other;
 - ``ride-hailing-oracle.md``: ``python benchmarks/ride_hailing_oracle.py --summarize`` on every
   ``benchmarks/results/ride-hailing-oracle/days*.json`` file except ``days-lp-only.json``;
 - ``ride-hailing-oracle-lp-only.md``: the same on ``days-lp-only.json``;
@@ -64,30 +65,36 @@ def _stdout(*args: str) -> str:
     return done.stdout
 
 
-def leaderboard(suite: str) -> Callable[[], str]:
-    """The ``leaderboard.md`` of ``alloc-bench report --suite SUITE`` on the suite's committed
-    store, ``benchmarks/results/SUITE/store.sqlite``."""
+def leaderboard(suite: str, store: str | None = None) -> Callable[[], str]:
+    """The ``leaderboard.md`` of ``alloc-bench report --suite SUITE`` on the committed store
+    ``benchmarks/results/STORE/store.sqlite`` (``STORE``: the suite's name unless given)."""
 
     def page() -> str:
         with tempfile.TemporaryDirectory() as out:
             _stdout(
                 "-m", "alloc_bench", "report", "--suite", suite, "--no-plots",
-                "--store", str(RESULTS / suite / "store.sqlite"), "--out", out,
+                "--store", str(RESULTS / (store or suite) / "store.sqlite"), "--out", out,
             )  # fmt: skip
             return (Path(out) / "leaderboard.md").read_text(encoding="utf-8")
 
     return page
 
 
-def compared_with(suite: str, reference: str, others: tuple[str, ...]) -> Callable[[], str]:
-    """``alloc-bench compare REFERENCE OTHER --store benchmarks/results/SUITE/store.sqlite``
-    for each of ``others``, in that order: the difference on every scenario both ran, its
-    bootstrap CI (paired over seeds when both ran the same seeds) and the verdict."""
+def compared_with(
+    suite: str, store: str, reference: str, others: tuple[str, ...]
+) -> Callable[[], str]:
+    """``alloc-bench compare REFERENCE OTHER --suite SUITE --store
+    benchmarks/results/STORE/store.sqlite`` for each of ``others``, in that order: the
+    difference on every scenario of the suite both ran, its bootstrap CI (paired over the seeds
+    both ran) and the verdict."""
 
     def page() -> str:
-        store = str(RESULTS / suite / "store.sqlite")
+        path = str(RESULTS / store / "store.sqlite")
         outputs = [
-            _stdout("-m", "alloc_bench", "compare", reference, other, "--store", store)
+            _stdout(
+                "-m", "alloc_bench", "compare", reference, other, "--suite", suite,
+                "--store", path,
+            )  # fmt: skip
             for other in others
         ]
         return "```text\n" + "\n".join(outputs) + "```\n"
@@ -174,9 +181,10 @@ def ppo_speedup_learning() -> str:
 
 PAGES: dict[str, Callable[[], str]] = {
     "smoke-leaderboard.md": leaderboard("smoke"),
-    "table2-small-envs-leaderboard.md": leaderboard("table2-small-envs"),
+    "table2-small-envs-leaderboard.md": leaderboard("table2-small-envs", "table2-reduced"),
     "table2-small-envs-dyps.md": compared_with(
         "table2-small-envs",
+        "table2-reduced",
         "DyPS+IPPO",
         ("NoPS+IPPO", "PS+IPPO", "PS-id+IPPO", "PSA+IPPO", "SePS+IPPO", "random"),
     ),
