@@ -90,13 +90,8 @@ def compared_with(
 
     def page() -> str:
         path = str(RESULTS / store / "store.sqlite")
-        outputs = [
-            _stdout(
-                "-m", "alloc_bench", "compare", reference, other, "--suite", suite,
-                "--store", path,
-            )  # fmt: skip
-            for other in others
-        ]
+        command = ("-m", "alloc_bench", "compare", "--suite", suite, "--store", path)
+        outputs = [_stdout(*command, reference, other) for other in others]
         return "```text\n" + "\n".join(outputs) + "```\n"
 
     return page

@@ -100,3 +100,62 @@ def test_compiled_kl_equals_numpys_bit_for_bit():
         ]
         q = (idle.reshape(rows) + KL_SMOOTHING) / (idle.reshape(rows).sum(1) + spread)[:, None]
         assert compiled.tobytes() == _kl_rows(p, q).tobytes()
+
+
+@pytest.mark.parametrize("preset", ["ride-hailing-1", "ride-hailing-2"])
+def test_compiled_trip_draws_equal_numpys(preset):
+    """Trip length, destination and price of a day's orders from the same variates, both
+    paths, bit for bit and dtype for dtype."""
+    pytest.importorskip("numba")
+    demand = RideHailingEnv(preset=preset).scenario.demand
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        counts = rng.poisson(demand.rates)
+        n = int(counts.sum())
+        origin = np.repeat(np.arange(counts.size), counts.ravel()) % demand.grid.n_cells
+        variates = (origin, rng.random(n), rng.random(n), rng.standard_normal(n))
+        demand.use_numba = True
+        compiled = demand._draw_trips(*variates)
+        demand.use_numba = False
+        for got, expected in zip(compiled, demand._draw_trips(*variates), strict=True):
+            assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("faithful", [False, True])
+@pytest.mark.parametrize("n_copies", [1, 3])
+def test_compiled_order_keys_equal_numpys(faithful, n_copies):
+    """The per-order histogram and arrival keys on both paths, with prices on and past the
+    last bin, trips longer than the length bins (faithful mode drops them) and destinations
+    farther than L rings (recorded trips can end there) or at the origin (ring 0: dropped)."""
+    pytest.importorskip("numba")
+    from alloc_envs.ride_hailing.demand import OrderStream
+    from alloc_envs.ride_hailing.order_tables import OrderTables
+
+    sim = RideHailingEnv(preset="ride-hailing-1", faithful=faithful).scenario.sim
+    config, g = sim.config, sim.n_cells
+    rng = np.random.default_rng(4)
+    n = 2_000
+    streams = []
+    for _ in range(n_copies):
+        price = rng.choice([0.0, 14.999, 15.0, 44.9, 1e4, *rng.gamma(2.0, 10.0, 8)], n)
+        streams.append(
+            OrderStream.from_unsorted(
+                config.episode_steps,
+                rng.integers(0, config.episode_steps, n),
+                rng.integers(0, g, n),
+                rng.integers(0, g, n),
+                rng.integers(1, config.max_trip_steps + 2, n),
+                price,
+            )
+        )
+    orders = OrderStream.stack_copies(streams, g)
+    tables = [
+        OrderTables.build(orders, config, sim._distances, n_copies, use_numba=compiled)
+        for compiled in (True, False)
+    ]
+    for name in ("hist_key", "arrival_key", "hist_weight"):
+        got, expected = (getattr(t, name) for t in tables)
+        if expected is None:
+            assert got is None
+            continue
+        assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes(), name

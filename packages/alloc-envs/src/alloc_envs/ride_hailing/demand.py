@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from alloc_envs.core.hexgrid import HexGrid
+from alloc_envs.ride_hailing import kernels
 from alloc_envs.ride_hailing.config import RideHailingConfig
 from alloc_envs.ride_hailing.trips import TripTable
 
@@ -138,6 +139,8 @@ class SyntheticDemand:
         self._dest_table, self._dest_counts = grid.cells_within(config.max_trip_steps)
         self._isolated = bool((self._dest_counts == 0).any())
         self._step_cell = np.arange(config.episode_steps * grid.n_cells)
+        #: Draw the trips with the compiled loop (:func:`.kernels.draw_trips`, the same values).
+        self.use_numba = kernels.use_numba()
 
     def sample(self, rng: np.random.Generator) -> OrderStream:
         """A fresh stream; ``"reference"`` mode ignores ``rng`` and returns the fixed stream."""
@@ -166,6 +169,11 @@ class SyntheticDemand:
         counted with one comparison per step: a 5-entry ``searchsorted`` costs 10x more.
         """
         cdf = self._length_cdf
+        if self.use_numba:
+            return kernels.draw_trips(
+                origin, u_length, u_dest, z_price, cdf, self._dest_counts, self._dest_table,
+                self._mean, self._std, self._isolated,
+            )  # fmt: skip
         length_index = np.zeros(origin.shape[0], dtype=np.intp)
         for edge in cdf[:-1]:
             length_index += u_length >= edge

@@ -1,18 +1,22 @@
-"""Compiled (numba) versions of the simulator's per-step functions.
+"""Compiled (numba) versions of the simulator's per-step and per-reset functions.
 
 :meth:`RideHailingSim.cell_features <alloc_envs.ride_hailing.sim.RideHailingSim.cell_features>`,
 :meth:`~alloc_envs.ride_hailing.sim.RideHailingSim.candidates`, the pending-order index, the
-dispatch's choice of orders and serving them cost a step 6-25 small numpy calls each, and the
-rule-based dispatchers' ranking (:func:`picks_in_order`) ten; the calls' overhead, not their
-arithmetic, is most of their time (a city has 36 or 100 cells and a few hundred waiting
-orders). The kernels here do the same operations in one compiled loop each: the same float64
-sums in the same order (``np.bincount`` adds its weights in input order), the same casts to
-float32, a counting sort or an insertion sort where numpy sorts stably, so observations and
-trajectories are equal bit for bit (``tests/test_ride_hailing_trajectories.py`` checks every
-stored episode digest on both paths).
+dispatch's choice of orders and serving them, the KL metric, and the rule-based dispatchers'
+ranking (:func:`picks_in_order`, :func:`ranked_picks`) cost a step 6-25 small numpy calls each;
+the calls' overhead, not their arithmetic, is most of their time (a city has 36 or 100 cells
+and a few hundred waiting orders). At reset, the day's trips (:func:`draw_trips`) and the
+per-order keys (:func:`order_keys`) are a dozen passes over tens of thousands of orders. The
+kernels here do the same operations in one compiled loop each: the same float64 sums in the
+same order (``np.bincount`` adds its weights in input order; numpy's pairwise summation is
+replayed in :func:`_block_sum`), the same casts to float32, a counting sort or an insertion
+sort where numpy sorts stably, no fused multiply-add, numpy's logarithm and random draws kept
+in numpy, so observations and trajectories are equal bit for bit
+(``tests/test_ride_hailing_trajectories.py`` checks every stored episode digest on both paths).
 
-numba is optional (``pip install alloc-envs[fast]``). Which path a new simulator takes, and the
-rule-based dispatchers at each call, is set by the environment variable ``ALLOC_ENVS_KERNELS``:
+numba is optional (``pip install alloc-envs[fast]``). Which path a new simulator (and its
+demand model) takes, and the rule-based dispatchers at each call, is set by the environment
+variable ``ALLOC_ENVS_KERNELS``:
 ``auto`` (the default: numba when it is installed), ``numpy`` or ``numba`` (an error if numba
 is missing). The numpy path is always there and is the reference. The kernels are compiled at
 their first call in a process (a few seconds; cached on disk next to this module after that).
@@ -376,8 +380,87 @@ def _weighted_row_sums(log_ratio: np.ndarray, p: np.ndarray) -> np.ndarray:
     return out
 
 
+def _draw_trips(
+    origin: np.ndarray,
+    u_length: np.ndarray,
+    u_dest: np.ndarray,
+    z_price: np.ndarray,
+    length_cdf: np.ndarray,
+    dest_counts: np.ndarray,
+    dest_table: np.ndarray,
+    price_mean: np.ndarray,
+    price_std: np.ndarray,
+    isolated: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:meth:`SyntheticDemand._draw_trips <alloc_envs.ride_hailing.demand.SyntheticDemand>` in
+    one loop over the n orders: ``(duration, destination, price)``, (n,) int64, the table's
+    dtype and float64, from ``origin`` (n,) and the variates ``u_length``, ``u_dest`` (uniform)
+    and ``z_price`` (standard normal), (n,) float64 each. The same operations order by order:
+    the length index counts the CDF edges at or below ``u_length`` (all but the last), the pick
+    is ``u_dest * count`` truncated and capped, the price ``mean + std * z`` (no fused
+    multiply-add), a non-positive one replaced by the mean."""
+    n, n_lengths, width = origin.shape[0], length_cdf.shape[0], dest_table.shape[1]
+    flat_table, flat_counts = dest_table.ravel(), dest_counts.ravel()
+    duration = np.empty(n, dtype=np.int64)
+    destination = np.empty(n, dtype=dest_table.dtype)
+    price = np.empty(n)
+    for i in range(n):
+        length_index = 0
+        for e in range(n_lengths - 1):
+            if u_length[i] >= length_cdf[e]:
+                length_index += 1
+        duration[i] = length_index + 1
+        n_candidates = flat_counts[origin[i] * n_lengths + length_index]
+        pick = np.int64(u_dest[i] * n_candidates)
+        pick = min(pick, max(n_candidates - 1, 0))
+        destination[i] = flat_table[pick + origin[i] * width]
+        if isolated and n_candidates <= 0:  # a one-cell city: the trip ends where it started
+            destination[i] = origin[i]
+        mean = price_mean[length_index]
+        drawn = mean + price_std[length_index] * z_price[i]
+        price[i] = drawn if drawn > 0 else mean
+    return duration, destination, price
+
+
+def _order_keys(
+    origin: np.ndarray,
+    destination: np.ndarray,
+    duration: np.ndarray,
+    price: np.ndarray,
+    distances: np.ndarray,
+    n_cells: int,
+    n_copies: int,
+    max_trip_steps: int,
+    faithful: bool,
+    bin_width: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The keys of :meth:`OrderTables.build <alloc_envs.ride_hailing.order_tables.OrderTables>`
+    in one loop over the n orders: ``hist_key`` (3, n) and ``arrival_key`` (n,) intp, from the
+    orders' global cell ids, durations and prices and the city's (G, G) hex ``distances``. The
+    same integer arithmetic, and the price bin ``floor(price / bin_width)`` capped at L - 1 as
+    a float64 before the cast, as there."""
+    n, lmax = origin.shape[0], max_trip_steps
+    c = n_cells * n_copies
+    dropped = c * 3 * lmax
+    flat_distances = distances.ravel()
+    hist_key = np.empty((3, n), dtype=np.intp)
+    arrival_key = np.empty(n, dtype=np.intp)
+    for i in range(n):
+        base = origin[i] * 3 * lmax
+        hist_key[0, i] = base + np.intp(min(np.floor(price[i] / bin_width), lmax - 1))
+        length_bin = duration[i] if faithful else duration[i] - 1
+        hist_key[1, i] = dropped if faithful and length_bin >= lmax else base + lmax + length_bin
+        ring = flat_distances[(origin[i] % n_cells) * n_cells + destination[i] % n_cells]
+        ring_bin = min(ring, lmax) - 1
+        hist_key[2, i] = dropped if ring_bin < 0 else base + 2 * lmax + ring_bin
+        arrival_key[i] = duration[i] * c + destination[i]
+    return hist_key, arrival_key
+
+
 if numba is not None:
     picks_in_order = numba.njit(cache=True)(_picks_in_order)
+    order_keys = numba.njit(cache=True)(_order_keys)
+    draw_trips = numba.njit(cache=True)(_draw_trips)
     ranked_picks = numba.njit(cache=True)(_ranked_picks)
     picked_orders = numba.njit(cache=True)(_picked_orders)
     serve = numba.njit(cache=True)(_serve)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alloc_envs.ride_hailing import kernels
 from alloc_envs.ride_hailing.config import RideHailingConfig
 from alloc_envs.ride_hailing.demand import OrderStream
 
@@ -57,12 +58,24 @@ class OrderTables:
         config: RideHailingConfig,
         distances: np.ndarray,
         n_copies: int = 1,
+        use_numba: bool = False,
     ) -> OrderTables:
         """The tables of ``orders`` (``n_copies`` copies of a city with ``config`` and (G, G)
-        hex ``distances``, in global cell ids)."""
+        hex ``distances``, in global cell ids); ``use_numba``: the keys in one compiled loop
+        (:func:`alloc_envs.ride_hailing.kernels.order_keys`, the same values)."""
         g, lmax = config.n_cells, config.max_trip_steps
         c = g * n_copies
         origin, destination, duration = orders.origin, orders.destination, orders.duration
+        hist_weight = None
+        if config.faithful:
+            hist_weight = np.ones((3, orders.n_orders))
+            hist_weight[0, orders.price >= PRICE_BIN_WIDTH * lmax] = float(lmax)
+        if use_numba:
+            hist_key, arrival_key = kernels.order_keys(
+                origin, destination, duration, orders.price, distances, g, n_copies, lmax,
+                config.faithful, PRICE_BIN_WIDTH,
+            )  # fmt: skip
+            return cls(hist_key=hist_key, hist_weight=hist_weight, arrival_key=arrival_key)
         local_origin, local_destination = origin, destination  # for the distance table
         if n_copies > 1:
             local_origin, local_destination = origin % g, destination % g
@@ -82,10 +95,6 @@ class OrderTables:
         ring_bin = np.minimum(np.take(distances, local_origin * g + local_destination), lmax) - 1
         hist_key[2] += ring_bin
         hist_key[2, ring_bin < 0] = dropped
-        hist_weight = None
-        if config.faithful:
-            hist_weight = np.ones((3, orders.n_orders))
-            hist_weight[0, orders.price >= PRICE_BIN_WIDTH * lmax] = float(lmax)
         arrival_key = np.multiply(duration, c, dtype=np.intp)
         arrival_key += destination
         return cls(hist_key=hist_key, hist_weight=hist_weight, arrival_key=arrival_key)

@@ -111,7 +111,9 @@ class RideHailingSim:
         if cached is None or any(a is not b for a, b in zip(cached[0], streams, strict=True)):
             # Replayed streams (reference demand) keep their tables.
             orders = OrderStream.stack_copies(streams, self.n_cells)
-            tables = OrderTables.build(orders, cfg, self._distances, self.n_copies)
+            tables = OrderTables.build(
+                orders, cfg, self._distances, self.n_copies, use_numba=self.use_numba
+            )
             cached = self._tables_of = (streams, orders, tables)
         self.orders, self._tables = cached[1], cached[2]
         self._copy_step_start = np.stack([stream.step_start for stream in streams])
