@@ -302,3 +302,18 @@ def test_the_terminal_leaderboard_fits_120_characters() -> None:
     assert part.count("| Method | ") == 2
     # A heading too long for the line: the options on a line of their own (wrapped).
     assert "## dyps-kdd24/table7\n\nOptions: option_0=value number 0, " in md
+
+
+def test_the_terminal_leaderboard_names_the_columns_it_leaves_out() -> None:
+    """Table 2's columns where nothing ran are left out of the short leaderboard, by name; a
+    table where nothing ran at all keeps its columns and says nothing."""
+    tables = get_tables(["dyps-kdd24/table2"])
+    md = render_compact([fake("PS+IPPO", "ride-hailing-1", 249031, 0.424)], tables, title="T")
+    paragraph = next(x for x in md.split("\n\n") if x.startswith("Columns of the table"))
+    line = " ".join(paragraph.splitlines())
+    assert line.startswith("Columns of the table with no run of this suite are left out: lbf-1 ")
+    assert "medical Infection Reduction" in line and "ride-hailing-1" not in line
+    assert line.endswith("(`--wide` shows them).")
+    assert "left out" not in render_markdown(
+        [fake("PS+IPPO", "ride-hailing-1", 249031, 0.424)], tables, title="T"
+    )

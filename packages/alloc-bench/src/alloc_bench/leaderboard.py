@@ -485,11 +485,12 @@ def render_section(
     gives its options on a line of their own.
     """
     keep = list(range(len(section.columns)))
-    dropped = 0
+    dropped: list[str] = []
     if not wide:
         ran = [j for j in keep if any(cells[j].result is not None for _, cells in section.rows)]
-        dropped = len(keep) - len(ran)
-        keep = ran or keep
+        if ran:
+            dropped = [section.columns[j] for j in keep if j not in ran]
+            keep = ran
     # Per kept column: ours, and the paper's value unless (compact) there is none in any row.
     paper = {
         j: wide or any(paper_text(cells[j]) != DASH for _, cells in section.rows) for j in keep
@@ -522,10 +523,10 @@ def render_section(
         order = section.order or "Rows sorted by mean rank across scenarios, best first."
     budget = _budgets(section)
     parts.append(f"{budget}. {order}" if budget else order)
-    if not wide and dropped:
+    if dropped:
         parts.append(
-            f"Columns of the table with no run of this suite are left out ({dropped}; "
-            "`--wide` shows them)."
+            f"Columns of the table with no run of this suite are left out: {', '.join(dropped)} "
+            "(`--wide` shows them)."
         )
     groups = [2 if paper[j] else 1 for j in keep]
     tables = mdtable.table(header, rows, rule, keep=1, group=groups, width=None if wide else width)
