@@ -16,6 +16,8 @@ hand; ``tests/test_docs.py`` runs ``--check``. The commands (run from the reposi
 - ``table2-small-envs-dyps.md``: ``alloc-bench compare DyPS+IPPO X --suite table2-small-envs
   --store benchmarks/results/table2-reduced/store.sqlite`` for X = NoPS+IPPO, PS+IPPO,
   PS-id+IPPO, PSA+IPPO, SePS+IPPO and random, one after the other;
+- ``table2-small-envs-seps.md``: the same with SePS+IPPO against NoPS+IPPO, PS+IPPO,
+  PS-id+IPPO and PSA+IPPO;
 - ``ride-hailing-oracle.md``: ``python benchmarks/ride_hailing_oracle.py --summarize`` on every
   ``benchmarks/results/ride-hailing-oracle/days*.json`` file except ``days-lp-only.json``;
 - ``ride-hailing-oracle-lp-only.md``: the same on ``days-lp-only.json``;
@@ -182,6 +184,12 @@ PAGES: dict[str, Callable[[], str]] = {
         "table2-reduced",
         "DyPS+IPPO",
         ("NoPS+IPPO", "PS+IPPO", "PS-id+IPPO", "PSA+IPPO", "SePS+IPPO", "random"),
+    ),
+    "table2-small-envs-seps.md": compared_with(
+        "table2-small-envs",
+        "table2-reduced",
+        "SePS+IPPO",
+        ("NoPS+IPPO", "PS+IPPO", "PS-id+IPPO", "PSA+IPPO"),
     ),
     "ride-hailing-oracle.md": ride_hailing_oracle,
     "ride-hailing-oracle-lp-only.md": ride_hailing_oracle_lp_only,
