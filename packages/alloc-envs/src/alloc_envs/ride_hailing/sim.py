@@ -430,14 +430,7 @@ class RideHailingSim:
         """KL(order distribution || idle-driver distribution) over cells, add-one smoothed."""
         if self.n_copies != 1:
             raise self._several_copies("kl_orders_idle")
-        if self.use_numba and self.n_cells <= kernels.PAIRWISE_BLOCK:
-            return float(self.copy_kl_orders_idle()[0])
-        g = self.n_cells * KL_SMOOTHING
-        p = self.pending_count + KL_SMOOTHING
-        p /= self.pending.shape[0] + g
-        q = self.idle + KL_SMOOTHING
-        q /= float(self.idle.sum()) + g
-        return float(_kl_rows(p, q))
+        return float(self.copy_kl_orders_idle()[0])
 
 
 def _kl_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
